@@ -1,0 +1,483 @@
+"""One typed, validated description of a deployment: file < environment variables < flags.
+
+The checked-in file (``config/pipeline.toml``) has a ``[defaults]`` table and one
+``[environments.<name>]`` table per environment. Environment variables are ``PIPELINE_<KEY>``
+(``PIPELINE_BUCKET``, ``PIPELINE_HYPERPARAMETERS`` as JSON, ...). Flags are ``--set key=value``
+(``--set hyperparameters.eta=0.1``). Every problem is collected and reported at once.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import json
+import math
+import os
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from pipeline import validation
+from pipeline.errors import ConfigError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on Python 3.10 only
+    import tomli as tomllib
+
+ENV_PREFIX = "PIPELINE_"
+CONFIG_ENV_VAR = "PIPELINE_CONFIG"
+DEFAULT_CONFIG_NAME = Path("config") / "pipeline.toml"
+# Per-run names are "<endpoint_name>-<run_id>-<kind>"; run ids are at most this long.
+MAX_RUN_ID_LENGTH = 24
+RUN_NAME_KINDS = ("train", "model", "config")
+
+# SageMaker's built-in XGBoost hyperparameters that this project accepts, with their types
+# and allowed ranges (a subset of the algorithm's table; unknown names are rejected so a typo
+# fails here instead of inside a paid training job).
+OBJECTIVES = (
+    "reg:squarederror",
+    "reg:squaredlogerror",
+    "reg:pseudohubererror",
+    "reg:absoluteerror",
+    "reg:tweedie",
+    "count:poisson",
+    "reg:gamma",
+)
+EVAL_METRICS = ("rmse", "rmsle", "mae", "mape", "mphe", "poisson-nloglik", "gamma-deviance", "tweedie-nloglik")
+TREE_METHODS = ("auto", "exact", "approx", "hist")
+HYPERPARAMETERS: dict[str, tuple[type, Any]] = {
+    # name: (type, allowed) where allowed is (low, high) inclusive bounds or a tuple of choices
+    "num_round": (int, (1, 100_000)),
+    "max_depth": (int, (0, 64)),
+    "eta": (float, (0.0, 1.0)),
+    "gamma": (float, (0.0, math.inf)),
+    "min_child_weight": (float, (0.0, math.inf)),
+    "subsample": (float, (1e-9, 1.0)),
+    "colsample_bytree": (float, (1e-9, 1.0)),
+    "lambda": (float, (0.0, math.inf)),
+    "alpha": (float, (0.0, math.inf)),
+    "early_stopping_rounds": (int, (1, 100_000)),
+    "seed": (int, (0, 2**31 - 1)),
+    "verbosity": (int, (0, 3)),
+    "objective": (str, OBJECTIVES),
+    "eval_metric": (str, EVAL_METRICS),
+    "tree_method": (str, TREE_METHODS),
+}
+REQUIRED_HYPERPARAMETERS = ("num_round",)
+
+HyperparameterValue = int | float | str
+
+
+@dataclass(frozen=True)
+class PipelineConfig:
+    """A validated deployment of the Big Mart pipeline in one environment."""
+
+    environment: str
+    state_machine_name: str
+    region: str
+    bucket: str
+    sagemaker_role_arn: str
+    workflow_role_arn: str
+    endpoint_name: str
+    prefix: str = "sagemaker/big-mart-pipeline"
+    deploy_role_arn: str | None = None
+    image_framework: str = "xgboost"
+    image_version: str = "3.0-5"
+    training_instance_type: str = "ml.m5.xlarge"
+    training_instance_count: int = 1
+    training_volume_gb: int = 10
+    training_max_runtime_seconds: int = 3600
+    hyperparameters: dict[str, HyperparameterValue] = field(default_factory=dict)
+    endpoint_instance_type: str = "ml.m5.large"
+    endpoint_instance_count: int = 1
+    tags: dict[str, str] = field(default_factory=dict)
+    alias_name: str = "live"
+    # How often the state machine polls an endpoint that is changing state.
+    endpoint_poll_seconds: int = 30
+    task_timeout_seconds: int = 300
+    execution_timeout_seconds: int = 4 * 3600
+    retry_interval_seconds: int = 10
+    retry_max_attempts: int = 4
+    retry_backoff_rate: float = 2.0
+    retry_max_delay_seconds: int = 300
+    logging_level: str = "OFF"
+    log_group_arn: str | None = None
+    tracing: bool = False
+    validation_fraction: float = 0.2
+    data_seed: int = 42
+    smoke_min_prediction: float = 0.0
+    smoke_max_prediction: float = 20000.0
+    smoke_calls: int = 20
+    smoke_p95_ms: float = 1000.0
+    smoke_wait_seconds: int = 1800
+
+    @property
+    def data_uri(self) -> str:
+        """S3 prefix holding the prepared data (``train/``, ``validation/``, ``encoding.json``)."""
+        return f"s3://{self.bucket}/{self.prefix}/data"
+
+    @property
+    def output_uri(self) -> str:
+        """S3 prefix under which training jobs write their artifacts."""
+        return f"s3://{self.bucket}/{self.prefix}/output"
+
+    @cached_property
+    def training_image(self) -> str:
+        """The ECR URI of the SageMaker built-in algorithm image, resolved offline."""
+        return resolve_image(self.image_framework, self.region, self.image_version)
+
+    def replace(self, **changes: Any) -> PipelineConfig:
+        """A copy with some fields changed, validated again."""
+        values = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        values.update(changes)
+        return build_config(values)
+
+
+def resolve_image(framework: str, region: str, version: str) -> str:
+    """Resolve an algorithm image with the SageMaker SDK (no AWS call)."""
+    os.environ.setdefault("SAGEMAKER_SUPPRESS_V2_WARNING", "1")
+    from sagemaker import image_uris  # imported late: the SDK is slow to import
+
+    return image_uris.retrieve(framework, region, version)
+
+
+FIELDS = {f.name: f for f in dataclasses.fields(PipelineConfig)}
+REQUIRED = [f.name for f in FIELDS.values() if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING]
+SETTABLE = sorted(set(FIELDS) - {"environment"})
+
+
+def env_var_name(key: str) -> str:
+    """The environment variable that sets a configuration key."""
+    return ENV_PREFIX + key.upper()
+
+
+def find_config_file(explicit: str | os.PathLike[str] | None, environ: Mapping[str, str]) -> Path:
+    """The configuration file: the flag, then ``PIPELINE_CONFIG``, then ./config, then the repo's."""
+    if explicit:
+        return Path(explicit)
+    if environ.get(CONFIG_ENV_VAR):
+        return Path(environ[CONFIG_ENV_VAR])
+    here = Path.cwd() / DEFAULT_CONFIG_NAME
+    if here.is_file():
+        return here
+    return Path(__file__).resolve().parent.parent / DEFAULT_CONFIG_NAME
+
+
+def read_config_file(path: Path) -> dict[str, Any]:
+    """Parse the TOML configuration file, turning I/O and syntax errors into ConfigError."""
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except FileNotFoundError:
+        raise ConfigError([f"config file {str(path)!r} does not exist (pass --config PATH or set {CONFIG_ENV_VAR})"]) from None
+    except OSError as exc:
+        raise ConfigError([f"config file {str(path)!r} cannot be read: {exc.strerror}"]) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError([f"config file {str(path)!r} is not valid TOML: {exc}"]) from None
+
+
+def environments(data: Mapping[str, Any]) -> list[str]:
+    """The environment names a parsed configuration file defines."""
+    envs = data.get("environments", {})
+    return sorted(envs) if isinstance(envs, dict) else []
+
+
+def load_config(
+    environment: str,
+    *,
+    path: str | os.PathLike[str] | None = None,
+    environ: Mapping[str, str] | None = None,
+    overrides: Mapping[str, str] | None = None,
+) -> PipelineConfig:
+    """Load one environment's configuration: file, then ``PIPELINE_*`` variables, then overrides.
+
+    ``overrides`` are the CLI's ``--set key=value`` pairs (strings, like environment variables);
+    dotted keys reach into tables (``hyperparameters.eta``). Raises ConfigError listing every
+    problem.
+    """
+    environ = os.environ if environ is None else environ
+    config_path = find_config_file(path, environ)
+    data = read_config_file(config_path)
+    problems: list[str] = []
+    top_unknown = sorted(set(data) - {"defaults", "environments"})
+    for key in top_unknown:
+        problems.append(f"{config_path}: unknown table [{key}]{did_you_mean(key, ['defaults', 'environments'])}")
+    known_envs = environments(data)
+    if environment not in known_envs:
+        raise ConfigError(
+            problems
+            + [f"environment {environment!r} is not defined in {config_path} (defined: {', '.join(known_envs) or 'none'})"]
+        )
+
+    values: dict[str, Any] = {"environment": environment}
+    for source, table in (
+        (f"{config_path} [defaults]", data.get("defaults", {})),
+        (f"{config_path} [environments.{environment}]", data["environments"][environment]),
+    ):
+        if not isinstance(table, dict):
+            problems.append(f"{source} must be a table")
+            continue
+        merge_file_table(values, table, source, problems)
+
+    for key in SETTABLE:
+        name = env_var_name(key)
+        if name in environ and environ[name] != "":
+            apply_string(values, key, environ[name], f"environment variable {name}", problems)
+    for raw_key, raw in (overrides or {}).items():
+        apply_string(values, raw_key, raw, f"--set {raw_key}", problems)
+
+    try:
+        config = build_config(values)
+    except ConfigError as exc:
+        raise ConfigError(problems + exc.problems) from None
+    if problems:
+        raise ConfigError(problems)
+    return config
+
+
+def merge_file_table(values: dict[str, Any], table: Mapping[str, Any], source: str, problems: list[str]) -> None:
+    """Merge one TOML table into ``values``; tables merge key by key, scalars replace."""
+    for key, value in table.items():
+        if key not in SETTABLE:
+            problems.append(f"{source}: unknown key {key!r}{did_you_mean(key, SETTABLE)}")
+            continue
+        if key in ("hyperparameters", "tags") and isinstance(value, dict):
+            values[key] = {**values.get(key, {}), **value}
+        else:
+            values[key] = value
+
+
+def apply_string(values: dict[str, Any], key: str, raw: str, source: str, problems: list[str]) -> None:
+    """Apply a string value from the environment or a flag, converting it to the key's type."""
+    head, _, sub = key.partition(".")
+    if head not in SETTABLE:
+        problems.append(f"{source}: unknown key {head!r}{did_you_mean(head, SETTABLE)}")
+        return
+    if head in ("hyperparameters", "tags"):
+        if sub:
+            values[head] = {**values.get(head, {}), sub: raw}
+            return
+        try:
+            parsed = json.loads(raw)
+        except json.JSONDecodeError:
+            parsed = None
+        if not isinstance(parsed, dict):
+            problems.append(f"{source}: {head} = {raw!r} must be a JSON object, e.g. {{\"eta\": 0.1}}")
+            return
+        values[head] = {**values.get(head, {}), **parsed}
+        return
+    if sub:
+        problems.append(f"{source}: {head!r} is not a table, so {key!r} cannot be set")
+        return
+    values[head] = raw
+
+
+def build_config(values: Mapping[str, Any]) -> PipelineConfig:
+    """Coerce and validate raw values into a PipelineConfig, or raise ConfigError with all problems."""
+    problems: list[str] = []
+    clean: dict[str, Any] = {}
+    for name in REQUIRED:
+        if values.get(name) in (None, ""):
+            hint = "" if name == "environment" else f" (set it in the config file, {env_var_name(name)} or --set {name}=...)"
+            problems.append(f"{name} is required{hint}")
+    for name, raw in values.items():
+        if name not in FIELDS:
+            problems.append(f"unknown key {name!r}{did_you_mean(name, SETTABLE)}")
+            continue
+        if raw is None:
+            continue
+        converted = coerce(name, raw, problems)
+        if converted is not None:
+            clean[name] = converted
+    if not problems:
+        check_values(clean, problems)
+    if problems:
+        raise ConfigError(problems)
+    return PipelineConfig(**clean)
+
+
+def field_type(name: str) -> str:
+    """The type annotation of a config field, as written (annotations are strings here)."""
+    return str(FIELDS[name].type)
+
+
+def coerce(name: str, raw: Any, problems: list[str]) -> Any:
+    """Convert a raw value (from TOML or a string) to the field's type, or record a problem."""
+    kind = field_type(name)
+    if name == "hyperparameters":
+        return coerce_hyperparameters(raw, problems)
+    if name == "tags":
+        return coerce_tags(raw, problems)
+    if kind.startswith("bool"):
+        if isinstance(raw, bool):
+            return raw
+        if isinstance(raw, str) and raw.lower() in ("true", "false", "1", "0", "yes", "no"):
+            return raw.lower() in ("true", "1", "yes")
+        problems.append(f"{name} = {raw!r} must be true or false")
+        return None
+    if kind.startswith("int"):
+        return to_number(name, raw, int, problems)
+    if kind.startswith("float"):
+        return to_number(name, raw, float, problems)
+    if not isinstance(raw, str):
+        problems.append(f"{name} = {raw!r} must be a string")
+        return None
+    return raw
+
+
+def to_number(name: str, raw: Any, kind: type, problems: list[str]) -> Any:
+    """Convert to int or float; booleans and fractional ints are errors."""
+    try:
+        if isinstance(raw, bool):
+            raise ValueError
+        value = kind(raw)
+        if kind is int and isinstance(raw, float) and raw != value:
+            raise ValueError
+        if kind is float and not math.isfinite(value):
+            raise ValueError
+        return value
+    except (TypeError, ValueError):
+        word = "an integer" if kind is int else "a finite number"
+        problems.append(f"{name} = {raw!r} must be {word}")
+        return None
+
+
+def coerce_hyperparameters(raw: Any, problems: list[str]) -> dict[str, HyperparameterValue] | None:
+    """Check each hyperparameter's name, type and range."""
+    if not isinstance(raw, dict):
+        problems.append(f"hyperparameters = {raw!r} must be a table of name = value")
+        return None
+    result: dict[str, HyperparameterValue] = {}
+    for key, value in raw.items():
+        label = f"hyperparameters.{key}"
+        if key not in HYPERPARAMETERS:
+            problems.append(f"{label} is not a supported XGBoost hyperparameter{did_you_mean(key, HYPERPARAMETERS)}")
+            continue
+        kind, allowed = HYPERPARAMETERS[key]
+        if kind is str:
+            if value not in allowed:
+                problems.append(f"{label} = {value!r} is not allowed (allowed: {', '.join(allowed)})")
+                continue
+            result[key] = value
+            continue
+        number = to_number(label, value, kind, problems)
+        if number is None:
+            continue
+        low, high = allowed
+        if not low <= number <= high:
+            upper = "" if high == math.inf else f" and <= {high}"
+            problems.append(f"{label} = {value!r} is out of range (must be >= {low}{upper})")
+            continue
+        result[key] = number
+    for key in REQUIRED_HYPERPARAMETERS:
+        if key not in raw:
+            problems.append(f"hyperparameters.{key} is required by the XGBoost algorithm")
+    return result
+
+
+def coerce_tags(raw: Any, problems: list[str]) -> dict[str, str] | None:
+    """Check AWS tag keys and values."""
+    if not isinstance(raw, dict):
+        problems.append(f"tags = {raw!r} must be a table of key = \"value\"")
+        return None
+    result = {}
+    for key, value in raw.items():
+        if not isinstance(value, str):
+            problems.append(f"tags.{key} = {value!r} must be a string")
+        elif not 1 <= len(key) <= 128 or key.lower().startswith("aws:"):
+            problems.append(f"tags.{key} is not a valid tag key (1-128 characters, not starting with 'aws:')")
+        elif len(value) > 256:
+            problems.append(f"tags.{key} is {len(value)} characters long; tag values allow at most 256")
+        else:
+            result[key] = value
+    return result
+
+
+def check_values(values: dict[str, Any], problems: list[str]) -> None:
+    """Check every value against AWS's rules and the pipeline's limits."""
+
+    def check(name: str, validator: Any) -> None:
+        value = values.get(name)
+        if value is not None:
+            message = validator(value)
+            if message:
+                problems.append(f"{name} = {value!r} {message}")
+
+    check("state_machine_name", validation.state_machine_name)
+    check("region", validation.region)
+    check("bucket", validation.bucket)
+    check("prefix", validation.s3_prefix)
+    for name in ("sagemaker_role_arn", "workflow_role_arn", "deploy_role_arn"):
+        check(name, validation.role_arn)
+    for name in ("training_instance_type", "endpoint_instance_type"):
+        check(name, validation.instance_type)
+    check("endpoint_name", validation.sagemaker_name)
+    check("alias_name", alias_name)
+    endpoint = values.get("endpoint_name", "")
+    longest = f"{endpoint}-{'x' * MAX_RUN_ID_LENGTH}-{max(RUN_NAME_KINDS, key=len)}"
+    if endpoint and validation.sagemaker_name(endpoint) is None and len(longest) > 63:
+        limit = 63 - len(longest) + len(endpoint)
+        problems.append(
+            f"endpoint_name = {endpoint!r} is {len(endpoint)} characters long; per-run names "
+            f"'<endpoint_name>-<run id>-<kind>' must fit in 63, so it may have at most {limit}"
+        )
+    ranges = {
+        "training_instance_count": (1, 100),
+        "endpoint_instance_count": (1, 100),
+        "training_volume_gb": (1, 16384),
+        "training_max_runtime_seconds": (1, 28 * 24 * 3600),
+        "endpoint_poll_seconds": (1, 3600),
+        "task_timeout_seconds": (1, 3600),
+        "execution_timeout_seconds": (60, 365 * 24 * 3600),
+        "retry_interval_seconds": (1, 3600),
+        "retry_max_attempts": (0, 99_999_999),
+        "retry_backoff_rate": (1.0, 10.0),
+        "retry_max_delay_seconds": (1, 31_622_400),
+        "validation_fraction": (0.01, 0.9),
+        "data_seed": (0, 2**31 - 1),
+        "smoke_calls": (1, 10_000),
+        "smoke_p95_ms": (1.0, 600_000.0),
+        "smoke_wait_seconds": (0, 24 * 3600),
+    }
+    for name, (low, high) in ranges.items():
+        value = values.get(name)
+        if value is not None and not low <= value <= high:
+            problems.append(f"{name} = {value!r} is out of range (must be between {low} and {high})")
+    if values.get("execution_timeout_seconds", math.inf) <= values.get("training_max_runtime_seconds", 0):
+        problems.append(
+            f"execution_timeout_seconds = {values['execution_timeout_seconds']} must exceed "
+            f"training_max_runtime_seconds = {values['training_max_runtime_seconds']}"
+        )
+    low, high = values.get("smoke_min_prediction", 0.0), values.get("smoke_max_prediction", 1.0)
+    if low >= high:
+        problems.append(f"smoke_min_prediction = {low} must be below smoke_max_prediction = {high}")
+    level = values.get("logging_level")
+    if level is not None and level not in ("OFF", "ALL", "ERROR", "FATAL"):
+        problems.append(f"logging_level = {level!r} is not allowed (allowed: OFF, ALL, ERROR, FATAL)")
+    if level not in (None, "OFF") and not values.get("log_group_arn"):
+        problems.append(f"logging_level = {level!r} needs log_group_arn (the CloudWatch log group's ARN ending in ':*')")
+    arn = values.get("log_group_arn")
+    if arn and not (arn.startswith("arn:aws") and ":log-group:" in arn and arn.endswith(":*")):
+        problems.append(f"log_group_arn = {arn!r} is not a log group ARN (arn:aws:logs:<region>:<account>:log-group:<name>:*)")
+    if not problems and "image_version" in values:
+        try:
+            resolve_image(values.get("image_framework", "xgboost"), values["region"], values["image_version"])
+        except ValueError as exc:
+            problems.append(f"image_version = {values['image_version']!r} cannot be resolved: {exc}")
+
+
+def alias_name(value: str) -> str | None:
+    """Check a Step Functions alias name."""
+    if not validation.STATE_MACHINE_NAME.match(value) or value.isdigit():
+        return "is not a valid alias name (1-80 letters, digits, '-' or '_', not only digits)"
+    return None
+
+
+def did_you_mean(word: str, choices: Any) -> str:
+    """A ' (did you mean X?)' suffix when a close match exists."""
+    matches = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return f" (did you mean {matches[0]!r}?)" if matches else ""
