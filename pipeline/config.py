@@ -293,8 +293,10 @@ def build_config(values: Mapping[str, Any]) -> PipelineConfig:
         converted = coerce(name, raw, problems)
         if converted is not None:
             clean[name] = converted
-    if not problems:
-        check_values(clean, problems)
+    defaults = {
+        name: f.default for name, f in FIELDS.items() if f.default is not dataclasses.MISSING and name not in clean
+    }
+    check_values({**defaults, **clean}, problems)
     if problems:
         raise ConfigError(problems)
     return PipelineConfig(**clean)
@@ -463,9 +465,9 @@ def check_values(values: dict[str, Any], problems: list[str]) -> None:
     arn = values.get("log_group_arn")
     if arn and not (arn.startswith("arn:aws") and ":log-group:" in arn and arn.endswith(":*")):
         problems.append(f"log_group_arn = {arn!r} is not a log group ARN (arn:aws:logs:<region>:<account>:log-group:<name>:*)")
-    if not problems and "image_version" in values:
+    if not problems:
         try:
-            resolve_image(values.get("image_framework", "xgboost"), values["region"], values["image_version"])
+            resolve_image(values["image_framework"], values["region"], values["image_version"])
         except ValueError as exc:
             problems.append(f"image_version = {values['image_version']!r} cannot be resolved: {exc}")
 
