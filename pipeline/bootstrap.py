@@ -1,0 +1,512 @@
+"""Create or update the one-time AWS bootstrap stack (``infra/bootstrap.yaml``) via a change set.
+
+``bootstrap()`` validates the parameters before any AWS call, creates a change set, prints it
+(action, logical id, type, replacement), executes it and waits, then prints the GitHub
+environment variables to set from the stack outputs. When nothing changed it deletes the empty
+change set, says "no changes" and writes nothing. ``add_arguments()`` / ``run()`` are the
+``python -m pipeline bootstrap`` subcommand.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import shlex
+import sys
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, fields
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, TextIO
+
+from botocore.exceptions import ClientError
+
+from pipeline import validation
+from pipeline.errors import ConfigError, PipelineError, UsageError
+
+TEMPLATE_PATH = Path(__file__).resolve().parent.parent / "infra" / "bootstrap.yaml"
+CAPABILITIES = ("CAPABILITY_NAMED_IAM",)
+DEFAULT_POLL_SECONDS = 5.0
+DEFAULT_TIMEOUT_SECONDS = 30 * 60
+
+# GitHub environment variable -> stack output. The PIPELINE_* names are the configuration's
+# environment variables (pipeline.config.env_var_name), so the workflow can pass them through.
+GITHUB_VARIABLES: tuple[tuple[str, str], ...] = (
+    ("AWS_REGION", "Region"),
+    ("PIPELINE_DEPLOY_ROLE_ARN", "DeployRoleArn"),
+    ("PIPELINE_WORKFLOW_ROLE_ARN", "WorkflowRoleArn"),
+    ("PIPELINE_SAGEMAKER_ROLE_ARN", "SageMakerRoleArn"),
+    ("PIPELINE_BUCKET", "BucketName"),
+    ("PIPELINE_PREFIX", "Prefix"),
+    ("PIPELINE_STATE_MACHINE_NAME", "StateMachineName"),
+    ("PIPELINE_ENDPOINT_NAME", "EndpointName"),
+)
+
+NO_CHANGE_REASONS = ("didn't contain changes", "No updates are to be performed")
+UNRECOVERABLE_STATES = ("ROLLBACK_COMPLETE", "ROLLBACK_FAILED", "DELETE_FAILED", "UPDATE_ROLLBACK_FAILED")
+
+_WILDCARDS = re.compile(r"[*?]")
+GITHUB_OWNER = re.compile(r"^[A-Za-z0-9](?:-?[A-Za-z0-9]){0,38}$")
+GITHUB_REPO = re.compile(r"^[A-Za-z0-9._-]{1,100}$")
+ENVIRONMENT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+PROJECT_NAME = re.compile(r"^[a-z0-9](?:-*[a-z0-9])*$")
+PROJECT_NAME_MAX = 40
+PREFIX = re.compile(r"^[A-Za-z0-9._-]+(?:/[A-Za-z0-9._-]+)*$")
+PREFIX_MAX = 200
+ECR_REPOSITORY_ARN = re.compile(r"^arn:aws[a-z-]*:ecr:[a-z0-9-]+:\d{12}:repository/[a-z0-9][a-z0-9._/-]*$")
+OIDC_PROVIDER_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:oidc-provider/token\.actions\.githubusercontent\.com$")
+STACK_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9-]{0,127}$")
+ECR_IMAGE_URI = re.compile(
+    r"^(?P<account>\d{12})\.dkr\.ecr(?:-fips)?\.(?P<region>[a-z0-9-]+)\.amazonaws\.com(?P<cn>\.cn)?"
+    r"/(?P<repository>[a-z0-9][a-z0-9._/-]*)(?::[\w.-]+|@sha256:[0-9a-f]{64})?$"
+)
+
+
+@dataclass(frozen=True)
+class BootstrapParameters:
+    """The template's parameters, by their Python names; ``CFN_NAMES`` gives the template's."""
+
+    github_owner: str
+    github_repo: str
+    environment_name: str
+    project_name: str
+    state_machine_name: str
+    bucket_name: str
+    prefix: str
+    algorithm_image_repository_arn: str
+    existing_oidc_provider_arn: str = ""
+
+    CFN_NAMES = {
+        "github_owner": "GitHubOwner",
+        "github_repo": "GitHubRepo",
+        "environment_name": "EnvironmentName",
+        "project_name": "ProjectName",
+        "state_machine_name": "StateMachineName",
+        "bucket_name": "BucketName",
+        "prefix": "Prefix",
+        "algorithm_image_repository_arn": "AlgorithmImageRepositoryArn",
+        "existing_oidc_provider_arn": "ExistingOidcProviderArn",
+    }
+
+    def problems(self) -> list[str]:
+        """Every invalid value, each naming the parameter, the value and what is allowed."""
+        found: list[str] = []
+        for item in fields(self):
+            value = getattr(self, item.name)
+            label = f"{item.name} ({self.CFN_NAMES[item.name]}) = {value!r}"
+            if not isinstance(value, str):
+                found.append(f"{label} must be a string")
+                continue
+            if _WILDCARDS.search(value):
+                found.append(
+                    f"{label} contains a wildcard ('*' or '?'); names must be exact, since the trust "
+                    "policy and the resource ARNs would otherwise match other repositories or resources"
+                )
+                continue
+            message = _CHECKS[item.name](value)
+            if message:
+                found.append(f"{label} {message}")
+        return found
+
+    def validate(self) -> BootstrapParameters:
+        """Return self, or raise ConfigError (a UsageError, exit 2) listing every problem."""
+        found = self.problems()
+        if found:
+            raise ConfigError(found)
+        return self
+
+    def as_cloudformation(self) -> list[dict[str, str]]:
+        """The parameters in the shape CloudFormation's API takes."""
+        return [
+            {"ParameterKey": self.CFN_NAMES[item.name], "ParameterValue": getattr(self, item.name)}
+            for item in fields(self)
+        ]
+
+
+def _pattern(regex: re.Pattern[str], rule: str, max_length: int | None = None) -> Callable[[str], str | None]:
+    def check(value: str) -> str | None:
+        if not value:
+            return f"is empty; {rule}"
+        if max_length is not None and len(value) > max_length:
+            return f"is {len(value)} characters long; {rule} (at most {max_length})"
+        if not regex.match(value):
+            return f"is not allowed; {rule}"
+        return None
+
+    return check
+
+
+def _bucket(value: str) -> str | None:
+    return "is empty; an S3 bucket name is required" if not value else validation.bucket(value)
+
+
+def _state_machine(value: str) -> str | None:
+    return validation.state_machine_name(value)
+
+
+def _oidc(value: str) -> str | None:
+    if value == "" or OIDC_PROVIDER_ARN.match(value):
+        return None
+    return (
+        "is not allowed; leave it empty to create the provider, or give "
+        "arn:aws:iam::<account>:oidc-provider/token.actions.githubusercontent.com"
+    )
+
+
+_CHECKS: Mapping[str, Callable[[str], str | None]] = {
+    "github_owner": _pattern(
+        GITHUB_OWNER, "a GitHub owner has 1-39 letters, digits and single hyphens, not starting or ending with '-'"
+    ),
+    "github_repo": _pattern(GITHUB_REPO, "a GitHub repository name has 1-100 letters, digits, '.', '_' and '-'"),
+    "environment_name": _pattern(
+        ENVIRONMENT_NAME, "an environment name has 1-64 letters, digits, '.', '_' and '-', starting with a letter or digit"
+    ),
+    "project_name": _pattern(
+        PROJECT_NAME,
+        "the project name (the endpoint name) has lowercase letters, digits and hyphens, "
+        "starting and ending with a letter or digit",
+        PROJECT_NAME_MAX,
+    ),
+    "state_machine_name": _state_machine,
+    "bucket_name": _bucket,
+    "prefix": _pattern(
+        PREFIX, "a prefix is '/'-separated segments of letters, digits, '.', '_' and '-', no leading or trailing '/'", PREFIX_MAX
+    ),
+    "algorithm_image_repository_arn": _pattern(
+        ECR_REPOSITORY_ARN, "expected arn:aws:ecr:<region>:<account>:repository/<name>"
+    ),
+    "existing_oidc_provider_arn": _oidc,
+}
+
+
+@dataclass(frozen=True)
+class ResourceChange:
+    """One row of a change set: what CloudFormation will do to one resource."""
+
+    action: str
+    logical_id: str
+    resource_type: str
+    replacement: str
+
+    @classmethod
+    def from_api(cls, change: Mapping[str, Any]) -> ResourceChange:
+        """Build from one ``Changes`` entry of DescribeChangeSet."""
+        detail = change.get("ResourceChange", {})
+        return cls(
+            action=detail.get("Action", "?"),
+            logical_id=detail.get("LogicalResourceId", "?"),
+            resource_type=detail.get("ResourceType", "?"),
+            replacement=detail.get("Replacement") or "-",
+        )
+
+
+@dataclass(frozen=True)
+class BootstrapResult:
+    """What a bootstrap run did: ``created``, ``updated``, ``no-changes`` or ``planned`` (dry run)."""
+
+    stack_name: str
+    status: str
+    change_set_name: str | None
+    changes: tuple[ResourceChange, ...]
+    outputs: Mapping[str, str]
+    github_variables: Mapping[str, str]
+
+
+def image_repository_arn(image_uri: str) -> str:
+    """The ECR repository ARN of an image URI (``<account>.dkr.ecr.<region>.amazonaws.com/<repo>:<tag>``)."""
+    match = ECR_IMAGE_URI.match(image_uri)
+    if not match:
+        raise UsageError(f"image URI {image_uri!r} is not an ECR image (<account>.dkr.ecr.<region>.amazonaws.com/<repository>)")
+    partition = "aws-cn" if match.group("cn") else "aws-us-gov" if match.group("region").startswith("us-gov-") else "aws"
+    return f"arn:{partition}:ecr:{match.group('region')}:{match.group('account')}:repository/{match.group('repository')}"
+
+
+def parameters_from_config(
+    cfg: Any, *, github_owner: str, github_repo: str, existing_oidc_provider_arn: str = ""
+) -> BootstrapParameters:
+    """Derive the stack parameters from a ``pipeline.config.PipelineConfig`` and the repository."""
+    try:
+        repository_arn = image_repository_arn(cfg.training_image)
+    except UsageError as exc:
+        raise ConfigError([f"training image: {exc}"]) from None
+    return BootstrapParameters(
+        github_owner=github_owner,
+        github_repo=github_repo,
+        environment_name=cfg.environment,
+        project_name=cfg.endpoint_name,
+        state_machine_name=cfg.state_machine_name,
+        bucket_name=cfg.bucket,
+        prefix=cfg.prefix,
+        algorithm_image_repository_arn=repository_arn,
+        existing_oidc_provider_arn=existing_oidc_provider_arn,
+    )
+
+
+def default_stack_name(project_name: str) -> str:
+    """The stack name used when none is given: ``<project>-bootstrap``."""
+    return f"{project_name}-bootstrap"
+
+
+def bootstrap(
+    cfn: Any,
+    *,
+    stack_name: str,
+    parameters: BootstrapParameters,
+    template_body: str,
+    execute: bool = True,
+    out: TextIO | None = None,
+    poll_seconds: float = DEFAULT_POLL_SECONDS,
+    timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+    change_set_name: str | None = None,
+) -> BootstrapResult:
+    """Create or update ``stack_name`` from ``template_body`` through a change set.
+
+    ``cfn`` is a boto3 CloudFormation client. Parameters and the stack name are validated
+    before any call (ConfigError listing every problem). With ``execute=False`` the change set
+    is printed and then deleted, leaving the account as it was. Raises PipelineError when the
+    stack cannot be changed, the change set fails or the stack ends in a failed state.
+    """
+    out = sys.stdout if out is None else out
+    problems = parameters.problems()
+    if not STACK_NAME.match(stack_name or ""):
+        problems.append(
+            f"stack_name = {stack_name!r} is not allowed; a stack name has 1-128 letters, digits and '-', "
+            "starting with a letter"
+        )
+    if problems:
+        raise ConfigError(problems)
+
+    waiter = _Poller(poll_seconds, timeout_seconds, sleep, clock)
+    status = _stack_status(cfn, stack_name)
+    if status in UNRECOVERABLE_STATES:
+        raise PipelineError(
+            f"stack {stack_name} is in {status} and cannot be updated; inspect its events, delete it "
+            f"(aws cloudformation delete-stack --stack-name {stack_name}) and run bootstrap again"
+        )
+    if status is not None and status.endswith("_IN_PROGRESS") and status != "REVIEW_IN_PROGRESS":
+        raise PipelineError(f"stack {stack_name} is busy ({status}); wait for it to finish and run bootstrap again")
+    change_set_type = "CREATE" if status in (None, "REVIEW_IN_PROGRESS") else "UPDATE"
+    name = change_set_name or "bootstrap-" + datetime.now(timezone.utc).strftime("%Y%m%d%H%M%S")
+
+    try:
+        cfn.create_change_set(
+            StackName=stack_name,
+            ChangeSetName=name,
+            ChangeSetType=change_set_type,
+            TemplateBody=template_body,
+            Parameters=parameters.as_cloudformation(),
+            Capabilities=list(CAPABILITIES),
+            Description="python -m pipeline bootstrap",
+        )
+    except ClientError as exc:
+        message = exc.response.get("Error", {}).get("Message", "")
+        if change_set_type == "UPDATE" and any(reason in message for reason in NO_CHANGE_REASONS):
+            return _no_changes(cfn, stack_name, None, out)
+        raise PipelineError(f"CloudFormation rejected the change set for {stack_name}: {message or exc}") from exc
+
+    described = _wait_for_change_set(cfn, stack_name, name, waiter)
+    changes = tuple(ResourceChange.from_api(change) for change in described["Changes"])
+    if described["Status"] == "FAILED":
+        reason = described.get("StatusReason") or "no reason given"
+        cfn.delete_change_set(StackName=stack_name, ChangeSetName=name)
+        if any(text in reason for text in NO_CHANGE_REASONS):
+            return _no_changes(cfn, stack_name, name, out)
+        raise PipelineError(f"change set {name} for {stack_name} failed: {reason}")
+    if not changes and change_set_type == "UPDATE":
+        cfn.delete_change_set(StackName=stack_name, ChangeSetName=name)
+        return _no_changes(cfn, stack_name, name, out)
+
+    print_change_set(name, stack_name, change_set_type, changes, out)
+    if not execute:
+        cfn.delete_change_set(StackName=stack_name, ChangeSetName=name)
+        if change_set_type == "CREATE":
+            # The empty REVIEW_IN_PROGRESS stack a CREATE change set makes; nothing was built.
+            cfn.delete_stack(StackName=stack_name)
+        print(f"Dry run: change set {name} deleted, nothing was changed.", file=out)
+        return BootstrapResult(stack_name, "planned", name, changes, {}, {})
+
+    started = datetime.now(timezone.utc)
+    cfn.execute_change_set(StackName=stack_name, ChangeSetName=name)
+    print(f"Executing change set {name} ...", file=out)
+    stack = _wait_for_stack(cfn, stack_name, waiter)
+    final = stack["StackStatus"]
+    if final not in ("CREATE_COMPLETE", "UPDATE_COMPLETE"):
+        failures = _failure_events(cfn, stack_name, started)
+        detail = "".join(f"\n  {line}" for line in failures) or " (no failed resource events)"
+        raise PipelineError(f"stack {stack_name} ended in {final}:{detail}")
+    outputs = _outputs(stack)
+    variables = github_variables(outputs)
+    verb = "created" if change_set_type == "CREATE" else "updated"
+    print(f"Stack {stack_name} {verb} ({final}).", file=out)
+    print_github_variables(variables, parameters, out)
+    return BootstrapResult(stack_name, verb, name, changes, outputs, variables)
+
+
+class _Poller:
+    def __init__(self, interval: float, timeout: float, sleep: Callable[[float], None], clock: Callable[[], float]):
+        self.interval, self.timeout, self.sleep, self.clock = interval, timeout, sleep, clock
+
+    def until(self, describe: Callable[[], Any], done: Callable[[Any], bool], what: str) -> Any:
+        deadline = self.clock() + self.timeout
+        while True:
+            current = describe()
+            if done(current):
+                return current
+            if self.clock() >= deadline:
+                raise PipelineError(f"timed out after {self.timeout:.0f} s waiting for {what}")
+            self.sleep(self.interval)
+
+
+def _stack_status(cfn: Any, stack_name: str) -> str | None:
+    try:
+        stacks = cfn.describe_stacks(StackName=stack_name)["Stacks"]
+    except ClientError as exc:
+        if "does not exist" in exc.response.get("Error", {}).get("Message", ""):
+            return None
+        raise PipelineError(f"cannot describe stack {stack_name}: {exc}") from exc
+    return stacks[0]["StackStatus"] if stacks else None
+
+
+def _wait_for_change_set(cfn: Any, stack_name: str, name: str, waiter: _Poller) -> dict[str, Any]:
+    def describe() -> dict[str, Any]:
+        pages: list[dict[str, Any]] = []
+        token = None
+        while True:
+            kwargs = {"StackName": stack_name, "ChangeSetName": name}
+            if token:
+                kwargs["NextToken"] = token
+            page = cfn.describe_change_set(**kwargs)
+            pages.append(page)
+            token = page.get("NextToken")
+            if not token:
+                break
+        result = dict(pages[0])
+        result["Changes"] = [change for page in pages for change in page.get("Changes", [])]
+        return result
+
+    return waiter.until(
+        describe,
+        lambda d: d["Status"] in ("CREATE_COMPLETE", "FAILED", "DELETE_COMPLETE", "DELETE_FAILED"),
+        f"change set {name}",
+    )
+
+
+def _wait_for_stack(cfn: Any, stack_name: str, waiter: _Poller) -> dict[str, Any]:
+    return waiter.until(
+        lambda: cfn.describe_stacks(StackName=stack_name)["Stacks"][0],
+        lambda s: not s["StackStatus"].endswith("_IN_PROGRESS"),
+        f"stack {stack_name}",
+    )
+
+
+def _failure_events(cfn: Any, stack_name: str, since: datetime) -> list[str]:
+    lines = []
+    for event in cfn.describe_stack_events(StackName=stack_name).get("StackEvents", []):
+        stamp = event.get("Timestamp")
+        if stamp is not None and stamp.tzinfo is not None and stamp < since:
+            continue
+        if str(event.get("ResourceStatus", "")).endswith("_FAILED"):
+            lines.append(
+                f"{event.get('LogicalResourceId')} ({event.get('ResourceType')}): "
+                f"{event.get('ResourceStatus')} {event.get('ResourceStatusReason') or ''}".rstrip()
+            )
+    return list(reversed(lines))
+
+
+def _outputs(stack: Mapping[str, Any]) -> dict[str, str]:
+    return {item["OutputKey"]: item["OutputValue"] for item in stack.get("Outputs") or []}
+
+
+def _no_changes(cfn: Any, stack_name: str, name: str | None, out: TextIO) -> BootstrapResult:
+    stack = cfn.describe_stacks(StackName=stack_name)["Stacks"][0]
+    outputs = _outputs(stack)
+    variables = github_variables(outputs)
+    print(f"Stack {stack_name} is up to date: no changes.", file=out)
+    return BootstrapResult(stack_name, "no-changes", name, (), outputs, variables)
+
+
+def github_variables(outputs: Mapping[str, str]) -> dict[str, str]:
+    """The GitHub environment variables to set, from the stack outputs (missing outputs skipped)."""
+    return {variable: outputs[key] for variable, key in GITHUB_VARIABLES if key in outputs}
+
+
+def print_change_set(
+    name: str, stack_name: str, change_set_type: str, changes: Sequence[ResourceChange], out: TextIO
+) -> None:
+    """Print a change set as an aligned table: action, logical id, type, replacement."""
+    print(f"Change set {name} ({change_set_type}) for stack {stack_name}:", file=out)
+    rows = [("Action", "Logical id", "Type", "Replacement")] + [
+        (c.action, c.logical_id, c.resource_type, c.replacement) for c in changes
+    ]
+    widths = [max(len(row[i]) for row in rows) for i in range(4)]
+    for row in rows:
+        print("  " + "  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip(), file=out)
+
+
+def print_github_variables(variables: Mapping[str, str], parameters: BootstrapParameters, out: TextIO) -> None:
+    """Print the variables to set on the GitHub environment, plainly and as ``gh`` commands."""
+    environment = parameters.environment_name
+    repository = f"{parameters.github_owner}/{parameters.github_repo}"
+    print(f"Set these variables on the GitHub environment {environment!r} of {repository}:", file=out)
+    for name, value in variables.items():
+        print(f"  {name}={value}", file=out)
+    print("With the GitHub CLI:", file=out)
+    for name, value in variables.items():
+        print(
+            f"  gh variable set {name} --env {shlex.quote(environment)} --repo {shlex.quote(repository)} "
+            f"--body {shlex.quote(value)}",
+            file=out,
+        )
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add the ``bootstrap`` subcommand's options to ``parser``."""
+    parser.add_argument("--environment", required=True, help="environment of config/pipeline.toml (also the GitHub environment)")
+    parser.add_argument("--config", default=None, help="configuration file (default: config/pipeline.toml)")
+    parser.add_argument("--github-owner", required=True, help="GitHub user or organisation owning the repository")
+    parser.add_argument("--github-repo", required=True, help="GitHub repository name, without the owner")
+    parser.add_argument(
+        "--existing-oidc-provider-arn",
+        default="",
+        help="ARN of the account's GitHub OIDC provider, when it already exists (otherwise the stack creates it)",
+    )
+    parser.add_argument("--stack-name", default=None, help="stack name (default: <endpoint_name>-bootstrap)")
+    parser.add_argument("--template", default=str(TEMPLATE_PATH), help="CloudFormation template (default: infra/bootstrap.yaml)")
+    parser.add_argument("--dry-run", action="store_true", help="print the change set, then delete it without executing")
+    parser.add_argument("--poll-seconds", type=float, default=DEFAULT_POLL_SECONDS, help=argparse.SUPPRESS)
+
+
+def run(args: argparse.Namespace, *, session: Any = None, out: TextIO | None = None) -> BootstrapResult:
+    """Run ``python -m pipeline bootstrap`` with parsed ``args``; ``session`` is a boto3 Session."""
+    from pipeline.config import load_config  # late: keeps this module importable on its own
+
+    cfg = load_config(args.environment, path=args.config)
+    parameters = parameters_from_config(
+        cfg,
+        github_owner=args.github_owner,
+        github_repo=args.github_repo,
+        existing_oidc_provider_arn=args.existing_oidc_provider_arn,
+    )
+    parameters.validate()
+    template = Path(args.template)
+    try:
+        body = template.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"template {str(template)!r} cannot be read: {exc.strerror} (pass --template PATH)") from None
+    if session is None:
+        import boto3
+
+        session = boto3.Session(region_name=cfg.region)
+    cfn = session.client("cloudformation", region_name=cfg.region)
+    return bootstrap(
+        cfn,
+        stack_name=args.stack_name or default_stack_name(parameters.project_name),
+        parameters=parameters,
+        template_body=body,
+        execute=not args.dry_run,
+        out=out,
+        poll_seconds=args.poll_seconds,
+    )

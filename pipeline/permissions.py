@@ -1,0 +1,203 @@
+"""The IAM actions a state machine definition needs, and how a policy compares with them.
+
+The workflow role in ``infra/bootstrap.yaml`` must grant exactly what the generated state
+machine calls: ``required_actions(build_definition(cfg))`` walks every Task state (inside
+Parallel branches and Map processors too), maps its ``Resource`` to IAM actions and adds what
+the integration pattern needs (``.sync`` polls and listens to EventBridge; a ``Tags``
+parameter needs ``sagemaker:AddTags``). ``compare`` then reports what a policy lacks and what it
+grants beyond that. The mapping follows the AWS Step Functions guide, "IAM policies for Amazon
+SageMaker" (sagemaker-iam.html); an integration it does not know is an error, so a new kind of
+stage cannot slip through without someone deciding its permissions.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from pipeline.errors import PipelineError
+
+_SERVICE_INTEGRATION = re.compile(r"^arn:aws[a-z-]*:states:::(?P<integration>.+)$")
+_LAMBDA_FUNCTION = re.compile(r"^arn:aws[a-z-]*:lambda:[a-z0-9-]+:\d{12}:function:.+$")
+_ACTIVITY = re.compile(r"^arn:aws[a-z-]*:states:[a-z0-9-]+:\d{12}:activity:.+$")
+_PATTERN_SUFFIXES = (".sync:2", ".sync", ".waitForTaskToken")
+
+TRAINING_JOB_SYNC = frozenset(
+    {
+        "sagemaker:CreateTrainingJob",
+        "sagemaker:DescribeTrainingJob",
+        "sagemaker:StopTrainingJob",
+        "sagemaker:ListTags",
+        "iam:PassRole",
+        # The managed rule StepFunctionsGetEventsForSageMakerTrainingJobsRule.
+        "events:PutTargets",
+        "events:PutRule",
+        "events:DescribeRule",
+    }
+)
+
+# Optimised integrations (arn:aws:states:::<key>) -> IAM actions, before the Tags rule.
+OPTIMIZED_INTEGRATIONS: Mapping[str, frozenset[str]] = {
+    "sagemaker:createTrainingJob": frozenset({"sagemaker:CreateTrainingJob", "sagemaker:ListTags", "iam:PassRole"}),
+    "sagemaker:createTrainingJob.sync": TRAINING_JOB_SYNC,
+    "sagemaker:createModel": frozenset({"sagemaker:CreateModel", "iam:PassRole"}),
+    "sagemaker:createEndpointConfig": frozenset({"sagemaker:CreateEndpointConfig"}),
+    "sagemaker:createEndpoint": frozenset({"sagemaker:CreateEndpoint"}),
+    "sagemaker:updateEndpoint": frozenset({"sagemaker:UpdateEndpoint"}),
+}
+
+# aws-sdk service names whose IAM prefix differs from the SDK name.
+SDK_SERVICE_PREFIXES: Mapping[str, str] = {
+    "sfn": "states",
+    "cloudwatchlogs": "logs",
+    "eventbridge": "events",
+    "sagemakerruntime": "sagemaker",
+}
+
+
+class UnknownIntegrationError(PipelineError):
+    """A Task calls a service integration whose IAM actions this module does not know."""
+
+
+@dataclass(frozen=True)
+class TaskCall:
+    """One Task state of a definition: where it is, what it calls and whether it sends tags."""
+
+    state: str
+    resource: str
+    sends_tags: bool
+
+
+@dataclass(frozen=True)
+class PermissionDiff:
+    """The difference between the actions a definition needs and those a policy grants."""
+
+    missing: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    extra: frozenset[str] = frozenset()
+
+    @property
+    def ok(self) -> bool:
+        """True when the policy grants exactly the required actions."""
+        return not self.missing and not self.extra
+
+    def describe(self, role: str = "the workflow role") -> str:
+        """A readable report: each missing action with the states needing it, then the extras."""
+        lines = []
+        for action, states in sorted(self.missing.items()):
+            lines.append(f"{role} lacks {action}, needed by state(s) {', '.join(states)}")
+        for action in sorted(self.extra):
+            lines.append(f"{role} grants {action}, which no state of the definition needs")
+        return "\n".join(lines) if lines else f"{role} grants exactly what the definition needs"
+
+
+def task_calls(definition: Mapping[str, Any]) -> list[TaskCall]:
+    """Every Task state in ``definition``, including those inside Parallel and Map states."""
+    return list(_walk(definition, ""))
+
+
+def _walk(machine: Mapping[str, Any], path: str) -> Iterator[TaskCall]:
+    for name, state in machine.get("States", {}).items():
+        where = f"{path}{name}"
+        kind = state.get("Type")
+        if kind == "Task":
+            arguments = state.get("Parameters") or state.get("Arguments") or {}
+            sends_tags = isinstance(arguments, Mapping) and ("Tags" in arguments or "Tags.$" in arguments)
+            yield TaskCall(state=where, resource=str(state.get("Resource", "")), sends_tags=sends_tags)
+        elif kind == "Parallel":
+            for index, branch in enumerate(state.get("Branches", [])):
+                yield from _walk(branch, f"{where}/branch{index}/")
+        elif kind == "Map":
+            processor = state.get("ItemProcessor") or state.get("Iterator") or {}
+            yield from _walk(processor, f"{where}/")
+
+
+def actions_for(call: TaskCall) -> frozenset[str]:
+    """The IAM actions one Task state needs; raises UnknownIntegrationError if unmapped."""
+    resource = call.resource
+    if _LAMBDA_FUNCTION.match(resource):
+        return frozenset({"lambda:InvokeFunction"})
+    if _ACTIVITY.match(resource):
+        return frozenset()  # the worker polls the activity; the role needs nothing
+    match = _SERVICE_INTEGRATION.match(resource)
+    if not match:
+        raise UnknownIntegrationError(f"state {call.state!r}: Resource {resource!r} is not a Step Functions integration ARN")
+    integration = match.group("integration")
+    if integration.startswith("aws-sdk:"):
+        return _sdk_actions(call, integration)
+    actions = OPTIMIZED_INTEGRATIONS.get(integration)
+    if actions is None:
+        known = ", ".join(sorted(OPTIMIZED_INTEGRATIONS))
+        raise UnknownIntegrationError(
+            f"state {call.state!r}: integration {integration!r} has no IAM mapping in pipeline.permissions "
+            f"(known: {known}, aws-sdk:*); add it with the actions the AWS guide lists"
+        )
+    if call.sends_tags and integration.startswith("sagemaker:"):
+        actions = actions | {"sagemaker:AddTags"}
+    return actions
+
+
+def _sdk_actions(call: TaskCall, integration: str) -> frozenset[str]:
+    parts = integration.split(":")
+    if len(parts) != 3 or not parts[2]:
+        raise UnknownIntegrationError(f"state {call.state!r}: {integration!r} is not aws-sdk:<service>:<action>")
+    service, api = parts[1], parts[2]
+    for suffix in _PATTERN_SUFFIXES:
+        if api.endswith(suffix):
+            if suffix != ".waitForTaskToken":
+                raise UnknownIntegrationError(f"state {call.state!r}: aws-sdk integrations do not support {suffix}")
+            api = api[: -len(suffix)]
+    prefix = SDK_SERVICE_PREFIXES.get(service, service)
+    return frozenset({f"{prefix}:{api[:1].upper()}{api[1:]}"})
+
+
+def required_actions(definition: Mapping[str, Any]) -> dict[str, tuple[str, ...]]:
+    """Map each IAM action the definition needs to the states that need it."""
+    needed: dict[str, list[str]] = {}
+    for call in task_calls(definition):
+        for action in actions_for(call):
+            needed.setdefault(action, []).append(call.state)
+    return {action: tuple(states) for action, states in sorted(needed.items())}
+
+
+def policy_actions(documents: Iterable[Mapping[str, Any]]) -> frozenset[str]:
+    """All actions the Allow statements of the policy documents grant (as written, patterns kept).
+
+    ``NotAction`` is refused: it grants everything it does not name, which defeats the check.
+    """
+    granted: set[str] = set()
+    for document in documents:
+        statements = document.get("Statement", [])
+        for statement in [statements] if isinstance(statements, Mapping) else statements:
+            if statement.get("Effect") != "Allow":
+                continue
+            if "NotAction" in statement:
+                raise PipelineError(f"statement {statement.get('Sid', '?')!r} uses NotAction; list the actions instead")
+            action = statement.get("Action", [])
+            granted.update([action] if isinstance(action, str) else action)
+    return frozenset(granted)
+
+
+def compare(required: Mapping[str, Iterable[str]], granted: Iterable[str]) -> PermissionDiff:
+    """Compare required actions with granted ones (IAM actions match case-insensitively).
+
+    An action is missing when no granted entry matches it (wildcards honoured, so ``sagemaker:*``
+    covers everything); a granted entry is extra unless it is exactly one required action, so a
+    wildcard is always reported.
+    """
+    grants = {g.lower(): g for g in granted}
+    missing = {
+        action: tuple(states)
+        for action, states in required.items()
+        if not any(fnmatch.fnmatchcase(action.lower(), pattern) for pattern in grants)
+    }
+    wanted = {action.lower() for action in required}
+    extra = frozenset(original for lowered, original in grants.items() if lowered not in wanted)
+    return PermissionDiff(missing=missing, extra=extra)
+
+
+def check_definition(definition: Mapping[str, Any], documents: Iterable[Mapping[str, Any]]) -> PermissionDiff:
+    """Compare what ``definition`` needs with what the policy ``documents`` grant."""
+    return compare(required_actions(definition), policy_actions(documents))
