@@ -22,6 +22,7 @@ from typing import Any
 
 from pipeline import validation
 from pipeline.errors import ConfigError
+from pipeline.sdk import quiet_sagemaker_sdk
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -139,7 +140,7 @@ class PipelineConfig:
 
 def resolve_image(framework: str, region: str, version: str) -> str:
     """Resolve an algorithm image with the SageMaker SDK (no AWS call)."""
-    os.environ.setdefault("SAGEMAKER_SUPPRESS_V2_WARNING", "1")
+    quiet_sagemaker_sdk()
     from sagemaker import image_uris  # imported late: the SDK is slow to import
 
     return image_uris.retrieve(framework, region, version)

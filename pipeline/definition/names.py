@@ -1,0 +1,61 @@
+"""Per-run resource names and the execution input that carries them."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timezone
+
+from pipeline.config import MAX_RUN_ID_LENGTH, PipelineConfig
+from pipeline.errors import UsageError
+from pipeline.validation import sagemaker_name
+
+RUN_ID = re.compile(r"^[a-z0-9](-?[a-z0-9])*$")
+COMMIT_SHA = re.compile(r"^[0-9a-f]{7,40}$")
+# The keys of the execution input, in the order they are written.
+INPUT_KEYS = ("TrainingJobName", "ModelName", "EndpointConfigName")
+
+
+def run_id_for_commit(commit_sha: str, attempt: int | str) -> str:
+    """A deterministic run id from a commit SHA and a run attempt (``<sha12>-<attempt>``)."""
+    sha = commit_sha.strip().lower()
+    if not COMMIT_SHA.match(sha):
+        raise UsageError(f"commit SHA {commit_sha!r} is not a hexadecimal git commit id (7-40 characters)")
+    try:
+        number = int(attempt)
+    except (TypeError, ValueError):
+        number = 0
+    if number < 1 or number > 999_999:
+        raise UsageError(f"run attempt {attempt!r} must be a whole number between 1 and 999999")
+    return f"{sha[:12]}-{number}"
+
+
+def run_id_now(now: datetime | None = None) -> str:
+    """A run id from the current UTC time, for runs not tied to a commit (``20261126t041500``)."""
+    moment = now or datetime.now(timezone.utc)
+    return moment.strftime("%Y%m%dt%H%M%S")
+
+
+def check_run_id(run_id: str) -> str:
+    """Return the run id if it can be part of SageMaker names, else raise UsageError."""
+    if not RUN_ID.match(run_id) or len(run_id) > MAX_RUN_ID_LENGTH:
+        raise UsageError(
+            f"run id {run_id!r} is not allowed: use 1-{MAX_RUN_ID_LENGTH} lowercase letters or digits, "
+            "with single hyphens between them"
+        )
+    return run_id
+
+
+def execution_input(config: PipelineConfig, run_id: str) -> dict[str, str]:
+    """The execution input of one run: unique SageMaker names, each <= 63 characters."""
+    check_run_id(run_id)
+    base = f"{config.endpoint_name}-{run_id}"
+    names = {
+        "TrainingJobName": f"{base}-train",
+        "ModelName": f"{base}-model",
+        "EndpointConfigName": f"{base}-config",
+    }
+    for key, name in names.items():
+        problem = sagemaker_name(name)
+        if problem:  # config validation makes this unreachable; keep the guarantee local
+            raise UsageError(f"{key} {name!r} {problem}")
+    return names
