@@ -1,0 +1,39 @@
+"""Fault injection at moto's request dispatch: any service:Action can fail or be slow."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from moto.core.exceptions import ServiceException
+from moto.core.responses import ActionResult
+
+from pipeline.emulator import runtime as rt
+
+
+class InjectedError(ServiceException):
+    """An AWS error the fault plan asked for."""
+
+    def __init__(self, code: str, message: str):
+        super().__init__(code, message)
+
+
+def call_action(original: Any, response: Any) -> Any:
+    """Run moto's handler unless a fault says this call fails; apply any delay first."""
+    runtime = rt.current()
+    if runtime is None:
+        return original(response)
+    try:
+        operation = f"{response.service_name}:{response._get_action()}"
+    except Exception:  # noqa: BLE001 - an action moto cannot name cannot be targeted either
+        return original(response)
+    delay = runtime.faults.call_delay(operation)
+    if delay is not None:
+        time.sleep(delay.seconds)
+    fault = runtime.faults.call_error(operation)
+    if fault is None:
+        return original(response)
+    _, headers, body = response.serialized(ActionResult(InjectedError(fault.code, fault.message)))
+    headers["status"] = fault.status
+    headers, body = response._enrich_response(headers, body)
+    return fault.status, headers, body

@@ -1,0 +1,118 @@
+"""Guard: the emulator extends moto internals, so it only runs on the exact moto it was built on."""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+
+from pipeline.emulator.errors import MotoIncompatibleError
+
+MOTO_VERSION = "5.2.5"
+
+_STATE_TASK = "moto.stepfunctions.parser.asl.component.state.exec.state_task"
+
+# (module, attribute path, parameter names the emulator relies on; None = only presence).
+INTERNALS: tuple[tuple[str, str, tuple[str, ...] | None], ...] = (
+    (f"{_STATE_TASK}.state_task_factory", "state_task_service_for", ("service_name",)),
+    (
+        f"{_STATE_TASK}.service.state_task_service_callback",
+        "StateTaskServiceCallback._build_sync_resolver",
+        ("self", "env", "resource_runtime_part", "normalised_parameters", "state_credentials"),
+    ),
+    (
+        f"{_STATE_TASK}.service.state_task_service_callback",
+        "StateTaskServiceCallback._eval_integration_pattern",
+        ("self", "env", "resource_runtime_part", "normalised_parameters", "state_credentials"),
+    ),
+    (
+        f"{_STATE_TASK}.service.state_task_service_unsupported",
+        "StateTaskServiceUnsupported._eval_service_task",
+        ("self", "env", "resource_runtime_part", "normalised_parameters", "state_credentials"),
+    ),
+    (
+        f"{_STATE_TASK}.service.state_task_service_aws_sdk",
+        "StateTaskServiceAwsSdk._from_error",
+        ("self", "env", "ex"),
+    ),
+    (f"{_STATE_TASK}.service.state_task_service", "StateTaskService._from_error", None),
+    ("moto.stepfunctions.parser.asl.utils.boto_client", "boto_client_for", None),
+    (
+        "moto.stepfunctions.parser.asl.component.common.retry.retrier_decl",
+        "RetrierDecl._eval_body",
+        ("self", "env"),
+    ),
+    (
+        "moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function",
+        "WaitFunction._wait_interval",
+        ("self", "env", "wait_seconds"),
+    ),
+    (
+        "moto.stepfunctions.parser.asl.component.common.error_name.error_equals_decl",
+        "ErrorEqualsDecl._eval_body",
+        ("self", "env"),
+    ),
+    (
+        "moto.stepfunctions.parser.models",
+        "StepFunctionsParserBackend.start_execution",
+        ("self", "state_machine_arn", "name", "execution_input", "trace_header"),
+    ),
+    (
+        "moto.stepfunctions.parser.backend.execution",
+        "Execution.__init__",
+        ("self", "name", "sm_type", "role_arn", "exec_arn", "account_id", "region_name",
+         "state_machine", "start_date", "cloud_watch_logging_session", "activity_store",
+         "input_data", "trace_header"),
+    ),
+    ("moto.stepfunctions.models", "StepFunctionBackend.describe_state_machine_alias", None),
+    ("moto.stepfunctions.responses", "StepFunctionResponse.describe_execution", None),
+    ("moto.sagemaker.models", "SageMakerModelBackend.create_training_job", None),
+    ("moto.sagemaker.models", "SageMakerModelBackend.describe_training_job", ("self", "training_job_name")),
+    ("moto.sagemaker.models", "SageMakerModelBackend.create_endpoint",
+     ("self", "endpoint_name", "endpoint_config_name", "tags")),
+    ("moto.sagemaker.models", "SageMakerModelBackend.describe_endpoint", ("self", "endpoint_name")),
+    ("moto.sagemaker.models", "SageMakerModelBackend.delete_endpoint", ("self", "endpoint_name")),
+    ("moto.sagemaker.models", "SageMakerModelBackend.list_endpoints", None),
+    ("moto.sagemaker.models", "FakeEndpoint.__init__", None),
+    ("moto.sagemaker.responses", "SageMakerResponse.create_training_job", None),
+    ("moto.sagemakerruntime.responses", "SageMakerRuntimeResponse.invoke_endpoint", ("self",)),
+    ("moto.core.responses", "BaseResponse.call_action", ("self",)),
+    ("moto.core.responses", "BaseResponse.serialized", ("self", "action_result")),
+    ("moto.moto_server.werkzeug_app", "DomainDispatcherApplication", None),
+    ("moto.settings", "moto_server_port", None),
+)
+
+
+def _resolve(module_name: str, path: str) -> object:
+    obj: object = importlib.import_module(module_name)
+    for part in path.split("."):
+        obj = getattr(obj, part)
+    return obj
+
+
+def check_moto_compatibility() -> None:
+    """Raise MotoIncompatibleError, naming the moto version, if any extended internal changed."""
+    import moto
+
+    problems: list[str] = []
+    if moto.__version__ != MOTO_VERSION:
+        problems.append(f"moto {moto.__version__} is installed; the emulator needs moto=={MOTO_VERSION}")
+    for module_name, path, params in INTERNALS:
+        where = f"{module_name}.{path}"
+        try:
+            obj = _resolve(module_name, path)
+        except (ImportError, AttributeError) as exc:
+            problems.append(f"{where} is missing ({exc})")
+            continue
+        if params is None:
+            continue
+        # The emulator may have wrapped this already; check the function it wrapped.
+        target = getattr(obj, "__wrapped__", obj)
+        actual = tuple(inspect.signature(target).parameters)
+        if actual != params:
+            problems.append(f"{where} has parameters {actual}, expected {params}")
+    if problems:
+        raise MotoIncompatibleError(
+            f"the embedded emulator extends moto {MOTO_VERSION} internals, and the installed moto "
+            f"{moto.__version__} does not match:\n  - " + "\n  - ".join(problems)
+            + f"\nInstall it with: pip install 'moto[all,server]=={MOTO_VERSION}'"
+        )

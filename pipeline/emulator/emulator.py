@@ -1,0 +1,162 @@
+"""The embedded AWS emulator, in-process: moto's mock plus the emulator's extensions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import boto3
+from moto import mock_aws
+from moto.core import DEFAULT_ACCOUNT_ID
+from moto.sagemaker.models import sagemaker_backends
+
+from pipeline.emulator import endpoints, patches
+from pipeline.emulator import runtime as rt
+from pipeline.emulator.errors import EmulatorError
+from pipeline.emulator.faults import (
+    CallDelay,
+    CallError,
+    EndpointCreateFailure,
+    EndpointState,
+    FaultFile,
+    FaultPlan,
+    InvokeFault,
+    TrainingFailure,
+    UpdateRollback,
+)
+from pipeline.emulator.hooks import ModelHost, Trainer
+from pipeline.emulator.timings import Timings
+
+SFN_CONFIG = {"stepfunctions": {"execute_state_machine": True}}
+FAKE_KEYS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
+
+
+class Emulator:
+    """SageMaker + Step Functions (+ S3, IAM, ...) emulated in this process.
+
+    Use as a context manager (or ``start()``/``stop()``); boto3 clients created while it runs
+    reach it without an endpoint URL.
+    """
+
+    def __init__(
+        self,
+        trainer: Trainer | None = None,
+        model_host: ModelHost | None = None,
+        timings: Timings | None = None,
+        faults: FaultFile | None = None,
+    ):
+        self.runtime = rt.Runtime(
+            s3_client_factory=self._s3_client,
+            timings=timings or Timings(),
+            trainer=trainer,
+            model_host=model_host,
+        )
+        self._initial = faults
+        self._mock: Any = None
+
+    # -- life cycle -------------------------------------------------------------------------
+    def _s3_client(self, region: str) -> Any:
+        return boto3.client("s3", region_name=region, **FAKE_KEYS)
+
+    def start(self) -> Emulator:
+        """Check moto, patch it, start the mock and activate this emulator."""
+        patches.install()
+        rt.activate(self.runtime)
+        try:
+            self._mock = mock_aws(config=SFN_CONFIG)
+            self._mock.start()
+        except BaseException:
+            rt.deactivate(self.runtime)
+            raise
+        if self._initial is not None:
+            self.apply(self._initial)
+        return self
+
+    def stop(self) -> None:
+        """Stop the mock (its state is discarded) and wait for background trainers."""
+        self.runtime.join_threads()
+        if self._mock is not None:
+            self._mock.stop()
+            self._mock = None
+        rt.deactivate(self.runtime)
+
+    def __enter__(self) -> Emulator:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # -- settings and faults ----------------------------------------------------------------
+    @property
+    def faults(self) -> FaultPlan:
+        """The active fault plan (``add``, ``clear``, ``list``)."""
+        return self.runtime.faults
+
+    @property
+    def timings(self) -> Timings:
+        """Durations and time scale in force."""
+        return self.runtime.timings
+
+    @timings.setter
+    def timings(self, value: Timings) -> None:
+        self.runtime.timings = value
+
+    def apply(self, document: FaultFile) -> None:
+        """Apply a fault document: its timings, faults and endpoint states."""
+        apply_fault_file(self.runtime, document)
+
+    def fail_call(self, operation: str, code: str, message: str = "Injected fault", *,
+                  status: int = 400, calls: list[int] | None = None) -> CallError:
+        """Make calls of ``service:Action`` (e.g. ``sagemaker:CreateTrainingJob``) fail."""
+        return self.faults.add(CallError(operation=operation, code=code, message=message, status=status, calls=calls))
+
+    def delay_call(self, operation: str, seconds: float, *, calls: list[int] | None = None) -> CallDelay:
+        """Make calls of ``service:Action`` take ``seconds`` longer."""
+        return self.faults.add(CallDelay(operation=operation, seconds=seconds, calls=calls))
+
+    def fail_training(self, reason: str, *, job: str = "*", status: str = "Failed",
+                      calls: list[int] | None = None) -> TrainingFailure:
+        """Make matching training jobs end Failed (or Stopped) with ``reason``."""
+        return self.faults.add(TrainingFailure(reason=reason, job=job, status=status, calls=calls))
+
+    def fail_endpoint_creation(self, reason: str, *, endpoint: str = "*",
+                               calls: list[int] | None = None) -> EndpointCreateFailure:
+        """Make matching endpoints go Creating -> Failed with ``reason``."""
+        return self.faults.add(EndpointCreateFailure(reason=reason, endpoint=endpoint, calls=calls))
+
+    def roll_back_update(self, reason: str = "", *, endpoint: str = "*", final_status: str = "InService",
+                         calls: list[int] | None = None) -> UpdateRollback:
+        """Make updates of matching endpoints roll back to the old config."""
+        return self.faults.add(UpdateRollback(reason=reason, endpoint=endpoint, final_status=final_status, calls=calls))
+
+    def misbehave_on_invoke(self, behaviour: str, *, endpoint: str = "*", status: int = 500,
+                            seconds: float = 0.0, calls: list[int] | None = None) -> InvokeFault:
+        """Make InvokeEndpoint misbehave: garbage, nan, wrong_count, error, latency."""
+        return self.faults.add(
+            InvokeFault(behaviour=behaviour, endpoint=endpoint, status=status, seconds=seconds, calls=calls)
+        )
+
+    def set_endpoint_status(self, endpoint: str, status: str, reason: str = "") -> None:
+        """Put an existing endpoint (any region) into ``status``, e.g. Failed."""
+        set_endpoint_state(EndpointState(endpoint=endpoint, status=status, reason=reason))
+
+
+def set_endpoint_state(state: EndpointState) -> None:
+    """Apply one EndpointState to every account/region holding that endpoint."""
+    found = False
+    for account_id in list(sagemaker_backends.keys()) or [DEFAULT_ACCOUNT_ID]:
+        for region, backend in list(sagemaker_backends[account_id].items()):
+            if state.endpoint in backend.endpoints:
+                endpoints.set_status(backend, state.endpoint, state.status, state.reason)
+                found = True
+    if not found:
+        raise EmulatorError(f"no endpoint named {state.endpoint!r} exists in the emulator")
+
+
+def apply_fault_file(runtime: rt.Runtime, document: FaultFile) -> None:
+    """Timings replace the current ones; faults are added; endpoint states are applied."""
+    if document.timings is not None:
+        runtime.timings = document.timings
+    for fault in document.faults:
+        runtime.faults.add(fault)
+    for state in document.endpoint_states:
+        set_endpoint_state(state)

@@ -1,0 +1,237 @@
+"""Endpoints with AWS's life cycle: Creating, Updating, RollingBack, Deleting, Failed.
+
+Transitions happen when the endpoint is next looked at (describe, list, invoke), once the
+configured duration has passed; the old config keeps serving during an update.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from typing import Any
+
+from moto.core.utils import utcnow
+from moto.sagemaker.exceptions import ValidationError
+from moto.sagemaker.models import FakeEndpoint, FakeEndpointConfig
+
+from pipeline.emulator import runtime as rt
+
+# Statuses in which the endpoint answers InvokeEndpoint (the old fleet serves during updates).
+SERVING_STATUSES = frozenset({"InService", "Updating", "SystemUpdating", "RollingBack", "UpdateRollbackFailed"})
+
+
+@dataclass
+class EndpointOp:
+    """An operation in progress on one endpoint (kept off moto's serialised object)."""
+
+    kind: str  # "create" | "update" | "rollback" | "delete"
+    started: float
+    config_name: str | None = None
+    failure: Any = None  # the fault that makes it fail, if any
+
+
+def _key(backend: Any, name: str) -> tuple[str, str, str]:
+    return (backend.account_id, backend.region_name, name)
+
+
+def _not_found(backend: Any, name: str) -> ValidationError:
+    arn = FakeEndpoint.arn_formatter(name, backend.account_id, backend.region_name)
+    return ValidationError(message=f'Could not find endpoint "{arn}".')
+
+
+def _config(backend: Any, config_name: str) -> dict[str, Any]:
+    if config_name not in backend.endpoint_configs:
+        arn = FakeEndpointConfig.arn_formatter(config_name, backend.account_id, backend.region_name)
+        raise ValidationError(message=f'Could not find endpoint configuration "{arn}".')
+    return backend.endpoint_configs[config_name].response_object
+
+
+def model_data_url(backend: Any, config_name: str) -> str:
+    """Config -> first production variant -> model -> PrimaryContainer.ModelDataUrl."""
+    variant = _config(backend, config_name)["ProductionVariants"][0]
+    model = backend._models[variant["ModelName"]]
+    container = model.primary_container or (model.containers or [{}])[0]
+    return container.get("ModelDataUrl", "")
+
+
+def create_endpoint(original: Any, backend: Any, endpoint_name: str, endpoint_config_name: str, tags: Any) -> Any:
+    """CreateEndpoint: refuses an existing name as AWS does; starts Creating."""
+    runtime = rt.current()
+    if runtime is None:
+        return original(backend, endpoint_name, endpoint_config_name, tags)
+    with runtime.lock:
+        if endpoint_name in backend.endpoints:
+            arn = backend.endpoints[endpoint_name].arn
+            raise ValidationError(message=f'Cannot create already existing endpoint "{arn}".')
+        _config(backend, endpoint_config_name)
+        endpoint = original(backend, endpoint_name, endpoint_config_name, tags)
+        endpoint.endpoint_status = "Creating"
+        runtime.endpoint_ops[_key(backend, endpoint_name)] = EndpointOp(
+            "create", runtime.clock(), endpoint_config_name, runtime.faults.endpoint_create_failure(endpoint_name)
+        )
+        return endpoint
+
+
+def update_endpoint(backend: Any, endpoint_name: str, endpoint_config_name: str) -> Any:
+    """UpdateEndpoint (moto lacks it): a different, existing config; the old one serves meanwhile."""
+    runtime = rt.current()
+    if runtime is None:
+        raise NotImplementedError("UpdateEndpoint needs the embedded emulator")
+    with runtime.lock:
+        advance(backend, endpoint_name)
+        endpoint = backend.endpoints.get(endpoint_name)
+        if endpoint is None:
+            raise _not_found(backend, endpoint_name)
+        config = _config(backend, endpoint_config_name)
+        if endpoint.endpoint_status != "InService":
+            raise ValidationError(
+                message=f'Cannot update in-progress endpoint "{endpoint.arn}".'
+                if endpoint.endpoint_status != "Failed"
+                else f'Cannot update failed endpoint "{endpoint.arn}". Delete it and create it again.'
+            )
+        if endpoint_config_name == endpoint.endpoint_config_name:
+            raise ValidationError(
+                message=f'Cannot update endpoint "{endpoint.arn}" with the endpoint configuration '
+                f'"{endpoint_config_name}" it already uses. Create a new endpoint configuration.'
+            )
+        endpoint.endpoint_status = "Updating"
+        endpoint.failure_reason = None
+        endpoint.last_modified_time = utcnow()
+        endpoint.pending_deployment_summary = {
+            "EndpointConfigName": endpoint_config_name,
+            "ProductionVariants": [
+                {"VariantName": v["VariantName"], "VariantStatus": [{"Status": "Creating", "StartTime": utcnow()}]}
+                for v in config["ProductionVariants"]
+            ],
+            "StartTime": utcnow(),
+        }
+        runtime.endpoint_ops[_key(backend, endpoint_name)] = EndpointOp(
+            "update", runtime.clock(), endpoint_config_name, runtime.faults.update_rollback(endpoint_name)
+        )
+        return endpoint
+
+
+def delete_endpoint(original: Any, backend: Any, endpoint_name: str) -> None:
+    """DeleteEndpoint: allowed in any settled status, Failed included; Deleting takes time."""
+    runtime = rt.current()
+    if runtime is None:
+        return original(backend, endpoint_name)
+    with runtime.lock:
+        advance(backend, endpoint_name)
+        endpoint = backend.endpoints.get(endpoint_name)
+        if endpoint is None:
+            raise _not_found(backend, endpoint_name)
+        if endpoint.endpoint_status in ("Creating", "Updating", "RollingBack", "Deleting"):
+            raise ValidationError(message=f'Cannot delete in-progress endpoint "{endpoint.arn}".')
+        endpoint.endpoint_status = "Deleting"
+        endpoint.last_modified_time = utcnow()
+        runtime.endpoint_ops[_key(backend, endpoint_name)] = EndpointOp("delete", runtime.clock())
+        advance(backend, endpoint_name)
+        return None
+
+
+def describe_endpoint(original: Any, backend: Any, endpoint_name: str) -> Any:
+    """DescribeEndpoint after advancing; AWS's message (double quotes) when missing."""
+    if rt.current() is None:
+        return original(backend, endpoint_name)
+    advance(backend, endpoint_name)
+    if endpoint_name not in backend.endpoints:
+        raise _not_found(backend, endpoint_name)
+    return original(backend, endpoint_name)
+
+
+def list_endpoints(original: Any, backend: Any, *args: Any, **kwargs: Any) -> Any:
+    """ListEndpoints after advancing every endpoint."""
+    if rt.current() is not None:
+        for name in list(backend.endpoints):
+            advance(backend, name)
+    return original(backend, *args, **kwargs)
+
+
+def set_status(backend: Any, endpoint_name: str, status: str, reason: str = "") -> None:
+    """Force an existing endpoint into ``status`` (tests: Failed, UpdateRollbackFailed, ...)."""
+    runtime = rt.current()
+    assert runtime is not None
+    with runtime.lock:
+        endpoint = backend.endpoints.get(endpoint_name)
+        if endpoint is None:
+            raise _not_found(backend, endpoint_name)
+        runtime.endpoint_ops.pop(_key(backend, endpoint_name), None)
+        endpoint.endpoint_status = status
+        endpoint.failure_reason = reason if status in ("Failed", "UpdateRollbackFailed") or reason else None
+        endpoint.last_modified_time = utcnow()
+
+
+def _apply_config(backend: Any, endpoint: Any, config_name: str) -> None:
+    config = _config(backend, config_name)
+    endpoint.endpoint_config_name = config_name
+    endpoint.production_variants = endpoint._process_production_variants(copy.deepcopy(config["ProductionVariants"]))
+
+
+def _load(backend: Any, endpoint: Any) -> str | None:
+    # Returns a failure reason when the model host cannot load the model.
+    runtime = rt.current()
+    if runtime is None or runtime.model_host is None:
+        return None
+    try:
+        url = model_data_url(backend, endpoint.endpoint_config_name)
+        runtime.model_host.load(endpoint.endpoint_name, url, runtime.s3_client_factory(backend.region_name))
+    except Exception as exc:  # noqa: BLE001 - any load failure fails the endpoint, as on AWS
+        return f"The primary container for production variant AllTraffic did not pass the ping health check. {exc}"
+    return None
+
+
+def advance(backend: Any, endpoint_name: str) -> None:
+    """Apply the transition an in-progress operation has reached, if any."""
+    runtime = rt.current()
+    if runtime is None:
+        return
+    with runtime.lock:
+        key = _key(backend, endpoint_name)
+        op = runtime.endpoint_ops.get(key)
+        endpoint = backend.endpoints.get(endpoint_name)
+        if op is None or endpoint is None:
+            return
+        durations = {
+            "create": runtime.timings.endpoint_create_seconds,
+            "update": runtime.timings.endpoint_update_seconds,
+            "rollback": runtime.timings.endpoint_update_seconds,
+            "delete": runtime.timings.endpoint_delete_seconds,
+        }
+        if runtime.clock() - op.started < durations[op.kind]:
+            return
+        del runtime.endpoint_ops[key]
+        endpoint.last_modified_time = utcnow()
+        if op.kind == "create":
+            reason = op.failure.reason if op.failure is not None else _load(backend, endpoint)
+            endpoint.endpoint_status = "Failed" if reason is not None else "InService"
+            endpoint.failure_reason = reason
+        elif op.kind == "update":
+            if op.failure is None:
+                previous = endpoint.endpoint_config_name
+                _apply_config(backend, endpoint, op.config_name)
+                reason = _load(backend, endpoint)
+                if reason is None:
+                    endpoint.endpoint_status = "InService"
+                    endpoint.pending_deployment_summary = None
+                    return
+                # The new fleet failed its health check: AWS rolls back to the old config.
+                _apply_config(backend, endpoint, previous)
+                op.failure = _Rollback(reason)
+            endpoint.endpoint_status = "RollingBack"
+            runtime.endpoint_ops[key] = EndpointOp("rollback", runtime.clock(), failure=op.failure)
+            advance(backend, endpoint_name)
+        elif op.kind == "rollback":
+            endpoint.pending_deployment_summary = None
+            endpoint.endpoint_status = getattr(op.failure, "final_status", "InService")
+            endpoint.failure_reason = op.failure.reason
+        elif op.kind == "delete":
+            del backend.endpoints[endpoint_name]
+            if runtime.model_host is not None:
+                runtime.model_host.unload(endpoint_name)
+
+
+@dataclass
+class _Rollback:
+    reason: str
+    final_status: str = "InService"

@@ -1,0 +1,83 @@
+"""Install the emulator's extensions into moto (once per process, after the version guard).
+
+Each wrapper defers to moto's original code whenever no emulator is active, so plain
+``mock_aws`` tests in the same process keep moto's shipped behaviour.
+"""
+
+from __future__ import annotations
+
+import functools
+import threading
+from typing import Any, Callable
+
+from moto.core.responses import ActionResult, BaseResponse, EmptyResult
+from moto.sagemaker.models import SageMakerModelBackend
+from moto.sagemaker.responses import SageMakerResponse
+from moto.sagemakerruntime.responses import SageMakerRuntimeResponse
+from moto.stepfunctions.parser.asl.component.common.error_name import error_equals_decl
+from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
+from moto.stepfunctions.parser.asl.component.state.exec.state_task import state_task_factory
+from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_aws_sdk import (
+    StateTaskServiceAwsSdk,
+)
+from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import WaitFunction
+from moto.stepfunctions.parser.models import StepFunctionsParserBackend
+from moto.stepfunctions.responses import StepFunctionResponse
+
+from pipeline.emulator import call_faults, endpoints, invoke, sfn_engine, training
+from pipeline.emulator.compat import check_moto_compatibility
+
+_lock = threading.Lock()
+_installed = False
+
+
+def _wrap(owner: Any, name: str, hook: Callable[..., Any]) -> None:
+    original = getattr(owner, name)
+
+    @functools.wraps(original)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        return hook(original, *args, **kwargs)
+
+    setattr(owner, name, wrapper)
+
+
+def _sagemaker_update_endpoint(self: SageMakerResponse) -> ActionResult:
+    endpoint = endpoints.update_endpoint(
+        self.sagemaker_backend, self._get_param("EndpointName"), self._get_param("EndpointConfigName")
+    )
+    return ActionResult({"EndpointArn": endpoint.arn})
+
+
+def _sagemaker_stop_training_job(self: SageMakerResponse) -> EmptyResult:
+    training.stop_training_job(self.sagemaker_backend, self._get_param("TrainingJobName"))
+    return EmptyResult()
+
+
+def install() -> None:
+    """Check moto's internals, then patch them; safe to call many times."""
+    global _installed
+    with _lock:
+        if _installed:
+            return
+        check_moto_compatibility()
+        # Step Functions engine.
+        _wrap(state_task_factory, "state_task_service_for", sfn_engine.state_task_service_for)
+        _wrap(StateTaskServiceAwsSdk, "_from_error", sfn_engine.aws_sdk_from_error)
+        _wrap(error_equals_decl.ErrorEqualsDecl, "_eval_body", sfn_engine.error_equals_eval)
+        _wrap(WaitFunction, "_wait_interval", sfn_engine.wait_interval)
+        retrier_decl.time = sfn_engine._ScaledTime()  # type: ignore[assignment]
+        _wrap(StepFunctionsParserBackend, "start_execution", sfn_engine.start_execution)
+        _wrap(StepFunctionResponse, "describe_execution", sfn_engine.describe_execution)
+        # SageMaker.
+        _wrap(SageMakerModelBackend, "create_training_job", training.create_training_job)
+        _wrap(SageMakerModelBackend, "describe_training_job", training.describe_training_job)
+        _wrap(SageMakerModelBackend, "create_endpoint", endpoints.create_endpoint)
+        _wrap(SageMakerModelBackend, "describe_endpoint", endpoints.describe_endpoint)
+        _wrap(SageMakerModelBackend, "delete_endpoint", endpoints.delete_endpoint)
+        _wrap(SageMakerModelBackend, "list_endpoints", endpoints.list_endpoints)
+        SageMakerResponse.update_endpoint = _sagemaker_update_endpoint  # type: ignore[attr-defined]
+        SageMakerResponse.stop_training_job = _sagemaker_stop_training_job  # type: ignore[attr-defined]
+        # SageMaker Runtime and fault injection for every service.
+        _wrap(SageMakerRuntimeResponse, "invoke_endpoint", invoke.invoke_endpoint)
+        _wrap(BaseResponse, "call_action", call_faults.call_action)
+        _installed = True

@@ -1,0 +1,73 @@
+"""The one active emulator runtime that moto's patched code consults.
+
+moto's backends are process-wide, so only one emulator (in-process or server) can be active
+in a process at a time; the patched code falls back to plain moto when none is.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from pipeline.emulator.errors import EmulatorError
+from pipeline.emulator.faults import FaultPlan
+from pipeline.emulator.hooks import ModelHost, Trainer
+from pipeline.emulator.timings import Timings
+
+
+@dataclass
+class Runtime:
+    """Settings, faults, hooks and bookkeeping of the active emulator."""
+
+    s3_client_factory: Callable[[str], Any]
+    timings: Timings = field(default_factory=Timings)
+    faults: FaultPlan = field(default_factory=FaultPlan)
+    trainer: Trainer | None = None
+    model_host: ModelHost | None = None
+    clock: Callable[[], float] = time.monotonic
+    # Re-entrant: a transition may call the model host, which reads S3 through moto.
+    lock: threading.RLock = field(default_factory=threading.RLock)
+    training_runs: dict[tuple[str, str, str], Any] = field(default_factory=dict)
+    endpoint_ops: dict[tuple[str, str, str], Any] = field(default_factory=dict)
+    threads: list[threading.Thread] = field(default_factory=list)
+
+    def scaled(self, seconds: float) -> float:
+        """A Wait or Retry interval after the time scale."""
+        return seconds * self.timings.time_scale
+
+    def join_threads(self, timeout: float = 30.0) -> None:
+        """Wait for background trainer threads, so stopping leaves nothing running."""
+        deadline = time.monotonic() + timeout
+        for thread in list(self.threads):
+            thread.join(max(0.0, deadline - time.monotonic()))
+
+
+_active: Runtime | None = None
+_active_lock = threading.Lock()
+
+
+def current() -> Runtime | None:
+    """The active runtime, or None (then moto behaves as shipped)."""
+    return _active
+
+
+def activate(runtime: Runtime) -> None:
+    """Make ``runtime`` the active one; refuses a second concurrent emulator."""
+    global _active
+    with _active_lock:
+        if _active is not None and _active is not runtime:
+            raise EmulatorError(
+                "another emulator is already running in this process; stop it first "
+                "(moto's state is process-wide)"
+            )
+        _active = runtime
+
+
+def deactivate(runtime: Runtime) -> None:
+    """Forget ``runtime`` if it is the active one."""
+    global _active
+    with _active_lock:
+        if _active is runtime:
+            _active = None

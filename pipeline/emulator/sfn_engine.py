@@ -1,0 +1,194 @@
+"""Changes to moto's Step Functions engine: SageMaker .sync, AWS error names, alias/version
+ARNs in StartExecution, States.ALL semantics, and the time scale for Wait/Retry."""
+
+from __future__ import annotations
+
+import copy
+import datetime
+import json
+import random
+import time
+import uuid
+from typing import Any
+
+from botocore.exceptions import ClientError
+from moto.stepfunctions.exceptions import ResourceNotFound, StateMachineDoesNotExist
+from moto.stepfunctions.parser.api import InvalidExecutionInput
+from moto.stepfunctions.parser.asl.component.common.error_name.error_name import ErrorName
+from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name import StatesErrorName
+from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name_type import (
+    StatesErrorNameType,
+)
+from moto.stepfunctions.parser.backend.execution import Execution
+
+from pipeline.emulator import runtime as rt
+from pipeline.emulator.sfn_sagemaker import StateTaskServiceSageMaker
+
+# SageMaker's modelled exceptions, by error code -> the AWS SDK (Java v2) class Step Functions
+# names aws-sdk errors after; anything unmodelled (ValidationException, ThrottlingException)
+# is the service's base class, SageMakerException.
+_SAGEMAKER_SDK_EXCEPTIONS = {
+    "ResourceLimitExceeded": "ResourceLimitExceededException",
+    "ResourceInUse": "ResourceInUseException",
+    "ResourceNotFound": "ResourceNotFoundException",
+    "ConflictException": "ConflictException",
+}
+
+# Errors that States.ALL does not match on AWS.
+_NOT_MATCHED_BY_ALL = {StatesErrorNameType.StatesRuntime, StatesErrorNameType.StatesStatesDataLimitExceeded}
+
+
+def aws_sdk_error_name(service: str, code: str) -> str | None:
+    """``SageMaker.<ExceptionClass>`` for an aws-sdk:sagemaker error; None for other services."""
+    if service.lower() != "sagemaker":
+        return None
+    return "SageMaker." + _SAGEMAKER_SDK_EXCEPTIONS.get(code, "SageMakerException")
+
+
+def state_task_service_for(original: Any, service_name: str) -> Any:
+    """moto's factory, but ``sagemaker`` gets the emulator's optimised integration."""
+    if service_name == "sagemaker":
+        return StateTaskServiceSageMaker()
+    return original(service_name)
+
+
+def aws_sdk_from_error(original: Any, task: Any, env: Any, ex: Exception) -> Any:
+    """aws-sdk task errors named as AWS names them (``SageMaker.SageMakerException``)."""
+    if isinstance(ex, ClientError):
+        name = aws_sdk_error_name(task.resource.api_name, ex.response["Error"]["Code"])
+        if name is not None:
+            meta = ex.response.get("ResponseMetadata", {})
+            cause = (
+                f"{ex.response['Error'].get('Message', '')} (Service: SageMaker, "
+                f"Status Code: {meta.get('HTTPStatusCode', 400)}, Request ID: {meta.get('RequestId', '')})"
+            )
+            return task._get_task_failure_event(env=env, error=name, cause=cause)
+    return original(task, env, ex)
+
+
+def error_equals_eval(original: Any, decl: Any, env: Any) -> None:
+    """States.ALL does not match States.Runtime or States.DataLimitExceeded (AWS semantics)."""
+    error_name: ErrorName = env.stack[-1]
+    if (
+        rt.current() is not None
+        and isinstance(error_name, StatesErrorName)
+        and error_name.typ in _NOT_MATCHED_BY_ALL
+        and all(isinstance(n, StatesErrorName) and n.typ == StatesErrorNameType.StatesALL for n in decl.error_names)
+    ):
+        env.stack.pop()
+        env.stack.append(False)
+        return
+    original(decl, env)
+
+
+class _ScaledTime:
+    """Stands in for the ``time`` module in moto's retrier: sleeps follow the time scale."""
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(time, name)
+
+    @staticmethod
+    def sleep(seconds: float) -> None:
+        runtime = rt.current()
+        time.sleep(runtime.scaled(seconds) if runtime is not None else seconds)
+
+
+def wait_interval(original: Any, wait_fn: Any, env: Any, wait_seconds: float) -> None:
+    """A Wait state's pause after the time scale; ends early if the execution stops."""
+    runtime = rt.current()
+    if runtime is None:
+        return original(wait_fn, env, wait_seconds)
+    deadline = time.monotonic() + runtime.scaled(wait_seconds)
+    while env.is_running():
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            return None
+        if env.program_state_event.wait(remaining) and env.is_running():
+            # Woken for an unrelated reason: avoid spinning on a set event.
+            time.sleep(min(remaining, 0.01))
+    return None
+
+
+def _resolve_target(backend: Any, arn: str) -> tuple[Any, Any, str | None, str | None]:
+    """(base state machine, instance to run, version ARN, alias ARN) for any of the three ARNs."""
+    parts = arn.split(":")
+    if len(parts) == 8:
+        base_arn, qualifier = ":".join(parts[:7]), parts[7]
+        base = backend.describe_state_machine(base_arn)
+        if qualifier.isdigit():
+            version = base.versions.get(int(qualifier))
+            if version is None:
+                raise StateMachineDoesNotExist(f"State Machine Does Not Exist: '{arn}'")
+            return base, version, version.arn, None
+        alias = base.aliases.get(qualifier)
+        if alias is None:
+            raise ResourceNotFound(f"State Machine Alias Does Not Exist: '{arn}'")
+        routes = alias.routing_configuration
+        chosen = random.choices(routes, weights=[r.get("weight", 100) for r in routes])[0]
+        version_arn = chosen["stateMachineVersionArn"]
+        version = base.versions.get(int(version_arn.rsplit(":", 1)[1]))
+        if version is None:
+            raise StateMachineDoesNotExist(f"State Machine Version Does Not Exist: '{version_arn}'")
+        return base, version, version.arn, alias.arn
+    base = backend.describe_state_machine(arn)
+    return base, base, None, None
+
+
+def start_execution(
+    original: Any, backend: Any, state_machine_arn: str, name: Any = None,
+    execution_input: Any = None, trace_header: Any = None,
+) -> Any:
+    """StartExecution that also takes version and alias ARNs and names unnamed executions."""
+    if rt.current() is None:
+        return original(backend, state_machine_arn, name, execution_input, trace_header)
+    base, target, version_arn, alias_arn = _resolve_target(backend, state_machine_arn)
+    name = name or str(uuid.uuid4())
+    input_data = execution_input if execution_input is not None else "{}"
+    existing = base._handle_name_input_idempotency(name, input_data)
+    if existing is not None:
+        return existing
+    try:
+        json.loads(input_data)
+    except ValueError as exc:
+        raise InvalidExecutionInput(f"Invalid State Machine Execution Input: '{exc}'") from exc
+    # A snapshot of the definition to run; executions and the backend are shared, not copied
+    # (they hold threads and locks), as moto's own start_execution does.
+    memo: dict[int, Any] = {id(target.executions): []}
+    if hasattr(target, "backend"):
+        memo[id(target.backend)] = target.backend
+    snapshot = copy.deepcopy(target, memo)
+    execution = Execution(
+        name=name,
+        sm_type=snapshot.sm_type,
+        role_arn=snapshot.roleArn,
+        exec_arn=f"arn:{backend.partition}:states:{backend.region_name}:{backend.account_id}:execution:{base.name}:{name}",
+        account_id=backend.account_id,
+        region_name=backend.region_name,
+        state_machine=snapshot,
+        start_date=datetime.datetime.now(tz=datetime.timezone.utc),
+        cloud_watch_logging_session=None,
+        input_data=input_data,
+        trace_header=trace_header,
+        activity_store={},
+    )
+    # Reported by DescribeExecution as AWS does: the unqualified ARN plus version/alias ARNs.
+    execution.state_machine_arn = base.arn
+    execution.emulator_version_arn = version_arn
+    execution.emulator_alias_arn = alias_arn
+    base.executions.append(execution)
+    execution.start()
+    return execution
+
+
+def describe_execution(original: Any, response: Any) -> Any:
+    """DescribeExecution with stateMachineVersionArn / stateMachineAliasArn, like AWS."""
+    result = original(response)
+    if rt.current() is None:
+        return result
+    execution = response.stepfunction_backend.describe_execution(response._get_param("executionArn"))
+    body = result.result
+    for attr, key in (("emulator_version_arn", "stateMachineVersionArn"), ("emulator_alias_arn", "stateMachineAliasArn")):
+        value = getattr(execution, attr, None)
+        if value:
+            body[key] = value
+    return result
