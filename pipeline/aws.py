@@ -1,0 +1,558 @@
+"""AWS sessions and clients: GitHub OIDC -> STS inside GitHub Actions, the default chain elsewhere.
+
+Inside a GitHub Actions job with a deploy role configured, ``get_session`` fetches the job's
+OIDC token (audience ``sts.amazonaws.com``), calls ``sts:AssumeRoleWithWebIdentity`` and,
+optionally, chains ``sts:AssumeRole`` into a per-environment role. Elsewhere it uses the
+default credential chain or a named profile. Every secret is masked in the Actions log before
+anything else is printed, and none is ever put in an exception message.
+
+All STS calls go through ``client()``, like every other client of the project, so an explicit
+``endpoint_url`` (or boto3's own ``AWS_ENDPOINT_URL``) sends them to the offline emulator too.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import http.client
+import json
+import os
+import re
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+from botocore.client import BaseClient
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError, ProfileNotFound
+
+from pipeline import github_actions as gha
+from pipeline import validation
+from pipeline.errors import PipelineError, UsageError
+
+AUDIENCE = "sts.amazonaws.com"
+MIN_DURATION_SECONDS = 900
+# Role chaining caps a session at one hour, so a longer first session would buy nothing.
+MAX_DURATION_SECONDS = 3600
+# botocore's "standard" mode retries throttling, 5xx, connection errors and (special-cased for
+# STS) IDPCommunicationError, with exponential backoff and jitter; 5 attempts ride out a blip.
+DEFAULT_MAX_ATTEMPTS = 5
+LOCAL_SESSION_NAME = "big-mart-pipeline"
+
+# STS's RoleSessionName pattern, ASCII only (Python's \w would also accept non-ASCII letters).
+_SESSION_NAME = re.compile(r"[\w+=,.@-]{2,64}", re.ASCII)
+_NOT_SESSION_NAME_CHAR = re.compile(r"[^\w+=,.@-]", re.ASCII)
+
+
+class CredentialsError(PipelineError):
+    """AWS credentials could not be obtained."""
+
+
+class OidcTokenError(CredentialsError):
+    """The GitHub Actions OIDC token could not be fetched."""
+
+
+class IdTokenPermissionError(UsageError):
+    """A deploy role is configured in GitHub Actions but the job may not request an OIDC token."""
+
+
+class StsError(CredentialsError):
+    """STS refused a call; ``code`` is the AWS error code, ``role_arn`` the role asked for."""
+
+    def __init__(self, message: str, *, code: str, role_arn: str):
+        super().__init__(message)
+        self.code = code
+        self.role_arn = role_arn
+
+
+@dataclass(frozen=True)
+class AwsOptions:
+    """How to obtain credentials; validated on creation (bad values raise UsageError).
+
+    role_arn: role assumed with the GitHub OIDC token; used only inside GitHub Actions.
+    chain_role_arn: optional per-environment role assumed next with ``sts:AssumeRole``.
+    duration_seconds: lifetime of each STS session, 900-3600.
+    session_name: STS role session name; default ``gha-<run id>-<attempt>`` in Actions.
+    region: AWS region; default from the profile or ``AWS_DEFAULT_REGION`` / ``AWS_REGION``.
+    profile: named profile for the default credential chain (outside the OIDC path).
+    endpoint_url: endpoint for every client (the offline emulator); default boto3's own
+        resolution, which honours ``AWS_ENDPOINT_URL``.
+    """
+
+    role_arn: str | None = None
+    chain_role_arn: str | None = None
+    duration_seconds: int = MAX_DURATION_SECONDS
+    session_name: str | None = None
+    region: str | None = None
+    profile: str | None = None
+    endpoint_url: str | None = None
+
+    def __post_init__(self) -> None:
+        for field_name in ("role_arn", "chain_role_arn"):
+            value = getattr(self, field_name)
+            if value is not None:
+                validate_role_arn(value, field_name)
+        validate_duration(self.duration_seconds)
+        if self.session_name is not None and not (
+            isinstance(self.session_name, str) and _SESSION_NAME.fullmatch(self.session_name)
+        ):
+            raise UsageError(
+                f"session_name = {self.session_name!r} is not a valid role session name "
+                r"(2-64 characters from [A-Za-z0-9_+=,.@-])"
+            )
+        if self.region is not None:
+            validate_region(self.region)
+        if self.profile is not None and not (isinstance(self.profile, str) and self.profile):
+            raise UsageError(f"profile = {self.profile!r} is not a profile name")
+        if self.endpoint_url is not None:
+            parts = urllib.parse.urlsplit(str(self.endpoint_url))
+            if parts.scheme not in ("http", "https") or not parts.netloc:
+                raise UsageError(
+                    f"endpoint_url = {self.endpoint_url!r} is not an http(s)://host[:port] URL"
+                )
+
+
+def validate_role_arn(value: object, name: str = "role_arn") -> str:
+    """Return ``value`` if it is an IAM role ARN, else raise UsageError naming it."""
+    problem = validation.role_arn(value) if isinstance(value, str) else "is not a string"
+    if problem:
+        raise UsageError(f"{name} = {value!r} {problem}")
+    return str(value)
+
+
+def validate_duration(value: object) -> int:
+    """Return ``value`` if it is a whole number of seconds in 900-3600, else raise UsageError."""
+    # bool is an int subclass; True would otherwise pass as 1 and fail confusingly later.
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int)
+        or not (MIN_DURATION_SECONDS <= value <= MAX_DURATION_SECONDS)
+    ):
+        raise UsageError(
+            f"duration_seconds = {value!r} is not a whole number of seconds from "
+            f"{MIN_DURATION_SECONDS} to {MAX_DURATION_SECONDS}"
+        )
+    return value
+
+
+def validate_region(value: object) -> str:
+    """Return ``value`` if it looks like an AWS region name, else raise UsageError naming it."""
+    problem = validation.region(value) if isinstance(value, str) else "is not a string"
+    if problem:
+        raise UsageError(f"region = {value!r} {problem}")
+    return str(value)
+
+
+def client(
+    session: boto3.Session,
+    service_name: str,
+    *,
+    endpoint_url: str | None = None,
+    max_attempts: int = DEFAULT_MAX_ATTEMPTS,
+    credentials: Mapping[str, str] | None = None,
+) -> BaseClient:
+    """Create a ``service_name`` client from ``session`` with standard retries.
+
+    ``max_attempts`` is the total number of attempts per call, the first one included.
+    ``endpoint_url`` overrides the endpoint (the offline emulator); when None, boto3 resolves it
+    itself and honours ``AWS_ENDPOINT_URL`` / ``AWS_ENDPOINT_URL_<SERVICE>``. ``credentials``
+    (an STS ``Credentials`` dict) overrides the session's credentials for this client only.
+    """
+    kwargs: dict[str, Any] = {
+        # botocore's "max_attempts" counts retries only; "total_max_attempts" includes the
+        # first call, which is what max_attempts means here.
+        "config": Config(retries={"mode": "standard", "total_max_attempts": max_attempts}),
+    }
+    if endpoint_url:
+        kwargs["endpoint_url"] = endpoint_url
+    if credentials is not None:
+        kwargs["aws_access_key_id"] = credentials["AccessKeyId"]
+        kwargs["aws_secret_access_key"] = credentials["SecretAccessKey"]
+        kwargs["aws_session_token"] = credentials["SessionToken"]
+    return session.client(service_name, **kwargs)
+
+
+def sanitize_session_name(raw: str) -> str:
+    """Turn ``raw`` into a valid STS role session name: [\\w+=,.@-], 2-64 characters."""
+    name = _NOT_SESSION_NAME_CHAR.sub("-", raw)[:64]
+    return name.ljust(2, "-")
+
+
+def default_session_name(environ: Mapping[str, str] | None = None) -> str:
+    """``gha-<GITHUB_RUN_ID>-<GITHUB_RUN_ATTEMPT>`` in Actions (CloudTrail then names the run),
+    ``big-mart-pipeline`` elsewhere."""
+    env = os.environ if environ is None else environ
+    run_id = env.get(gha.GITHUB_RUN_ID)
+    if not run_id:
+        return LOCAL_SESSION_NAME
+    return sanitize_session_name(f"gha-{run_id}-{env.get(gha.GITHUB_RUN_ATTEMPT) or '1'}")
+
+
+def oidc_token_url(request_url: str, audience: str = AUDIENCE) -> str:
+    """Add ``audience=<audience>`` (URL-encoded) to the runner's token request URL.
+
+    The runner's URL already carries a query (``?api-version=2.0``), hence ``&``; ``?`` is used
+    when it has none. A fragment, if any, stays at the end.
+    """
+    parts = urllib.parse.urlsplit(request_url)
+    extra = urllib.parse.urlencode({"audience": audience})
+    query = f"{parts.query}&{extra}" if parts.query else extra
+    return urllib.parse.urlunsplit(parts._replace(query=query))
+
+
+def _where(url: str) -> str:
+    # Only scheme and host go into messages: enough to debug, nothing from path or query.
+    parts = urllib.parse.urlsplit(url)
+    return f"{parts.scheme}://{parts.hostname}" + (f":{parts.port}" if parts.port else "")
+
+
+def fetch_oidc_token(
+    request_url: str,
+    request_token: str,
+    *,
+    audience: str = AUDIENCE,
+    timeout: float = 10.0,
+    attempts: int = 3,
+    backoff: float = 1.0,
+    sleep: Callable[[float], None] = time.sleep,
+) -> str:
+    """Fetch the job's OIDC token from the runner and mask it; return the JWT.
+
+    Sends ``Authorization: bearer <request_token>`` to ``request_url`` + ``audience``, with a
+    ``timeout`` per attempt. HTTP 5xx/429, timeouts and connection errors are retried up to
+    ``attempts`` times in all, sleeping ``backoff``, 2x``backoff``, ... in between; other HTTP
+    errors fail at once. Raises OidcTokenError; neither token appears in any message.
+    """
+    url = oidc_token_url(request_url, audience)
+    if urllib.parse.urlsplit(url).scheme not in ("http", "https"):
+        # urllib would also open file:// and ftp:// URLs; the runner only ever gives https.
+        raise OidcTokenError(
+            f"{gha.ACTIONS_ID_TOKEN_REQUEST_URL} is not an http(s) URL; is it set by the runner?"
+        )
+    gha.mask(request_token)
+    request = urllib.request.Request(
+        url,
+        headers={"Authorization": f"bearer {request_token}", "Accept": "application/json"},
+    )
+    where = _where(url)
+    problem = ""
+    for attempt in range(1, attempts + 1):
+        if attempt > 1:
+            sleep(backoff * 2 ** (attempt - 2))
+        try:
+            with urllib.request.urlopen(request, timeout=timeout) as response:
+                body = response.read()
+        except urllib.error.HTTPError as err:
+            err.close()
+            if err.code >= 500 or err.code == 429:
+                problem = f"HTTP {err.code}"
+                continue
+            hint = (
+                " (the request token was refused: it is valid only inside the job that received it)"
+                if err.code in (401, 403)
+                else ""
+            )
+            raise OidcTokenError(
+                f"The GitHub OIDC token request to {where} failed with HTTP {err.code}{hint}"
+            ) from None
+        except (OSError, http.client.HTTPException) as err:
+            # URLError (refused, DNS), TimeoutError and a truncated body all land here.
+            problem = type(err).__name__ if not str(err) else f"{type(err).__name__}: {err}"
+            continue
+        token = _token_from_body(body, where)
+        gha.mask(token)
+        return token
+    raise OidcTokenError(
+        f"Could not fetch the GitHub OIDC token from {where} after {attempts} attempts "
+        f"(last error: {problem}); re-run the job if GitHub is having an incident"
+    )
+
+
+def _token_from_body(body: bytes, where: str) -> str:
+    try:
+        value = json.loads(body.decode("utf-8")).get("value")
+    except (UnicodeDecodeError, json.JSONDecodeError, AttributeError):
+        value = None
+    if not isinstance(value, str) or not value:
+        # The body is not quoted: if it is half a token, it must not reach the log.
+        raise OidcTokenError(
+            f"The GitHub OIDC token response from {where} has no JSON string field 'value'"
+        )
+    return value
+
+
+def token_claims(token: str) -> dict[str, Any]:
+    """Decode a JWT's payload WITHOUT verifying it, for error messages only; {} if unreadable."""
+    try:
+        payload = token.split(".")[1]
+        decoded = base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4))
+        claims = json.loads(decoded)
+    except (IndexError, ValueError, binascii.Error, UnicodeDecodeError):
+        return {}
+    return claims if isinstance(claims, dict) else {}
+
+
+def _redact(text: str, secrets: tuple[str, ...]) -> str:
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "***")
+    return text
+
+
+def _trust_policy_hint(token: str) -> str:
+    sub = token_claims(token).get("sub")
+    if not isinstance(sub, str):
+        return "the role's trust policy must allow this repository's sub claim"
+    return (
+        f'the role\'s trust policy must allow sub "{sub}" '
+        f'(StringEquals on token.actions.githubusercontent.com:sub) and aud "{AUDIENCE}"'
+    )
+
+
+def _web_identity_message(
+    code: str, aws_message: str, attempts: int, role_arn: str, token: str
+) -> str:
+    head = f"sts:AssumeRoleWithWebIdentity for {role_arn} failed ({code})"
+    if code == "ExpiredTokenException":
+        return (
+            f"{head}: the GitHub OIDC token has expired. It is fetched right before this call, "
+            "so re-run the job; if it recurs, check the runner's clock."
+        )
+    if code == "InvalidIdentityToken":
+        return (
+            f"{head}: STS does not accept the GitHub OIDC token: {aws_message}. The account "
+            "needs an IAM OIDC identity provider for https://token.actions.githubusercontent.com "
+            f'with audience "{AUDIENCE}", named as the Federated principal of the role\'s trust '
+            "policy."
+        )
+    if code in ("IDPRejectedClaim", "AccessDenied"):
+        return f"{head}: {aws_message}. {_trust_policy_hint(token)}."
+    if code == "IDPCommunicationError":
+        return (
+            f"{head}: STS could not reach GitHub's OIDC provider to validate the token "
+            f"({attempts} attempts). This is usually transient: re-run the job."
+        )
+    return f"{head}: {_common_message(code, aws_message)}"
+
+
+def _assume_role_message(
+    code: str, aws_message: str, attempts: int, role_arn: str, source: str
+) -> str:
+    head = f"sts:AssumeRole into {role_arn} failed ({code})"
+    if code == "AccessDenied":
+        return (
+            f"{head}: {aws_message}. {source} may not assume it: the chained role's trust policy "
+            f"must allow the principal {source} and that role's permissions must allow "
+            f"sts:AssumeRole on {role_arn}."
+        )
+    return f"{head}: {_common_message(code, aws_message)}"
+
+
+def _common_message(code: str, aws_message: str) -> str:
+    if code in ("MalformedPolicyDocument", "PackedPolicyTooLarge"):
+        return f"the session policy or session tags were rejected: {aws_message}"
+    if code == "RegionDisabledException":
+        return (
+            f"{aws_message}. STS is not activated in this region for the account: activate it "
+            "under IAM > Account settings, or use another region."
+        )
+    if code == "ValidationError" and "DurationSeconds" in aws_message:
+        return (
+            f"{aws_message}. Lower duration_seconds or raise the role's maximum session duration."
+        )
+    return aws_message or "no message from AWS"
+
+
+def _call_sts(
+    call: Callable[[], dict[str, Any]],
+    describe: Callable[[str, str, int], str],
+    role_arn: str,
+    endpoint: str,
+    secrets: tuple[str, ...],
+) -> dict[str, Any]:
+    try:
+        return call()["Credentials"]
+    except ClientError as err:
+        error = err.response.get("Error", {})
+        code = str(error.get("Code", "Unknown"))
+        aws_message = _redact(str(error.get("Message", "")), secrets)
+        # botocore counts the retries it made (standard mode) in the response metadata.
+        attempts = int(err.response.get("ResponseMetadata", {}).get("RetryAttempts", 0)) + 1
+        message = _redact(describe(code, aws_message, attempts), secrets)
+        raise StsError(message, code=code, role_arn=role_arn) from None
+    except BotoCoreError as err:
+        # e.g. EndpointConnectionError: a wrong endpoint_url or no network. botocore's text
+        # names the URL, never the request parameters.
+        raise CredentialsError(
+            f"Could not call STS at {endpoint}: {_redact(str(err), secrets)}"
+        ) from None
+
+
+def assume_role_with_web_identity(
+    sts: BaseClient,
+    *,
+    role_arn: str,
+    token: str,
+    session_name: str,
+    duration_seconds: int,
+) -> dict[str, Any]:
+    """Exchange the OIDC ``token`` for ``role_arn``'s credentials; return STS ``Credentials``.
+
+    Raises StsError with a message that says how to fix each known failure.
+    """
+    return _call_sts(
+        lambda: sts.assume_role_with_web_identity(
+            RoleArn=role_arn,
+            RoleSessionName=session_name,
+            WebIdentityToken=token,
+            DurationSeconds=duration_seconds,
+        ),
+        lambda code, msg, attempts: _web_identity_message(code, msg, attempts, role_arn, token),
+        role_arn,
+        sts.meta.endpoint_url,
+        (token,),
+    )
+
+
+def assume_role(
+    sts: BaseClient,
+    *,
+    role_arn: str,
+    session_name: str,
+    duration_seconds: int,
+    source: str = "the current role",
+) -> dict[str, Any]:
+    """Assume ``role_arn`` with the client's credentials (role chaining); return ``Credentials``.
+
+    ``source`` names the principal doing the call in error messages. Raises StsError.
+    """
+    return _call_sts(
+        lambda: sts.assume_role(
+            RoleArn=role_arn, RoleSessionName=session_name, DurationSeconds=duration_seconds
+        ),
+        lambda code, msg, attempts: _assume_role_message(code, msg, attempts, role_arn, source),
+        role_arn,
+        sts.meta.endpoint_url,
+        (),
+    )
+
+
+def _masked_session(credentials: Mapping[str, Any], region: str) -> boto3.Session:
+    for key in ("AccessKeyId", "SecretAccessKey", "SessionToken"):
+        gha.mask(credentials[key])
+    return boto3.Session(
+        aws_access_key_id=credentials["AccessKeyId"],
+        aws_secret_access_key=credentials["SecretAccessKey"],
+        aws_session_token=credentials["SessionToken"],
+        region_name=region,
+    )
+
+
+def _region(options: AwsOptions, session: boto3.Session) -> str:
+    # boto3 reads AWS_DEFAULT_REGION and the profile but not AWS_REGION; the other AWS SDKs
+    # and configure-aws-credentials use AWS_REGION, so it is honoured as a last resort.
+    region = options.region or session.region_name or os.environ.get("AWS_REGION")
+    if not region:
+        raise UsageError(
+            "No AWS region: set region in the configuration, or AWS_REGION / AWS_DEFAULT_REGION"
+        )
+    return validate_region(region)
+
+
+def _default_session(options: AwsOptions) -> boto3.Session:
+    """The default credential chain or ``options.profile``, with a resolved region."""
+    try:
+        session = boto3.Session(profile_name=options.profile, region_name=options.region)
+        region = _region(options, session)
+        if session.region_name != region:  # the region came from AWS_REGION
+            session = boto3.Session(profile_name=options.profile, region_name=region)
+        # Resolved now, not at the first AWS call, so that "no credentials" is reported
+        # as such instead of as a signing error deep inside a deploy.
+        found = session.get_credentials()
+    except ProfileNotFound:
+        raise UsageError(f"AWS profile not found: {options.profile!r}") from None
+    except BotoCoreError as err:
+        raise CredentialsError(f"Could not load AWS credentials: {err}") from None
+    if found is None:
+        raise CredentialsError(
+            "No AWS credentials found: pass a configured profile, or set AWS_ACCESS_KEY_ID / "
+            "AWS_SECRET_ACCESS_KEY (any values will do for the offline emulator)"
+        )
+    return session
+
+
+def get_session(
+    options: AwsOptions,
+    *,
+    sts_session: boto3.Session | None = None,
+    token_timeout: float = 10.0,
+    token_attempts: int = 3,
+    sleep: Callable[[float], None] = time.sleep,
+    max_attempts: int = DEFAULT_MAX_ATTEMPTS,
+) -> boto3.Session:
+    """Return a boto3 Session with credentials and region for the pipeline's AWS calls.
+
+    In GitHub Actions with ``options.role_arn`` set: OIDC token -> AssumeRoleWithWebIdentity,
+    raising IdTokenPermissionError when the job lacks ``permissions: id-token: write``.
+    Otherwise: the default credential chain or ``options.profile``. Either way, then AssumeRole
+    into ``options.chain_role_arn`` if set. ``sts_session`` (default: a session in the resolved
+    region; AssumeRoleWithWebIdentity needs no credentials) creates the OIDC path's STS
+    clients; tests attach botocore event hooks to it. Raises UsageError for bad configuration
+    and CredentialsError (exit 1) when AWS or GitHub refuse.
+    """
+    env = os.environ
+    request_url = env.get(gha.ACTIONS_ID_TOKEN_REQUEST_URL)
+    request_token = env.get(gha.ACTIONS_ID_TOKEN_REQUEST_TOKEN)
+    session_name = options.session_name or default_session_name(env)
+    credentials: Mapping[str, Any] | None = None
+
+    if options.role_arn is not None and (request_url or request_token or gha.in_actions(env)):
+        if not (request_url and request_token):
+            raise IdTokenPermissionError(
+                f"This GitHub Actions job cannot request an OIDC token to assume "
+                f"{options.role_arn}: {gha.ACTIONS_ID_TOKEN_REQUEST_URL} and "
+                f"{gha.ACTIONS_ID_TOKEN_REQUEST_TOKEN} are not both set. Give the job "
+                "`permissions: id-token: write` (plus `contents: read`)."
+            )
+        base = sts_session or boto3.Session(region_name=options.region)
+        region = _region(options, base)
+        token = fetch_oidc_token(
+            request_url, request_token, timeout=token_timeout, attempts=token_attempts, sleep=sleep
+        )
+        credentials = assume_role_with_web_identity(
+            client(base, "sts", endpoint_url=options.endpoint_url, max_attempts=max_attempts),
+            role_arn=options.role_arn,
+            token=token,
+            session_name=session_name,
+            duration_seconds=options.duration_seconds,
+        )
+        session = _masked_session(credentials, region)
+        source = options.role_arn
+    else:
+        base = session = _default_session(options)
+        region = session.region_name
+        source = f"profile {options.profile!r}" if options.profile else "the current credentials"
+
+    if options.chain_role_arn is None:
+        return session
+    # The chained call uses the same session config as the first (endpoint, event hooks),
+    # with the web identity role's credentials when there are some.
+    chained = assume_role(
+        client(
+            base,
+            "sts",
+            endpoint_url=options.endpoint_url,
+            max_attempts=max_attempts,
+            credentials=credentials,
+        ),
+        role_arn=options.chain_role_arn,
+        session_name=session_name,
+        duration_seconds=options.duration_seconds,
+        source=source,
+    )
+    return _masked_session(chained, region)
