@@ -201,3 +201,103 @@ def compare(required: Mapping[str, Iterable[str]], granted: Iterable[str]) -> Pe
 def check_definition(definition: Mapping[str, Any], documents: Iterable[Mapping[str, Any]]) -> PermissionDiff:
     """Compare what ``definition`` needs with what the policy ``documents`` grant."""
     return compare(required_actions(definition), policy_actions(documents))
+
+
+# --- A small evaluator of identity and trust policies -------------------------------------
+# Enough of IAM's rules to check this project's own policies offline (moto does not enforce
+# IAM): Allow/Deny, Action/Resource wildcards, Principal, and the condition operators the
+# templates use. An operator it does not know is an error, never a silent pass.
+
+_STRING_OPERATORS = {
+    "StringEquals": lambda actual, wanted: actual == wanted,
+    "StringLike": lambda actual, wanted: fnmatch.fnmatchcase(actual, wanted),
+    "ArnEquals": lambda actual, wanted: actual == wanted,
+    "ArnLike": lambda actual, wanted: fnmatch.fnmatchcase(actual, wanted),
+    "Bool": lambda actual, wanted: actual.lower() == str(wanted).lower(),
+}
+
+
+def _as_list(value: Any) -> list[Any]:
+    return list(value) if isinstance(value, (list, tuple)) else [value]
+
+
+def _matches(pattern: str, value: str, *, case_sensitive: bool) -> bool:
+    if case_sensitive:
+        return fnmatch.fnmatchcase(value, pattern)
+    return fnmatch.fnmatchcase(value.lower(), pattern.lower())
+
+
+def _conditions_hold(condition: Mapping[str, Any], context: Mapping[str, str]) -> bool:
+    for operator, tests in condition.items():
+        compare_values = _STRING_OPERATORS.get(operator)
+        if compare_values is None:
+            raise PipelineError(f"condition operator {operator!r} is not supported by pipeline.permissions")
+        for key, wanted in tests.items():
+            actual = context.get(key)
+            if actual is None or not any(compare_values(actual, str(w)) for w in _as_list(wanted)):
+                return False
+    return True
+
+
+def _principal_matches(statement: Mapping[str, Any], principal: Mapping[str, str] | None) -> bool:
+    if principal is None:
+        return "Principal" not in statement
+    declared = statement.get("Principal")
+    if declared == "*":
+        return True
+    if not isinstance(declared, Mapping):
+        return False
+    return any(value in _as_list(declared.get(kind, [])) for kind, value in principal.items())
+
+
+def statement_applies(
+    statement: Mapping[str, Any],
+    action: str,
+    resource: str | None,
+    context: Mapping[str, str] | None = None,
+    principal: Mapping[str, str] | None = None,
+) -> bool:
+    """True when ``statement`` covers this request (whatever its Effect)."""
+    if "NotAction" in statement or "NotResource" in statement or "NotPrincipal" in statement:
+        raise PipelineError("NotAction, NotResource and NotPrincipal are not supported by pipeline.permissions")
+    if not any(_matches(a, action, case_sensitive=False) for a in _as_list(statement.get("Action", []))):
+        return False
+    if resource is not None and not any(
+        _matches(r, resource, case_sensitive=True) for r in _as_list(statement.get("Resource", []))
+    ):
+        return False
+    if not _principal_matches(statement, principal):
+        return False
+    return _conditions_hold(statement.get("Condition", {}), context or {})
+
+
+def policy_allows(
+    documents: Iterable[Mapping[str, Any]],
+    action: str,
+    resource: str | None,
+    context: Mapping[str, str] | None = None,
+    principal: Mapping[str, str] | None = None,
+) -> bool:
+    """Evaluate one request against policy documents: an explicit Deny wins, else any Allow.
+
+    For a trust policy pass ``resource=None`` and the caller as ``principal`` (e.g.
+    ``{"Federated": provider_arn}``) with the token's claims in ``context``.
+    """
+    allowed = False
+    for document in documents:
+        statements = document.get("Statement", [])
+        for statement in [statements] if isinstance(statements, Mapping) else statements:
+            if statement_applies(statement, action, resource, context, principal):
+                if statement.get("Effect") == "Deny":
+                    return False
+                allowed = allowed or statement.get("Effect") == "Allow"
+    return allowed
+
+
+def web_identity_allowed(trust_policy: Mapping[str, Any], *, provider_arn: str, claims: Mapping[str, str]) -> bool:
+    """Whether a GitHub OIDC token with ``claims`` (``aud``, ``sub``, ...) may assume the role."""
+    issuer = "token.actions.githubusercontent.com"
+    context = {f"{issuer}:{name}": value for name, value in claims.items()}
+    return policy_allows(
+        [trust_policy], "sts:AssumeRoleWithWebIdentity", None, context, principal={"Federated": provider_arn}
+    )
