@@ -153,15 +153,16 @@ def client(
     service_name: str,
     *,
     endpoint_url: str | None = None,
+    region_name: str | None = None,
     max_attempts: int = DEFAULT_MAX_ATTEMPTS,
-    credentials: Mapping[str, str] | None = None,
+    credentials: Mapping[str, Any] | None = None,
 ) -> BaseClient:
     """Create a ``service_name`` client from ``session`` with standard retries.
 
     ``max_attempts`` is the total number of attempts per call, the first one included.
     ``endpoint_url`` overrides the endpoint (the offline emulator); when None, boto3 resolves it
-    itself and honours ``AWS_ENDPOINT_URL`` / ``AWS_ENDPOINT_URL_<SERVICE>``. ``credentials``
-    (an STS ``Credentials`` dict) overrides the session's credentials for this client only.
+    itself and honours ``AWS_ENDPOINT_URL`` / ``AWS_ENDPOINT_URL_<SERVICE>``. ``region_name``
+    and ``credentials`` (an STS ``Credentials`` dict) override the session's for this client.
     """
     kwargs: dict[str, Any] = {
         # botocore's "max_attempts" counts retries only; "total_max_attempts" includes the
@@ -170,6 +171,8 @@ def client(
     }
     if endpoint_url:
         kwargs["endpoint_url"] = endpoint_url
+    if region_name:
+        kwargs["region_name"] = region_name
     if credentials is not None:
         kwargs["aws_access_key_id"] = credentials["AccessKeyId"]
         kwargs["aws_secret_access_key"] = credentials["SecretAccessKey"]
@@ -184,8 +187,10 @@ def sanitize_session_name(raw: str) -> str:
 
 
 def default_session_name(environ: Mapping[str, str] | None = None) -> str:
-    """``gha-<GITHUB_RUN_ID>-<GITHUB_RUN_ATTEMPT>`` in Actions (CloudTrail then names the run),
-    ``big-mart-pipeline`` elsewhere."""
+    """Return ``gha-<GITHUB_RUN_ID>-<GITHUB_RUN_ATTEMPT>`` in Actions, else ``big-mart-pipeline``.
+
+    Naming the run and attempt makes every CloudTrail event of a deploy traceable to it.
+    """
     env = os.environ if environ is None else environ
     run_id = env.get(gha.GITHUB_RUN_ID)
     if not run_id:
@@ -376,7 +381,7 @@ def _call_sts(
     secrets: tuple[str, ...],
 ) -> dict[str, Any]:
     try:
-        return call()["Credentials"]
+        credentials: dict[str, Any] = call()["Credentials"]
     except ClientError as err:
         error = err.response.get("Error", {})
         code = str(error.get("Code", "Unknown"))
@@ -391,6 +396,10 @@ def _call_sts(
         raise CredentialsError(
             f"Could not call STS at {endpoint}: {_redact(str(err), secrets)}"
         ) from None
+    # Masked as soon as they exist, so no later log line of the job can show them.
+    for key in ("AccessKeyId", "SecretAccessKey", "SessionToken"):
+        gha.mask(credentials[key])
+    return credentials
 
 
 def assume_role_with_web_identity(
@@ -403,7 +412,8 @@ def assume_role_with_web_identity(
 ) -> dict[str, Any]:
     """Exchange the OIDC ``token`` for ``role_arn``'s credentials; return STS ``Credentials``.
 
-    Raises StsError with a message that says how to fix each known failure.
+    The credentials are masked in Actions. Raises StsError with a message that says how to fix
+    each known failure, CredentialsError when STS cannot be reached.
     """
     return _call_sts(
         lambda: sts.assume_role_with_web_identity(
@@ -429,7 +439,8 @@ def assume_role(
 ) -> dict[str, Any]:
     """Assume ``role_arn`` with the client's credentials (role chaining); return ``Credentials``.
 
-    ``source`` names the principal doing the call in error messages. Raises StsError.
+    ``source`` names the principal doing the call in error messages. The credentials are
+    masked in Actions. Raises StsError or CredentialsError.
     """
     return _call_sts(
         lambda: sts.assume_role(
@@ -442,9 +453,7 @@ def assume_role(
     )
 
 
-def _masked_session(credentials: Mapping[str, Any], region: str) -> boto3.Session:
-    for key in ("AccessKeyId", "SecretAccessKey", "SessionToken"):
-        gha.mask(credentials[key])
+def _session(credentials: Mapping[str, Any], region: str) -> boto3.Session:
     return boto3.Session(
         aws_access_key_id=credentials["AccessKeyId"],
         aws_secret_access_key=credentials["SecretAccessKey"],
@@ -525,21 +534,28 @@ def get_session(
             request_url, request_token, timeout=token_timeout, attempts=token_attempts, sleep=sleep
         )
         credentials = assume_role_with_web_identity(
-            client(base, "sts", endpoint_url=options.endpoint_url, max_attempts=max_attempts),
+            client(
+                base,
+                "sts",
+                endpoint_url=options.endpoint_url,
+                region_name=region,
+                max_attempts=max_attempts,
+            ),
             role_arn=options.role_arn,
             token=token,
             session_name=session_name,
             duration_seconds=options.duration_seconds,
         )
-        session = _masked_session(credentials, region)
+        if options.chain_role_arn is None:
+            return _session(credentials, region)
         source = options.role_arn
     else:
-        base = session = _default_session(options)
-        region = session.region_name
+        base = _default_session(options)
+        if options.chain_role_arn is None:
+            return base
+        region = base.region_name
         source = f"profile {options.profile!r}" if options.profile else "the current credentials"
 
-    if options.chain_role_arn is None:
-        return session
     # The chained call uses the same session config as the first (endpoint, event hooks),
     # with the web identity role's credentials when there are some.
     chained = assume_role(
@@ -547,6 +563,7 @@ def get_session(
             base,
             "sts",
             endpoint_url=options.endpoint_url,
+            region_name=region,
             max_attempts=max_attempts,
             credentials=credentials,
         ),
@@ -555,4 +572,4 @@ def get_session(
         duration_seconds=options.duration_seconds,
         source=source,
     )
-    return _masked_session(chained, region)
+    return _session(chained, region)
