@@ -5,6 +5,7 @@ In-process: ``with Emulator() as emu: ...``; as a server: ``EmulatorServer().sta
 """
 
 from pipeline.emulator.compat import MOTO_VERSION, check_moto_compatibility
+from pipeline.emulator.control import EmulatorControl
 from pipeline.emulator.emulator import Emulator
 from pipeline.emulator.errors import (
     EmulatorError,
@@ -25,10 +26,11 @@ from pipeline.emulator.faults import (
     UpdateRollback,
 )
 from pipeline.emulator.hooks import ModelHost, Trainer
+from pipeline.emulator.server import EmulatorServer
 from pipeline.emulator.timings import Timings
 
 __all__ = [
-    "MOTO_VERSION", "CallDelay", "CallError", "Emulator", "EmulatorError", "EndpointCreateFailure",
+    "MOTO_VERSION", "CallDelay", "CallError", "Emulator", "EmulatorControl", "EmulatorError", "EmulatorServer", "EndpointCreateFailure",
     "EndpointState", "FaultFile", "FaultPlan", "FaultSpecError", "InvokeFault", "ModelError", "ModelHost",
     "MotoIncompatibleError", "Timings", "Trainer", "TrainingFailed", "TrainingFailure", "UpdateRollback",
     "check_moto_compatibility",
