@@ -16,12 +16,12 @@ from __future__ import annotations
 import csv
 import math
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import xgboost as xgb
+from scipy.sparse import csr_matrix  # scipy is a dependency of xgboost
 
 from pipeline.local_model.exceptions import AlgorithmError
 
@@ -191,22 +191,53 @@ def _read_csv(channel_name: str, files: list[Path], csv_weights: int) -> Channel
 
 
 def _read_libsvm(channel_name: str, files: list[Path]) -> ChannelData:
-    # xgboost's own libsvm reader (as the container uses) takes one URI: join the files first.
-    with tempfile.TemporaryDirectory() as tmp:
-        joined = Path(tmp, f"{channel_name}.libsvm")
-        with joined.open("wb") as out:
-            for file in files:
-                data = file.read_bytes()
-                out.write(data if data.endswith(b"\n") or not data else data + b"\n")
+    # Parsed here rather than by xgboost's URI loader, which crashes the process on CSV text.
+    # Indices are kept as written (xgboost's libsvm reader does not shift 1-based indices).
+    labels: list[float] = []
+    weights: list[float] = []
+    rows: list[int] = []
+    cols: list[int] = []
+    values: list[float] = []
+    for file in files:
+        where = f"channel {channel_name}, file {file.name}"
         try:
-            dmatrix = xgb.DMatrix(f"{joined}?format=libsvm")
-        except xgb.core.XGBoostError as error:
-            raise AlgorithmError(
-                f"Failed to load libsvm data of channel {channel_name}: {error}"
-            ) from None
-    if dmatrix.num_row() == 0:
+            text = file.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as error:
+            raise AlgorithmError(f"Cannot read {where}: {error}") from None
+        for line_no, line in enumerate(text.splitlines(), start=1):
+            tokens = line.split()
+            if not tokens:
+                continue
+            try:
+                label, _, weight = tokens[0].partition(":")
+                labels.append(float(label))
+                weights.append(float(weight) if weight else 1.0)
+                for token in tokens[1:]:
+                    index, sep, value = token.partition(":")
+                    if not sep:
+                        raise ValueError(f"{token!r} is not index:value")
+                    cols.append(int(index))
+                    values.append(float(value))
+                    rows.append(len(labels) - 1)
+            except ValueError as error:
+                raise AlgorithmError(
+                    f"{where}, line {line_no} is not LIBSVM '<label>[:<weight>] <index>:<value> ...': {str(error)[:120]}"
+                ) from None
+    if not labels:
         raise AlgorithmError(f"No data in {channel_name} channel")
-    return ChannelData(dmatrix, dmatrix.num_row(), dmatrix.num_col())
+    if cols and min(cols) < 0:
+        raise AlgorithmError(
+            f"Channel {channel_name}: negative LIBSVM feature index {min(cols)}"
+        )
+    width = max(cols) + 1 if cols else 0
+    matrix = csr_matrix((values, (rows, cols)), shape=(len(labels), width))
+    has_weights = any(w != 1.0 for w in weights)
+    dmatrix = xgb.DMatrix(
+        matrix,
+        label=np.asarray(labels),
+        weight=np.asarray(weights) if has_weights else None,
+    )
+    return ChannelData(dmatrix, len(labels), width)
 
 
 def read_channel(

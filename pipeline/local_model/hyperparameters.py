@@ -313,7 +313,7 @@ def _unknown_name_message(name: str, raw: object) -> str:
     known = sorted(set(SPECS) | set(ALIASES))
     close = difflib.get_close_matches(name, known, n=3)
     hint = (
-        f"did you mean {', '.join(close)}?"
+        f"did you mean {' or '.join(close)}?"
         if close
         else f"accepted names: {', '.join(known)}"
     )
