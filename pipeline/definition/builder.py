@@ -9,7 +9,10 @@ config is a failure.
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import json
+from collections.abc import Iterator
 from typing import Any
 
 from pipeline.config import PipelineConfig
@@ -33,9 +36,9 @@ from stepfunctions.steps import (
     TrainingStep,
     Wait,
 )
+from stepfunctions.steps import integration_resources
 from stepfunctions.steps.states import Graph, State
 
-SDK = "arn:aws:states:::aws-sdk:sagemaker:"
 # Error names a missing endpoint can surface under from the AWS SDK integration: SageMaker
 # returns an unmodelled ValidationException ("Could not find endpoint ..."); Step Functions
 # names AWS SDK errors "SageMaker.<Exception>", and unmodelled ones "SageMaker.SageMakerException".
@@ -59,7 +62,33 @@ TRAINING_TIMEOUT_MARGIN_SECONDS = 3600
 
 def build_definition(config: PipelineConfig) -> dict[str, Any]:
     """The state machine definition (ASL) for a configuration, as a dict."""
-    return Builder(config).graph().to_dict()
+    with sdk_partition(partition(config.region)):
+        return Builder(config).graph().to_dict()
+
+
+def partition(region: str) -> str:
+    """The AWS partition of a region (aws, aws-cn, aws-us-gov)."""
+    if region.startswith("cn-"):
+        return "aws-cn"
+    if region.startswith("us-gov-"):
+        return "aws-us-gov"
+    return "aws"
+
+
+@contextlib.contextmanager
+def sdk_partition(name: str) -> Iterator[None]:
+    """Make the SDK put ``name`` in integration ARNs.
+
+    The SDK otherwise derives the partition from whatever region the ambient boto3 session
+    has, so the same configuration would give different definitions on different machines
+    (and each lookup builds several boto3 sessions, which costs seconds).
+    """
+    original = integration_resources.get_aws_partition
+    integration_resources.get_aws_partition = lambda: name
+    try:
+        yield
+    finally:
+        integration_resources.get_aws_partition = original
 
 
 def definition_json(config: PipelineConfig) -> str:
@@ -120,11 +149,15 @@ class Builder:
         task.add_catch(self.caught(stage))
         return task
 
+    def sdk_resource(self, action: str) -> str:
+        """The ARN of a SageMaker call through the AWS SDK integration."""
+        return f"arn:{partition(self.config.region)}:states:::aws-sdk:sagemaker:{action}"
+
     def describe(self, state_id: str, result_path: str, selector: dict[str, str] | None) -> Task:
         """A DescribeEndpoint call through the AWS SDK integration."""
         task = Task(
             state_id,
-            resource=SDK + "describeEndpoint",
+            resource=self.sdk_resource("describeEndpoint"),
             parameters={"EndpointName": self.config.endpoint_name},
             result_path=result_path,
             timeout_seconds=self.config.task_timeout_seconds,
@@ -251,7 +284,7 @@ class Builder:
         delete = self.guard(
             Task(
                 "Delete failed endpoint",
-                resource=SDK + "deleteEndpoint",
+                resource=self.sdk_resource("deleteEndpoint"),
                 parameters={"EndpointName": name},
                 result_path="$.delete_call",
                 timeout_seconds=c.task_timeout_seconds,
@@ -386,6 +419,7 @@ def pascal(stage: str) -> str:
     return "".join(word[:1].upper() + word[1:] for word in stage.split())
 
 
+@functools.lru_cache(maxsize=8)
 def offline_session(region: str) -> Any:
     """A SageMaker session that can describe jobs but never reaches AWS while building."""
     import boto3

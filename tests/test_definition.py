@@ -1,0 +1,207 @@
+"""The generated state machine: golden file, ASL validity, service parameters, names."""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+from pathlib import Path
+
+import pytest
+from statelint.linter import Linter
+
+from pipeline.config import load_config
+from pipeline.definition import build_definition, definition_json, execution_input, run_id_for_commit, to_mermaid
+from pipeline.definition.service_model import check_definition
+from pipeline.errors import UsageError
+
+GOLDEN = Path(__file__).parent / "golden"
+
+
+@pytest.fixture(scope="module")
+def staging():
+    return load_config("staging", environ={})
+
+
+@pytest.fixture(scope="module")
+def definition(staging):
+    return build_definition(staging)
+
+
+def golden(name: str, actual: str) -> None:
+    path = GOLDEN / name
+    if os.environ.get("UPDATE_GOLDEN") == "1":
+        path.write_text(actual)
+    assert actual == path.read_text(), (
+        f"{path.name} differs from the generated output; if the change is intended, "
+        "rerun with UPDATE_GOLDEN=1 and review the diff"
+    )
+
+
+def test_definition_matches_golden_file(staging):
+    golden("staging.asl.json", definition_json(staging))
+
+
+def test_mermaid_matches_golden_file(definition):
+    golden("staging.mmd", to_mermaid(definition))
+
+
+def test_same_configuration_gives_identical_bytes(staging):
+    again = load_config("staging", environ={})
+    assert definition_json(staging).encode() == definition_json(again).encode()
+
+
+def test_statelint_accepts_definition(definition):
+    assert Linter.validate(definition) == []
+
+
+def test_every_sagemaker_task_matches_botocore_model(definition):
+    assert check_definition(definition) == []
+
+
+@pytest.mark.parametrize(
+    ("state", "path", "good_key", "bad_key", "expected"),
+    [
+        ("Train model", ["ResourceConfig"], "InstanceCount", "InstanceCout", "ResourceConfig has no member 'InstanceCout'"),
+        ("Save model", [], "ModelName.$", "ModelNme.$", "CreateModelInput has no member 'ModelNme'"),
+        ("Configure endpoint", ["ProductionVariants", 0], "InstanceType", "InstanceTyp", "has no member 'InstanceTyp'"),
+        ("Find endpoint", [], "EndpointName", "EndpointNam", "required member 'EndpointName'"),
+        ("Update endpoint", [], "EndpointConfigName.$", "EndpointConfig.$", "has no member 'EndpointConfig'"),
+    ],
+)
+def test_misspelt_parameter_is_reported(definition, state, path, good_key, bad_key, expected):
+    broken = copy.deepcopy(definition)
+    target = broken["States"][state]["Parameters"]
+    for step in path:
+        target = target[step]
+    target[bad_key] = target.pop(good_key)
+    problems = check_definition(broken)
+    assert any(expected in p and p.startswith(state) for p in problems), problems
+
+
+def test_wrong_parameter_type_is_reported(definition):
+    broken = copy.deepcopy(definition)
+    broken["States"]["Train model"]["Parameters"]["ResourceConfig"]["InstanceCount"] = "1"
+    assert check_definition(broken) == ["Train model: Parameters.ResourceConfig.InstanceCount: expected integer, got str '1'"]
+
+
+def test_stages_run_in_order(definition):
+    states = definition["States"]
+    assert definition["StartAt"] == "Train model"
+    assert states["Train model"]["Resource"] == "arn:aws:states:::sagemaker:createTrainingJob.sync"
+    assert states["Train model"]["Next"] == "Save model"
+    assert states["Save model"]["Next"] == "Configure endpoint"
+    assert states["Configure endpoint"]["Next"] == "Find endpoint"
+    assert states["Save model"]["Parameters"]["PrimaryContainer"]["ModelDataUrl.$"] == "$.training.ModelArtifacts.S3ModelArtifacts"
+
+
+def test_every_task_has_timeout_retry_and_catch(definition):
+    tasks = {n: s for n, s in definition["States"].items() if s["Type"] == "Task"}
+    assert len(tasks) == 8
+    for name, state in tasks.items():
+        assert state["TimeoutSeconds"] > 0, name
+        assert state["Retry"], name
+        assert all(r["JitterStrategy"] == "FULL" and r["BackoffRate"] >= 1 for r in state["Retry"]), name
+        assert any("States.ALL" in c["ErrorEquals"] for c in state["Catch"]), name
+
+
+def test_training_is_bounded_and_retried_per_aws_guidance(definition, staging):
+    train = definition["States"]["Train model"]
+    assert train["Parameters"]["StoppingCondition"] == {"MaxRuntimeInSeconds": staging.training_max_runtime_seconds}
+    errors = train["Retry"][0]["ErrorEquals"]
+    for name in ("ThrottlingException", "SageMaker.AmazonSageMakerException", "SageMaker.ResourceLimitExceededException"):
+        assert name in errors
+    assert train["TimeoutSeconds"] > staging.training_max_runtime_seconds
+
+
+def test_endpoint_status_routing(definition):
+    route = definition["States"]["Route by endpoint status"]
+    targets = {c.get("StringEquals"): c["Next"] for c in route["Choices"] if "StringEquals" in c}
+    assert targets == {
+        "InService": "Update endpoint",
+        "Failed": "Delete failed endpoint",
+        "UpdateRollbackFailed": "Endpoint needs an operator",
+    }
+    waiting = [c for c in route["Choices"] if "Or" in c][0]
+    assert {r["StringEquals"] for r in waiting["Or"]} == {"Creating", "Updating", "SystemUpdating", "RollingBack", "Deleting"}
+    assert definition["States"]["Delete failed endpoint"]["Next"] == "Wait for endpoint to settle"
+    assert definition["States"]["Wait for endpoint to settle"]["Next"] == "Find endpoint"
+
+
+def test_only_a_missing_endpoint_leads_to_create(definition):
+    missing = definition["States"]["Endpoint missing?"]
+    assert missing["Choices"] == [{"Variable": "$.error.Cause", "StringMatches": "*Could not find endpoint*", "Next": "No endpoint yet"}]
+    assert missing["Default"] == "Find endpoint failed"
+
+
+def test_success_requires_this_runs_config(definition):
+    live = definition["States"]["Deployment status"]["Choices"][0]
+    assert live["Next"] == "Report deployment"
+    assert {"Variable": "$.deployed.EndpointConfigName", "StringEqualsPath": "$.EndpointConfigName"} in live["And"]
+    rolled_back = definition["States"]["Deployment status"]["Choices"][1]
+    assert rolled_back == {"Variable": "$.deployed.EndpointStatus", "StringEquals": "InService", "Next": "Update was rolled back"}
+
+
+def test_failures_name_their_stage(definition):
+    for name, state in definition["States"].items():
+        if state["Type"] == "Pass" and state.get("Next") == "Pipeline failed":
+            assert state["Parameters"]["Error"].startswith("Pipeline."), name
+            assert state["Parameters"]["Stage"], name
+    fail = definition["States"]["Pipeline failed"]
+    assert (fail["ErrorPath"], fail["CausePath"]) == ("$.failure.Error", "$.failure.Cause")
+
+
+def test_endpoint_name_is_stable_and_per_run_names_come_from_input(definition, staging):
+    assert definition["States"]["Create endpoint"]["Parameters"]["EndpointName"] == staging.endpoint_name
+    assert definition["States"]["Update endpoint"]["Parameters"]["EndpointConfigName.$"] == "$$.Execution.Input['EndpointConfigName']"
+    assert definition["States"]["Train model"]["Parameters"]["TrainingJobName.$"] == "$$.Execution.Input['TrainingJobName']"
+
+
+def test_update_sends_no_tags(definition):
+    # UpdateEndpoint has no Tags parameter; the botocore check would fail too.
+    assert "Tags" not in definition["States"]["Update endpoint"]["Parameters"]
+
+
+def test_execution_input_names_fit_sagemaker_limits(staging):
+    sha = "f" * 40
+    names = execution_input(staging, run_id_for_commit(sha, 12))
+    assert names == {
+        "TrainingJobName": "big-mart-staging-ffffffffffff-12-train",
+        "ModelName": "big-mart-staging-ffffffffffff-12-model",
+        "EndpointConfigName": "big-mart-staging-ffffffffffff-12-config",
+    }
+    longest = staging.replace(endpoint_name="e" * 31)
+    for name in execution_input(longest, "x" * 24).values():
+        assert len(name) <= 63
+
+
+@pytest.mark.parametrize(
+    ("sha", "attempt", "message"),
+    [
+        ("not-a-sha", 1, "commit SHA 'not-a-sha' is not a hexadecimal git commit id"),
+        ("abcdef1", 0, "run attempt 0 must be a whole number between 1 and 999999"),
+        ("abcdef1", "x", "run attempt 'x' must be a whole number"),
+    ],
+)
+def test_bad_run_identity_is_rejected(sha, attempt, message):
+    with pytest.raises(UsageError, match=message):
+        run_id_for_commit(sha, attempt)
+
+
+def test_bad_run_id_is_rejected(staging):
+    with pytest.raises(UsageError, match="run id 'Bad_ID' is not allowed"):
+        execution_input(staging, "Bad_ID")
+
+
+def test_mermaid_has_every_state(definition):
+    diagram = to_mermaid(definition)
+    assert diagram.startswith("flowchart TD\n")
+    for name in definition["States"]:
+        assert f'"{name}"' in diagram
+
+
+def test_prod_differs_only_where_configured(definition):
+    prod = build_definition(load_config("prod", environ={}))
+    config = prod["States"]["Configure endpoint"]["Parameters"]["ProductionVariants"][0]
+    assert config["InitialInstanceCount"] == 2
+    assert json.dumps(sorted(prod["States"])) == json.dumps(sorted(definition["States"]))
