@@ -315,10 +315,8 @@ def bootstrap(
         if any(text in reason for text in NO_CHANGE_REASONS):
             return _no_changes(cfn, stack_name, name, out)
         raise PipelineError(f"change set {name} for {stack_name} failed: {reason}")
-    if not changes and change_set_type == "UPDATE":
-        cfn.delete_change_set(StackName=stack_name, ChangeSetName=name)
-        return _no_changes(cfn, stack_name, name, out)
-
+    # An available change set without resource changes still changes the stack (outputs,
+    # parameters), so it is executed: only CloudFormation's own "no changes" verdict skips it.
     print_change_set(name, stack_name, change_set_type, changes, out)
     if not execute:
         cfn.delete_change_set(StackName=stack_name, ChangeSetName=name)
@@ -438,6 +436,9 @@ def print_change_set(
 ) -> None:
     """Print a change set as an aligned table: action, logical id, type, replacement."""
     print(f"Change set {name} ({change_set_type}) for stack {stack_name}:", file=out)
+    if not changes:
+        print("  (no resource changes: only stack outputs or parameters change)", file=out)
+        return
     rows = [("Action", "Logical id", "Type", "Replacement")] + [
         (c.action, c.logical_id, c.resource_type, c.replacement) for c in changes
     ]
