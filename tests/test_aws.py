@@ -58,6 +58,7 @@ class TokenServer:
     url: str = ""
     requests: list[dict[str, Any]] = field(default_factory=list)
     answers: list[tuple[int, bytes, float]] = field(default_factory=list)
+    stopping: threading.Event = field(default_factory=threading.Event)
 
     def answer(self) -> tuple[int, bytes, float]:
         if self.answers:
@@ -81,17 +82,23 @@ def token_server() -> Iterator[TokenServer]:
                 }
             )
             status, body, delay = state.answer()
-            time.sleep(delay)
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+            state.stopping.wait(delay)  # a slow answer, cut short when the test ends
+            try:
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+            except (BrokenPipeError, ConnectionResetError):
+                pass  # the client gave up (timeout tests): expected
 
         def log_message(self, *args: object) -> None:
             pass  # keep the test output clean
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    # Handler threads are joined by server_close(), so none outlives its test and writes
+    # into the next test's captured output.
+    server.daemon_threads = False
     # A short poll interval keeps shutdown() (which waits for one poll) fast.
     thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
     thread.start()
@@ -99,6 +106,7 @@ def token_server() -> Iterator[TokenServer]:
     try:
         yield state
     finally:
+        state.stopping.set()
         server.shutdown()
         server.server_close()
         thread.join(timeout=5)
@@ -427,7 +435,9 @@ def test_oidc_token_url_encodes_the_audience() -> None:
 # --- STS failures ---------------------------------------------------------------------------
 
 
-def _fail_web_identity(code: str, message: str) -> aws.StsError:
+def _fail_web_identity(
+    code: str, message: str, capsys: pytest.CaptureFixture[str] | None = None
+) -> aws.StsError:
     base = sts_session()
     inject_sts_errors(base, "AssumeRoleWithWebIdentity", [(code, message)])
     with pytest.raises(aws.StsError) as raised:
@@ -438,6 +448,11 @@ def _fail_web_identity(code: str, message: str) -> aws.StsError:
     assert error.exit_code == 1
     assert DEPLOY_ROLE in str(error)
     assert JWT not in str(error) and JWT not in repr(error)
+    if capsys is not None:
+        # The token was masked before STS was called, and nothing else printed it.
+        out, err = capsys.readouterr()
+        assert out.splitlines() == [f"::add-mask::{REQUEST_TOKEN}", f"::add-mask::{JWT}"]
+        assert err == ""
     return error
 
 
@@ -477,9 +492,14 @@ def _fail_web_identity(code: str, message: str) -> aws.StsError:
     ],
 )
 def test_web_identity_failures_say_how_to_fix_them(
-    in_actions: TokenServer, moto_aws: None, code: str, aws_message: str, expected: str
+    in_actions: TokenServer,
+    moto_aws: None,
+    capsys: pytest.CaptureFixture[str],
+    code: str,
+    aws_message: str,
+    expected: str,
 ) -> None:
-    error = _fail_web_identity(code, aws_message)
+    error = _fail_web_identity(code, aws_message, capsys)
     assert f"({code})" in str(error)
     assert re.search(expected, str(error), flags=re.DOTALL), str(error)
 
@@ -569,6 +589,15 @@ def test_missing_id_token_permission_is_explained(monkeypatch: pytest.MonkeyPatc
     assert raised.value.exit_code == 2
     assert "permissions: id-token: write" in str(raised.value)
     assert DEPLOY_ROLE in str(raised.value)
+
+
+def test_actions_job_without_a_deploy_role_uses_the_default_chain(
+    in_actions: TokenServer,
+) -> None:
+    """A CI job that only talks to the emulator needs no OIDC token and no id-token permission."""
+    session = aws.get_session(aws.AwsOptions(region=REGION))
+    assert credentials_of(session)[:2] == ("testing", "testing")
+    assert in_actions.requests == []
 
 
 def test_default_chain_outside_actions(monkeypatch: pytest.MonkeyPatch) -> None:
