@@ -148,10 +148,9 @@ def test_group_folds_output_and_closes_on_error(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.setenv("GITHUB_ACTIONS", "true")
-    with pytest.raises(RuntimeError):
-        with gha.group("Deploy, step 1"):
-            print("inside")
-            raise RuntimeError("boom")
+    with pytest.raises(RuntimeError), gha.group("Deploy, step 1"):
+        print("inside")
+        raise RuntimeError("boom")
     assert capsys.readouterr().out == "::group::Deploy, step 1\ninside\n::endgroup::\n"
 
 
