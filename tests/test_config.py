@@ -1,0 +1,152 @@
+"""Configuration: precedence, validation, and one clear line per mistake."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from pipeline.config import load_config
+from pipeline.errors import ConfigError
+
+CONFIG = """
+[defaults]
+region = "eu-west-1"
+image_version = "3.0-5"
+
+[defaults.hyperparameters]
+objective = "reg:squarederror"
+num_round = 50
+eta = 0.3
+
+[environments.staging]
+state_machine_name = "sm-staging"
+endpoint_name = "ep-staging"
+bucket = "file-bucket"
+sagemaker_role_arn = "arn:aws:iam::111122223333:role/sm"
+workflow_role_arn = "arn:aws:iam::111122223333:role/wf"
+
+[environments.staging.hyperparameters]
+eta = 0.1
+"""
+
+
+@pytest.fixture
+def config_file(tmp_path: Path) -> Path:
+    path = tmp_path / "pipeline.toml"
+    path.write_text(CONFIG)
+    return path
+
+
+def load(path: Path, environ=None, overrides=None, environment="staging"):
+    return load_config(environment, path=path, environ=environ or {}, overrides=overrides)
+
+
+def problems_of(path: Path, environ=None, overrides=None, text=None) -> list[str]:
+    if text is not None:
+        path.write_text(text)
+    with pytest.raises(ConfigError) as caught:
+        load(path, environ, overrides)
+    return caught.value.problems
+
+
+def test_file_values_and_defaults(config_file):
+    config = load(config_file)
+    assert config.bucket == "file-bucket"
+    assert config.prefix == "sagemaker/big-mart-pipeline"
+    assert config.hyperparameters == {"objective": "reg:squarederror", "num_round": 50, "eta": 0.1}
+    assert config.training_image.endswith("/sagemaker-xgboost:3.0-5")
+
+
+def test_precedence_flag_over_environment_over_file(config_file):
+    environ = {"PIPELINE_BUCKET": "env-bucket", "PIPELINE_TRAINING_INSTANCE_COUNT": "2"}
+    assert load(config_file, environ).bucket == "env-bucket"
+    assert load(config_file, environ).training_instance_count == 2
+    config = load(config_file, environ, {"bucket": "flag-bucket", "hyperparameters.eta": "0.05"})
+    assert config.bucket == "flag-bucket"
+    assert config.hyperparameters["eta"] == 0.05
+    assert config.hyperparameters["num_round"] == 50
+
+
+def test_environment_json_for_tables(config_file):
+    config = load(config_file, {"PIPELINE_TAGS": '{"team": "ml"}', "PIPELINE_HYPERPARAMETERS": '{"max_depth": 3}'})
+    assert config.tags == {"team": "ml"}
+    assert config.hyperparameters["max_depth"] == 3
+
+
+def test_checked_in_file_has_staging_and_prod():
+    staging = load_config("staging", environ={})
+    prod = load_config("prod", environ={})
+    assert staging.endpoint_name != prod.endpoint_name
+    assert staging.hyperparameters["objective"] == "reg:squarederror"
+
+
+@pytest.mark.parametrize(
+    ("overrides", "expected"),
+    [
+        ({"bukcet": "x"}, "--set bukcet: unknown key 'bukcet' (did you mean 'bucket'?)"),
+        ({"region": "mars-1"}, "region = 'mars-1' is not an AWS region (expected a name like eu-west-1 or us-east-1)"),
+        ({"bucket": "Bad_Bucket"}, "bucket = 'Bad_Bucket' is not a valid S3 bucket name"),
+        ({"sagemaker_role_arn": "arn:aws:iam::123:role/x"}, "sagemaker_role_arn = 'arn:aws:iam::123:role/x' is not an IAM role ARN"),
+        ({"training_instance_type": "m5.large"}, "training_instance_type = 'm5.large' is not a SageMaker instance type"),
+        ({"endpoint_name": "ep_staging"}, "endpoint_name = 'ep_staging' is not a valid SageMaker name"),
+        ({"endpoint_name": "e" * 40}, "endpoint_name = '" + "e" * 40 + "' is 40 characters long; per-run names"),
+        ({"training_instance_count": "two"}, "training_instance_count = 'two' must be an integer"),
+        ({"training_instance_count": "0"}, "training_instance_count = 0 is out of range (must be between 1 and 100)"),
+        ({"hyperparameters.eta": "1.5"}, "hyperparameters.eta = '1.5' is out of range (must be >= 0.0 and <= 1.0)"),
+        ({"hyperparameters.max_dept": "3"}, "hyperparameters.max_dept is not a supported XGBoost hyperparameter (did you mean 'max_depth'?)"),
+        ({"hyperparameters.objective": "reg:linear"}, "hyperparameters.objective = 'reg:linear' is not allowed (allowed: reg:squarederror"),
+        ({"hyperparameters.num_round": "1.5"}, "hyperparameters.num_round = '1.5' must be an integer"),
+        ({"prefix": "/abs/"}, "prefix = '/abs/' is not a valid S3 prefix"),
+        ({"image_version": "9.9-9"}, "image_version = '9.9-9' cannot be resolved: Unsupported xgboost version"),
+        ({"tracing": "maybe"}, "tracing = 'maybe' must be true or false"),
+        ({"logging_level": "ALL"}, "logging_level = 'ALL' needs log_group_arn"),
+        ({"tags.aws:x": "y"}, "tags.aws:x is not a valid tag key"),
+        ({"state_machine_name": "has space"}, "state_machine_name = 'has space' is not a valid state machine name"),
+        ({"region.sub": "x"}, "--set region.sub: 'region' is not a table"),
+    ],
+)
+def test_bad_value_is_named_with_what_is_allowed(config_file, overrides, expected):
+    problems = problems_of(config_file, overrides=overrides)
+    assert any(p.startswith(expected) for p in problems), problems
+
+
+def test_every_problem_is_reported_at_once(config_file):
+    problems = problems_of(
+        config_file,
+        environ={"PIPELINE_REGION": "nowhere"},
+        overrides={"bucket": "A", "hyperparameters.eta": "2", "bukcet": "x"},
+    )
+    assert len(problems) == 4
+    assert any("environment variable" in p or "region = 'nowhere'" in p for p in problems)
+
+
+def test_unknown_key_in_file_suggests_the_right_one(config_file):
+    text = CONFIG.replace('bucket = "file-bucket"', 'bucket = "file-bucket"\nendpoint_nmae = "x"')
+    problems = problems_of(config_file, text=text)
+    assert problems == [f"{config_file} [environments.staging]: unknown key 'endpoint_nmae' (did you mean 'endpoint_name'?)"]
+
+
+def test_missing_required_key_says_how_to_set_it(config_file):
+    problems = problems_of(config_file, text=CONFIG.replace('bucket = "file-bucket"\n', ""))
+    assert problems == ["bucket is required (set it in the config file, PIPELINE_BUCKET or --set bucket=...)"]
+
+
+def test_unknown_environment_lists_the_defined_ones(config_file):
+    with pytest.raises(ConfigError, match=r"environment 'qa' is not defined in .* \(defined: staging\)"):
+        load(config_file, environment="qa")
+
+
+def test_missing_and_malformed_files(tmp_path):
+    with pytest.raises(ConfigError, match="does not exist"):
+        load(tmp_path / "absent.toml")
+    broken = tmp_path / "broken.toml"
+    broken.write_text("[defaults\nregion=")
+    with pytest.raises(ConfigError, match="is not valid TOML"):
+        load(broken)
+
+
+def test_config_file_from_environment_variable(config_file, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    config = load_config("staging", environ={"PIPELINE_CONFIG": str(config_file)})
+    assert config.state_machine_name == "sm-staging"
