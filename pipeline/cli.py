@@ -26,7 +26,9 @@ class ArgumentParser(argparse.ArgumentParser):
 def add_config_arguments(parser: argparse.ArgumentParser) -> None:
     """The options every command that reads the configuration shares."""
     group = parser.add_argument_group("configuration (file < PIPELINE_* environment variables < flags)")
-    group.add_argument("--env", default=None, help="environment section of the config file (default: $PIPELINE_ENV or staging)")
+    group.add_argument(
+        "--env", default=None, help="environment section of the config file (default: $PIPELINE_ENV or staging)"
+    )
     group.add_argument("--config", default=None, help="config file (default: $PIPELINE_CONFIG or config/pipeline.toml)")
     group.add_argument(
         "--set",
@@ -94,7 +96,9 @@ def build_parser() -> ArgumentParser:
 
     definition = commands.add_parser("definition", help="print the state machine definition (ASL or Mermaid)")
     add_config_arguments(definition)
-    definition.add_argument("--format", choices=("json", "mermaid"), default="json", help="output format (default: json)")
+    definition.add_argument(
+        "--format", choices=("json", "mermaid"), default="json", help="output format (default: json)"
+    )
     definition.set_defaults(handler=cmd_definition)
 
     data_cmd = commands.add_parser("data", help="write prepared Big Mart data (train/, validation/, encoding.json)")

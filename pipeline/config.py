@@ -147,7 +147,9 @@ def resolve_image(framework: str, region: str, version: str) -> str:
 
 
 FIELDS = {f.name: f for f in dataclasses.fields(PipelineConfig)}
-REQUIRED = [f.name for f in FIELDS.values() if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING]
+REQUIRED = [
+    f.name for f in FIELDS.values() if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+]
 SETTABLE = sorted(set(FIELDS) - {"environment"})
 
 
@@ -174,7 +176,9 @@ def read_config_file(path: Path) -> dict[str, Any]:
         with path.open("rb") as handle:
             return tomllib.load(handle)
     except FileNotFoundError:
-        raise ConfigError([f"config file {str(path)!r} does not exist (pass --config PATH or set {CONFIG_ENV_VAR})"]) from None
+        raise ConfigError(
+            [f"config file {str(path)!r} does not exist (pass --config PATH or set {CONFIG_ENV_VAR})"]
+        ) from None
     except OSError as exc:
         raise ConfigError([f"config file {str(path)!r} cannot be read: {exc.strerror}"]) from None
     except tomllib.TOMLDecodeError as exc:
@@ -210,8 +214,10 @@ def load_config(
     known_envs = environments(data)
     if environment not in known_envs:
         raise ConfigError(
-            problems
-            + [f"environment {environment!r} is not defined in {config_path} (defined: {', '.join(known_envs) or 'none'})"]
+            [
+                *problems,
+                f"environment {environment!r} is not defined in {config_path} (defined: {', '.join(known_envs) or 'none'})",
+            ]
         )
 
     values: dict[str, Any] = {"environment": environment}
@@ -267,7 +273,7 @@ def apply_string(values: dict[str, Any], key: str, raw: str, source: str, proble
         except json.JSONDecodeError:
             parsed = None
         if not isinstance(parsed, dict):
-            problems.append(f"{source}: {head} = {raw!r} must be a JSON object, e.g. {{\"eta\": 0.1}}")
+            problems.append(f'{source}: {head} = {raw!r} must be a JSON object, e.g. {{"eta": 0.1}}')
             return
         values[head] = {**values.get(head, {}), **parsed}
         return
@@ -283,7 +289,11 @@ def build_config(values: Mapping[str, Any]) -> PipelineConfig:
     clean: dict[str, Any] = {}
     for name in REQUIRED:
         if values.get(name) in (None, ""):
-            hint = "" if name == "environment" else f" (set it in the config file, {env_var_name(name)} or --set {name}=...)"
+            hint = (
+                ""
+                if name == "environment"
+                else f" (set it in the config file, {env_var_name(name)} or --set {name}=...)"
+            )
             problems.append(f"{name} is required{hint}")
     for name, raw in values.items():
         if name not in FIELDS:
@@ -385,7 +395,7 @@ def coerce_hyperparameters(raw: Any, problems: list[str]) -> dict[str, Hyperpara
 def coerce_tags(raw: Any, problems: list[str]) -> dict[str, str] | None:
     """Check AWS tag keys and values."""
     if not isinstance(raw, dict):
-        problems.append(f"tags = {raw!r} must be a table of key = \"value\"")
+        problems.append(f'tags = {raw!r} must be a table of key = "value"')
         return None
     result = {}
     for key, value in raw.items():
@@ -462,10 +472,14 @@ def check_values(values: dict[str, Any], problems: list[str]) -> None:
     if level is not None and level not in ("OFF", "ALL", "ERROR", "FATAL"):
         problems.append(f"logging_level = {level!r} is not allowed (allowed: OFF, ALL, ERROR, FATAL)")
     if level not in (None, "OFF") and not values.get("log_group_arn"):
-        problems.append(f"logging_level = {level!r} needs log_group_arn (the CloudWatch log group's ARN ending in ':*')")
+        problems.append(
+            f"logging_level = {level!r} needs log_group_arn (the CloudWatch log group's ARN ending in ':*')"
+        )
     arn = values.get("log_group_arn")
     if arn and not (arn.startswith("arn:aws") and ":log-group:" in arn and arn.endswith(":*")):
-        problems.append(f"log_group_arn = {arn!r} is not a log group ARN (arn:aws:logs:<region>:<account>:log-group:<name>:*)")
+        problems.append(
+            f"log_group_arn = {arn!r} is not a log group ARN (arn:aws:logs:<region>:<account>:log-group:<name>:*)"
+        )
     if not problems:
         try:
             resolve_image(values["image_framework"], values["region"], values["image_version"])

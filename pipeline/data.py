@@ -37,7 +37,15 @@ DEFAULT_ROWS = 8523
 # The data set was collected in 2013: outlet age is counted from then.
 REFERENCE_YEAR = 2013
 FAT_CONTENT = {"low fat": "Low Fat", "lf": "Low Fat", "reg": "Regular", "regular": "Regular"}
-CATEGORICAL = ["Item_Fat_Content", "Item_Type", "Outlet_Identifier", "Outlet_Size", "Outlet_Location_Type", "Outlet_Type", "Item_Category"]
+CATEGORICAL = [
+    "Item_Fat_Content",
+    "Item_Type",
+    "Outlet_Identifier",
+    "Outlet_Size",
+    "Outlet_Location_Type",
+    "Outlet_Type",
+    "Item_Category",
+]
 FEATURES = [
     "Item_Weight",
     "Item_Fat_Content",
@@ -54,8 +62,19 @@ FEATURES = [
 ENCODING_VERSION = 1
 
 ITEM_TYPES = {
-    "FD": ["Dairy", "Snack Foods", "Fruits and Vegetables", "Baking Goods", "Frozen Foods", "Meat",
-           "Canned", "Breads", "Starchy Foods", "Breakfast", "Seafood"],
+    "FD": [
+        "Dairy",
+        "Snack Foods",
+        "Fruits and Vegetables",
+        "Baking Goods",
+        "Frozen Foods",
+        "Meat",
+        "Canned",
+        "Breads",
+        "Starchy Foods",
+        "Breakfast",
+        "Seafood",
+    ],
     "DR": ["Soft Drinks", "Hard Drinks", "Dairy"],
     "NC": ["Household", "Health and Hygiene", "Others"],
 }
@@ -72,7 +91,12 @@ OUTLETS = [
     ("OUT046", 1997, "Small", "Tier 1", "Supermarket Type1"),
     ("OUT049", 1999, "Medium", "Tier 1", "Supermarket Type1"),
 ]
-OUTLET_SALES_FACTOR = {"Grocery Store": 0.15, "Supermarket Type1": 1.0, "Supermarket Type2": 0.85, "Supermarket Type3": 1.7}
+OUTLET_SALES_FACTOR = {
+    "Grocery Store": 0.15,
+    "Supermarket Type1": 1.0,
+    "Supermarket Type2": 0.85,
+    "Supermarket Type3": 1.7,
+}
 
 
 def generate_raw(rows: int = DEFAULT_ROWS, seed: int = 0) -> pd.DataFrame:
@@ -90,7 +114,9 @@ def generate_raw(rows: int = DEFAULT_ROWS, seed: int = 0) -> pd.DataFrame:
         {
             "Item_Identifier": [f"{p}{chr(65 + i % 26)}{i // 26 % 100:02d}" for i, p in enumerate(prefixes)],
             "Item_Weight": np.round(rng.uniform(4.5, 21.5, n_items), 3),
-            "Item_Fat_Content": np.where(prefixes == "NC", "Low Fat", rng.choice(["Low Fat", "Regular"], n_items, p=[0.65, 0.35])),
+            "Item_Fat_Content": np.where(
+                prefixes == "NC", "Low Fat", rng.choice(["Low Fat", "Regular"], n_items, p=[0.65, 0.35])
+            ),
             "Item_Type": [ITEM_TYPES[p][rng.integers(len(ITEM_TYPES[p]))] for p in prefixes],
             "Item_MRP": np.round(rng.uniform(31.0, 267.0, n_items), 4),
             "Base_Visibility": rng.uniform(0.01, 0.2, n_items),
@@ -99,7 +125,16 @@ def generate_raw(rows: int = DEFAULT_ROWS, seed: int = 0) -> pd.DataFrame:
     item_index = rng.integers(0, n_items, rows)
     outlet_index = rng.integers(0, len(OUTLETS), rows)
     table = items.iloc[item_index].reset_index(drop=True)
-    outlets = pd.DataFrame(OUTLETS, columns=["Outlet_Identifier", "Outlet_Establishment_Year", "Outlet_Size", "Outlet_Location_Type", "Outlet_Type"])
+    outlets = pd.DataFrame(
+        OUTLETS,
+        columns=[
+            "Outlet_Identifier",
+            "Outlet_Establishment_Year",
+            "Outlet_Size",
+            "Outlet_Location_Type",
+            "Outlet_Type",
+        ],
+    )
     table = pd.concat([table, outlets.iloc[outlet_index].reset_index(drop=True)], axis=1)
 
     visibility = table["Base_Visibility"] * rng.uniform(0.7, 1.3, rows)
@@ -135,7 +170,9 @@ def read_raw(path: str | Path) -> pd.DataFrame:
     except PermissionError:
         raise DataError(f"data file {str(path)!r} cannot be read (permission denied)") from None
     except pd.errors.EmptyDataError:
-        raise DataError(f"data file {str(path)!r} is empty; expected a CSV with a header row and the Big Mart columns") from None
+        raise DataError(
+            f"data file {str(path)!r} is empty; expected a CSV with a header row and the Big Mart columns"
+        ) from None
     except (pd.errors.ParserError, UnicodeDecodeError) as exc:
         raise DataError(f"data file {str(path)!r} is not a readable CSV: {exc}") from None
     check_schema(table, str(path), require_target=True)
@@ -201,7 +238,9 @@ class Encoding:
         try:
             data = json.loads(text)
             if data.get("version") != ENCODING_VERSION:
-                raise DataError(f"encoding version {data.get('version')!r} is not supported (expected {ENCODING_VERSION})")
+                raise DataError(
+                    f"encoding version {data.get('version')!r} is not supported (expected {ENCODING_VERSION})"
+                )
             return cls(**data)
         except (json.JSONDecodeError, TypeError, AttributeError) as exc:
             raise DataError(f"encoding.json is not a valid encoding: {exc}") from None
@@ -212,7 +251,11 @@ def fit_encoding(cleaned: pd.DataFrame) -> Encoding:
     weights = cleaned.groupby("Item_Identifier")["Item_Weight"].mean().dropna()
     visible = cleaned[cleaned["Item_Visibility"] > 0]
     visibility = visible.groupby("Item_Identifier")["Item_Visibility"].mean()
-    sizes = cleaned.dropna(subset=["Outlet_Size"]).groupby("Outlet_Type")["Outlet_Size"].agg(lambda s: s.mode().sort_values().iloc[0])
+    sizes = (
+        cleaned.dropna(subset=["Outlet_Size"])
+        .groupby("Outlet_Type")["Outlet_Size"]
+        .agg(lambda s: s.mode().sort_values().iloc[0])
+    )
     overall_size = cleaned["Outlet_Size"].dropna().mode()
     categories = {}
     for column in CATEGORICAL:
@@ -286,7 +329,7 @@ def prepare(table: pd.DataFrame, validation_fraction: float = 0.2, seed: int = 4
         raise DataError(f"validation_fraction = {validation_fraction} must be between 0 and 1")
     check_schema(table, "input table", require_target=True)
     order = np.random.default_rng(seed).permutation(len(table))
-    n_validation = max(1, int(math.floor(len(table) * validation_fraction)))
+    n_validation = max(1, math.floor(len(table) * validation_fraction))
     if len(table) - n_validation < 1:
         raise DataError(f"{len(table)} rows are too few to split with validation_fraction = {validation_fraction}")
     validation_rows = table.iloc[order[:n_validation]].reset_index(drop=True)

@@ -14,7 +14,9 @@ INSTANCE_TYPE = re.compile(r"^ml\.[a-z0-9]+\.[a-z0-9]+$")
 BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 S3_URI = re.compile(r"^s3://([^/]+)(/.*)?$")
 
-SAGEMAKER_NAME_RULE = "1-63 characters: letters, digits and single or repeated hyphens, starting and ending with a letter or digit"
+SAGEMAKER_NAME_RULE = (
+    "1-63 characters: letters, digits and single or repeated hyphens, starting and ending with a letter or digit"
+)
 
 
 def sagemaker_name(value: str) -> str | None:

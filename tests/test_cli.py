@@ -25,7 +25,9 @@ def test_definition_mermaid(capsys):
 
 def test_definition_stdout_is_only_json_in_a_fresh_process():
     # The SageMaker SDK prints INFO lines to stdout on import unless silenced.
-    result = subprocess.run([sys.executable, "-m", "pipeline", "definition"], capture_output=True, text=True, check=True)
+    result = subprocess.run(
+        [sys.executable, "-m", "pipeline", "definition"], capture_output=True, text=True, check=True
+    )
     assert json.loads(result.stdout)["StartAt"] == "Train model"
 
 

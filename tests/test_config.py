@@ -87,15 +87,27 @@ def test_checked_in_file_has_staging_and_prod():
         ({"bukcet": "x"}, "--set bukcet: unknown key 'bukcet' (did you mean 'bucket'?)"),
         ({"region": "mars-1"}, "region = 'mars-1' is not an AWS region (expected a name like eu-west-1 or us-east-1)"),
         ({"bucket": "Bad_Bucket"}, "bucket = 'Bad_Bucket' is not a valid S3 bucket name"),
-        ({"sagemaker_role_arn": "arn:aws:iam::123:role/x"}, "sagemaker_role_arn = 'arn:aws:iam::123:role/x' is not an IAM role ARN"),
-        ({"training_instance_type": "m5.large"}, "training_instance_type = 'm5.large' is not a SageMaker instance type"),
+        (
+            {"sagemaker_role_arn": "arn:aws:iam::123:role/x"},
+            "sagemaker_role_arn = 'arn:aws:iam::123:role/x' is not an IAM role ARN",
+        ),
+        (
+            {"training_instance_type": "m5.large"},
+            "training_instance_type = 'm5.large' is not a SageMaker instance type",
+        ),
         ({"endpoint_name": "ep_staging"}, "endpoint_name = 'ep_staging' is not a valid SageMaker name"),
         ({"endpoint_name": "e" * 40}, "endpoint_name = '" + "e" * 40 + "' is 40 characters long; per-run names"),
         ({"training_instance_count": "two"}, "training_instance_count = 'two' must be an integer"),
         ({"training_instance_count": "0"}, "training_instance_count = 0 is out of range (must be between 1 and 100)"),
         ({"hyperparameters.eta": "1.5"}, "hyperparameters.eta = '1.5' is out of range (must be >= 0.0 and <= 1.0)"),
-        ({"hyperparameters.max_dept": "3"}, "hyperparameters.max_dept is not a supported XGBoost hyperparameter (did you mean 'max_depth'?)"),
-        ({"hyperparameters.objective": "reg:linear"}, "hyperparameters.objective = 'reg:linear' is not allowed (allowed: reg:squarederror"),
+        (
+            {"hyperparameters.max_dept": "3"},
+            "hyperparameters.max_dept is not a supported XGBoost hyperparameter (did you mean 'max_depth'?)",
+        ),
+        (
+            {"hyperparameters.objective": "reg:linear"},
+            "hyperparameters.objective = 'reg:linear' is not allowed (allowed: reg:squarederror",
+        ),
         ({"hyperparameters.num_round": "1.5"}, "hyperparameters.num_round = '1.5' must be an integer"),
         ({"prefix": "/abs/"}, "prefix = '/abs/' is not a valid S3 prefix"),
         ({"image_version": "9.9-9"}, "image_version = '9.9-9' cannot be resolved: Unsupported xgboost version"),
@@ -124,7 +136,9 @@ def test_every_problem_is_reported_at_once(config_file):
 def test_unknown_key_in_file_suggests_the_right_one(config_file):
     text = CONFIG.replace('bucket = "file-bucket"', 'bucket = "file-bucket"\nendpoint_nmae = "x"')
     problems = problems_of(config_file, text=text)
-    assert problems == [f"{config_file} [environments.staging]: unknown key 'endpoint_nmae' (did you mean 'endpoint_name'?)"]
+    assert problems == [
+        f"{config_file} [environments.staging]: unknown key 'endpoint_nmae' (did you mean 'endpoint_name'?)"
+    ]
 
 
 def test_missing_required_key_says_how_to_set_it(config_file):

@@ -62,7 +62,13 @@ def test_every_sagemaker_task_matches_botocore_model(definition):
 @pytest.mark.parametrize(
     ("state", "path", "good_key", "bad_key", "expected"),
     [
-        ("Train model", ["ResourceConfig"], "InstanceCount", "InstanceCout", "ResourceConfig has no member 'InstanceCout'"),
+        (
+            "Train model",
+            ["ResourceConfig"],
+            "InstanceCount",
+            "InstanceCout",
+            "ResourceConfig has no member 'InstanceCout'",
+        ),
         ("Save model", [], "ModelName.$", "ModelNme.$", "CreateModelInput has no member 'ModelNme'"),
         ("Configure endpoint", ["ProductionVariants", 0], "InstanceType", "InstanceTyp", "has no member 'InstanceTyp'"),
         ("Find endpoint", [], "EndpointName", "EndpointNam", "required member 'EndpointName'"),
@@ -82,7 +88,9 @@ def test_misspelt_parameter_is_reported(definition, state, path, good_key, bad_k
 def test_wrong_parameter_type_is_reported(definition):
     broken = copy.deepcopy(definition)
     broken["States"]["Train model"]["Parameters"]["ResourceConfig"]["InstanceCount"] = "1"
-    assert check_definition(broken) == ["Train model: Parameters.ResourceConfig.InstanceCount: expected integer, got str '1'"]
+    assert check_definition(broken) == [
+        "Train model: Parameters.ResourceConfig.InstanceCount: expected integer, got str '1'"
+    ]
 
 
 def test_stages_run_in_order(definition):
@@ -92,7 +100,10 @@ def test_stages_run_in_order(definition):
     assert states["Train model"]["Next"] == "Save model"
     assert states["Save model"]["Next"] == "Configure endpoint"
     assert states["Configure endpoint"]["Next"] == "Find endpoint"
-    assert states["Save model"]["Parameters"]["PrimaryContainer"]["ModelDataUrl.$"] == "$.training.ModelArtifacts.S3ModelArtifacts"
+    assert (
+        states["Save model"]["Parameters"]["PrimaryContainer"]["ModelDataUrl.$"]
+        == "$.training.ModelArtifacts.S3ModelArtifacts"
+    )
 
 
 def test_every_task_has_timeout_retry_and_catch(definition):
@@ -109,7 +120,11 @@ def test_training_is_bounded_and_retried_per_aws_guidance(definition, staging):
     train = definition["States"]["Train model"]
     assert train["Parameters"]["StoppingCondition"] == {"MaxRuntimeInSeconds": staging.training_max_runtime_seconds}
     errors = train["Retry"][0]["ErrorEquals"]
-    for name in ("ThrottlingException", "SageMaker.AmazonSageMakerException", "SageMaker.ResourceLimitExceededException"):
+    for name in (
+        "ThrottlingException",
+        "SageMaker.AmazonSageMakerException",
+        "SageMaker.ResourceLimitExceededException",
+    ):
         assert name in errors
     assert train["TimeoutSeconds"] > staging.training_max_runtime_seconds
 
@@ -122,15 +137,23 @@ def test_endpoint_status_routing(definition):
         "Failed": "Delete failed endpoint",
         "UpdateRollbackFailed": "Endpoint needs an operator",
     }
-    waiting = [c for c in route["Choices"] if "Or" in c][0]
-    assert {r["StringEquals"] for r in waiting["Or"]} == {"Creating", "Updating", "SystemUpdating", "RollingBack", "Deleting"}
+    waiting = next(c for c in route["Choices"] if "Or" in c)
+    assert {r["StringEquals"] for r in waiting["Or"]} == {
+        "Creating",
+        "Updating",
+        "SystemUpdating",
+        "RollingBack",
+        "Deleting",
+    }
     assert definition["States"]["Delete failed endpoint"]["Next"] == "Wait for endpoint to settle"
     assert definition["States"]["Wait for endpoint to settle"]["Next"] == "Find endpoint"
 
 
 def test_only_a_missing_endpoint_leads_to_create(definition):
     missing = definition["States"]["Endpoint missing?"]
-    assert missing["Choices"] == [{"Variable": "$.error.Cause", "StringMatches": "*Could not find endpoint*", "Next": "No endpoint yet"}]
+    assert missing["Choices"] == [
+        {"Variable": "$.error.Cause", "StringMatches": "*Could not find endpoint*", "Next": "No endpoint yet"}
+    ]
     assert missing["Default"] == "Find endpoint failed"
 
 
@@ -139,7 +162,11 @@ def test_success_requires_this_runs_config(definition):
     assert live["Next"] == "Report deployment"
     assert {"Variable": "$.deployed.EndpointConfigName", "StringEqualsPath": "$.EndpointConfigName"} in live["And"]
     rolled_back = definition["States"]["Deployment status"]["Choices"][1]
-    assert rolled_back == {"Variable": "$.deployed.EndpointStatus", "StringEquals": "InService", "Next": "Update was rolled back"}
+    assert rolled_back == {
+        "Variable": "$.deployed.EndpointStatus",
+        "StringEquals": "InService",
+        "Next": "Update was rolled back",
+    }
 
 
 def test_failures_name_their_stage(definition):
@@ -153,8 +180,14 @@ def test_failures_name_their_stage(definition):
 
 def test_endpoint_name_is_stable_and_per_run_names_come_from_input(definition, staging):
     assert definition["States"]["Create endpoint"]["Parameters"]["EndpointName"] == staging.endpoint_name
-    assert definition["States"]["Update endpoint"]["Parameters"]["EndpointConfigName.$"] == "$$.Execution.Input['EndpointConfigName']"
-    assert definition["States"]["Train model"]["Parameters"]["TrainingJobName.$"] == "$$.Execution.Input['TrainingJobName']"
+    assert (
+        definition["States"]["Update endpoint"]["Parameters"]["EndpointConfigName.$"]
+        == "$$.Execution.Input['EndpointConfigName']"
+    )
+    assert (
+        definition["States"]["Train model"]["Parameters"]["TrainingJobName.$"]
+        == "$$.Execution.Input['TrainingJobName']"
+    )
 
 
 def test_update_sends_no_tags(definition):

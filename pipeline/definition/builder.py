@@ -15,9 +15,6 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
-from pipeline.config import PipelineConfig
-from pipeline.definition.names import INPUT_KEYS
-from pipeline.definition.states import JitteredRetry, extend
 from sagemaker.estimator import Estimator
 from sagemaker.inputs import TrainingInput
 from stepfunctions.inputs import ExecutionInput
@@ -35,9 +32,13 @@ from stepfunctions.steps import (
     Task,
     TrainingStep,
     Wait,
+    integration_resources,
 )
-from stepfunctions.steps import integration_resources
 from stepfunctions.steps.states import Graph, State
+
+from pipeline.config import PipelineConfig
+from pipeline.definition.names import INPUT_KEYS
+from pipeline.definition.states import JitteredRetry, extend
 
 # Error names a missing endpoint can surface under from the AWS SDK integration: SageMaker
 # returns an unmodelled ValidationException ("Could not find endpoint ..."); Step Functions
@@ -183,8 +184,7 @@ class Builder:
             sagemaker_session=offline_session(c.region),
         )
         channels = {
-            name: TrainingInput(f"{c.data_uri}/{name}/", content_type="text/csv")
-            for name in ("train", "validation")
+            name: TrainingInput(f"{c.data_uri}/{name}/", content_type="text/csv") for name in ("train", "validation")
         }
         step = TrainingStep(
             "Train model",
@@ -360,7 +360,9 @@ class Builder:
             ),
         )
         live.add_choice(
-            ChoiceRule.And([ChoiceRule.StringEquals(status, "Failed"), ChoiceRule.IsPresent("$.deployed.FailureReason", True)]),
+            ChoiceRule.And(
+                [ChoiceRule.StringEquals(status, "Failed"), ChoiceRule.IsPresent("$.deployed.FailureReason", True)]
+            ),
             self.failure(
                 "Endpoint is Failed",
                 "Check deployment",
@@ -427,5 +429,9 @@ def offline_session(region: str) -> Any:
 
     # Static placeholder credentials: building a definition must work on machines with none,
     # and this session is only handed to the SDK's request builders, which make no calls.
-    boto_session = boto3.Session(region_name=region, aws_access_key_id="offline", aws_secret_access_key="offline")
+    boto_session = boto3.Session(
+        region_name=region,
+        aws_access_key_id="offline",
+        aws_secret_access_key="offline",  # noqa: S106
+    )
     return sagemaker.Session(boto_session=boto_session, default_bucket="offline-unused")

@@ -45,10 +45,10 @@ def to_mermaid(definition: dict[str, Any]) -> str:
 def describe_rule(rule: dict[str, Any]) -> str:
     """A short human description of a Choice rule."""
     alternatives = rule.get("Or", [])
-    if alternatives and all(set(r) == {"Variable", "StringEquals"} for r in alternatives):
-        if len({r["Variable"] for r in alternatives}) == 1:
-            variable = alternatives[0]["Variable"].split(".")[-1]
-            return f"{variable} in " + ", ".join(r["StringEquals"] for r in alternatives)
+    same_variable = len({r.get("Variable") for r in alternatives}) == 1
+    if alternatives and same_variable and all(set(r) == {"Variable", "StringEquals"} for r in alternatives):
+        variable = alternatives[0]["Variable"].split(".")[-1]
+        return f"{variable} in " + ", ".join(r["StringEquals"] for r in alternatives)
     for combinator, joiner in (("And", " and "), ("Or", " or ")):
         if combinator in rule:
             return joiner.join(describe_rule(r) for r in rule[combinator])

@@ -10,7 +10,9 @@ import botocore.session
 from botocore.model import ListShape, MapShape, Shape, StructureShape
 
 OPTIMISED = re.compile(r"^arn:aws:states:::(?P<service>[a-z-]+):(?P<action>[A-Za-z]+)(\.sync|\.waitForTaskToken)?$")
-AWS_SDK = re.compile(r"^arn:aws:states:::aws-sdk:(?P<service>[a-z0-9-]+):(?P<action>[A-Za-z]+)(\.sync|\.waitForTaskToken)?$")
+AWS_SDK = re.compile(
+    r"^arn:aws:states:::aws-sdk:(?P<service>[a-z0-9-]+):(?P<action>[A-Za-z]+)(\.sync|\.waitForTaskToken)?$"
+)
 PYTHON_TYPES: dict[str, tuple[type, ...]] = {
     "string": (str,),
     "integer": (int,),
@@ -67,7 +69,9 @@ def check_value(value: Any, shape: Shape, path: str) -> list[str]:
             member = key[:-2] if key.endswith(".$") else key
             given.add(member)
             if member not in shape.members:
-                problems.append(f"{path}.{key}: {shape.name} has no member {member!r} (members: {', '.join(shape.members)})")
+                problems.append(
+                    f"{path}.{key}: {shape.name} has no member {member!r} (members: {', '.join(shape.members)})"
+                )
             elif not key.endswith(".$"):
                 problems.extend(check_value(item, shape.members[member], f"{path}.{key}"))
         for required in shape.required_members:
@@ -81,7 +85,12 @@ def check_value(value: Any, shape: Shape, path: str) -> list[str]:
     if isinstance(shape, MapShape):
         if not isinstance(value, dict):
             return [f"{path}: expected a map for {shape.name}, got {type(value).__name__}"]
-        return [p for key, item in value.items() if not key.endswith(".$") for p in check_value(item, shape.value, f"{path}.{key}")]
+        return [
+            p
+            for key, item in value.items()
+            if not key.endswith(".$")
+            for p in check_value(item, shape.value, f"{path}.{key}")
+        ]
     expected = PYTHON_TYPES.get(shape.type_name)
     if expected is None:
         return []
