@@ -18,9 +18,7 @@ def _emulator_class(name: str) -> type[Exception]:
             continue
         if cls is not None:
             return cls
-    raise ImportError(
-        f"pipeline.emulator does not define {name} (needed by pipeline.local_model)"
-    )
+    raise ImportError(f"pipeline.emulator does not define {name} (needed by pipeline.local_model)")
 
 
 def training_failed(reason: str) -> Exception:

@@ -72,9 +72,7 @@ def _numpy_metrics(
 ) -> Callable[[np.ndarray, xgb.DMatrix], list[tuple[str, float]]]:
     def evaluate(predictions: np.ndarray, data: xgb.DMatrix) -> list[tuple[str, float]]:
         labels = data.get_label().astype(np.float64)
-        residual = labels - np.asarray(predictions, dtype=np.float64).reshape(
-            labels.shape
-        )
+        residual = labels - np.asarray(predictions, dtype=np.float64).reshape(labels.shape)
         results = []
         for name in names:
             mse = float(np.mean(residual**2))
@@ -82,9 +80,7 @@ def _numpy_metrics(
                 results.append((name, mse))
             else:  # r2, as scikit-learn's r2_score: 1 - SS_res / SS_tot
                 total = float(np.sum((labels - labels.mean()) ** 2))
-                results.append(
-                    (name, 1.0 - float(np.sum(residual**2)) / total if total else 0.0)
-                )
+                results.append((name, 1.0 - float(np.sum(residual**2)) / total if total else 0.0))
         return results
 
     return evaluate
@@ -109,54 +105,34 @@ def _metric_plan(params: dict[str, Any]) -> tuple[list[str], list[str], str | No
     native = [m for m in union if m not in _NUMPY_METRICS]
     computed = [m for m in union if m in _NUMPY_METRICS]
     # As callback.get_callbacks: the tuning metric wins, else the last eval_metric, else none.
-    stopping = (
-        (tuning_metrics or [None])[-1] if tuning_metrics else (requested or [None])[-1]
-    )
+    stopping = (tuning_metrics or [None])[-1] if tuning_metrics else (requested or [None])[-1]
     return native, computed, stopping
 
 
-def _check_channels(
-    channels: Mapping[str, Path], content_types: Mapping[str, str | None]
-) -> str:
+def _check_channels(channels: Mapping[str, Path], content_types: Mapping[str, str | None]) -> str:
     for name in channels:
         if name not in ch.CHANNELS:
-            raise AlgorithmError(
-                f"Extraneous channel found: {name} (accepted: train, validation)"
-            )
+            raise AlgorithmError(f"Extraneous channel found: {name} (accepted: train, validation)")
     if "train" not in channels:
         raise AlgorithmError("Missing required channel: train")
     if "code" in channels:
         raise AlgorithmError(
             "Channel code switches the container to script mode, which the local algorithm does not run"
         )
-    formats = {
-        name: ch.parse_content_type(content_types.get(name)) for name in channels
-    }
-    return formats[
-        "train"
-    ]  # the container reads every channel with the train channel's type
+    formats = {name: ch.parse_content_type(content_types.get(name)) for name in channels}
+    return formats["train"]  # the container reads every channel with the train channel's type
 
 
-def _xgboost_params(
-    params: dict[str, Any], native_metrics: list[str]
-) -> dict[str, Any]:
+def _xgboost_params(params: dict[str, Any], native_metrics: list[str]) -> dict[str, Any]:
     for name, why in (
         ("_kfold", "cross-validation needs scikit-learn"),
         ("_num_cv_round", "cross-validation"),
     ):
         if name in params:
-            raise AlgorithmError(
-                f"Hyperparameter {name}: {why}; not implemented by the local algorithm"
-            )
+            raise AlgorithmError(f"Hyperparameter {name}: {why}; not implemented by the local algorithm")
     if params.get("use_dask_gpu_training") == "true":
-        raise AlgorithmError(
-            "Hyperparameter use_dask_gpu_training: 'true' needs GPUs and Dask; use 'false'"
-        )
-    booster_params = {
-        k: v
-        for k, v in params.items()
-        if k not in CONTAINER_ONLY and k != "eval_metric"
-    }
+        raise AlgorithmError("Hyperparameter use_dask_gpu_training: 'true' needs GPUs and Dask; use 'false'")
+    booster_params = {k: v for k, v in params.items() if k not in CONTAINER_ONLY and k != "eval_metric"}
     if "updater" in booster_params:
         booster_params["updater"] = ",".join(booster_params["updater"])
     if native_metrics:
@@ -171,6 +147,7 @@ def train_from_channels(
     *,
     content_types: Mapping[str, str | None] | None = None,
     log: Callable[[str], None] | None = None,
+    threads: int = 1,
 ) -> TrainingResult:
     """Train like the built-in XGBoost algorithm and save ``model_dir/xgboost-model``.
 
@@ -178,6 +155,9 @@ def train_from_channels(
     name -> directory (or file) holding its data. content_types: channel name -> ContentType;
     None for the whole argument means text/csv everywhere, a missing entry means the container's
     default (libsvm). log: receives each evaluation line (default: this module's logger).
+    threads: xgboost's nthread when the hyperparameters do not set it. The container lets xgboost
+    use every core; here the default is 1 because the emulator runs jobs next to other work and
+    OpenMP threads on a busy machine are 10x slower, while the saved model is the same bytes.
     Deterministic for given data and hyperparameters (``seed`` defaults to 0 as in xgboost).
     Raise AlgorithmError for any bad hyperparameter, channel, data or training failure.
     """
@@ -185,12 +165,11 @@ def train_from_channels(
     params = validate(hyperparameters)
     fmt = _check_channels(
         channels,
-        content_types
-        if content_types is not None
-        else dict.fromkeys(channels, "text/csv"),
+        content_types if content_types is not None else dict.fromkeys(channels, "text/csv"),
     )
     native_metrics, computed_metrics, stopping_metric = _metric_plan(params)
     booster_params = _xgboost_params(params, native_metrics)
+    booster_params.setdefault("nthread", threads)
 
     csv_weights = params.get("csv_weights", 0)
     train = ch.read_channel("train", Path(channels["train"]), fmt, csv_weights)
@@ -199,11 +178,7 @@ def train_from_channels(
         if "validation" in channels
         else None
     )
-    if (
-        validation is not None
-        and fmt == ch.CSV
-        and validation.features != train.features
-    ):
+    if validation is not None and fmt == ch.CSV and validation.features != train.features:
         raise AlgorithmError(
             f"Channel validation has {validation.features} feature columns but channel train has "
             f"{train.features}; both need the same columns, label first"
@@ -218,9 +193,7 @@ def train_from_channels(
         lines.append(line.rstrip("\n"))
         emit(line.rstrip("\n"))
 
-    callbacks: list[xgb.callback.TrainingCallback] = [
-        xgb.callback.EvaluationMonitor(logger=record)
-    ]
+    callbacks: list[xgb.callback.TrainingCallback] = [xgb.callback.EvaluationMonitor(logger=record)]
     early_stopping_rounds = params.get("early_stopping_rounds")
     if early_stopping_rounds and validation is not None and stopping_metric:
         callbacks.append(
@@ -234,9 +207,7 @@ def train_from_channels(
         )
     elif early_stopping_rounds:
         # Same as the container: early stopping needs a validation channel and a named metric.
-        emit(
-            "early_stopping_rounds ignored: it needs a validation channel and eval_metric"
-        )
+        emit("early_stopping_rounds ignored: it needs a validation channel and eval_metric")
 
     history: dict[str, dict[str, list[float]]] = {}
     try:
@@ -245,17 +216,13 @@ def train_from_channels(
             train.dmatrix,
             num_boost_round=params["num_round"],
             evals=evals,
-            custom_metric=_numpy_metrics(computed_metrics)
-            if computed_metrics
-            else None,
+            custom_metric=_numpy_metrics(computed_metrics) if computed_metrics else None,
             evals_result=history,
             callbacks=callbacks,
             verbose_eval=False,
         )
     except (xgb.core.XGBoostError, ValueError, TypeError) as error:
-        raise AlgorithmError(
-            f"XGB train call failed with exception:\n {error}"
-        ) from None
+        raise AlgorithmError(f"XGB train call failed with exception:\n {error}") from None
 
     model_dir.mkdir(parents=True, exist_ok=True)
     model_path = model_dir / MODEL_NAME
@@ -269,11 +236,7 @@ def train_from_channels(
         for data, by_metric in history.items()
         for metric, values in by_metric.items()
     }
-    rounds = (
-        len(next(iter(next(iter(history.values())).values())))
-        if history
-        else params["num_round"]
-    )
+    rounds = len(next(iter(next(iter(history.values())).values()))) if history else params["num_round"]
     best = booster.attr("best_iteration")
     return TrainingResult(
         model_path=model_path,

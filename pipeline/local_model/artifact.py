@@ -56,19 +56,13 @@ def read_model_files(tar_bytes: bytes) -> dict[str, bytes]:
             for member in tar.getmembers():
                 path = PurePosixPath(member.name)
                 if path.is_absolute() or ".." in path.parts:
-                    raise ModelLoadError(
-                        f"model.tar.gz member {member.name!r} has an unsafe path"
-                    )
+                    raise ModelLoadError(f"model.tar.gz member {member.name!r} has an unsafe path")
                 if member.isdir():
                     continue
                 if not member.isfile():
-                    raise ModelLoadError(
-                        f"model.tar.gz member {member.name!r} is not a regular file"
-                    )
+                    raise ModelLoadError(f"model.tar.gz member {member.name!r} is not a regular file")
                 if member.size > MAX_MEMBER_BYTES:
-                    raise ModelLoadError(
-                        f"model.tar.gz member {member.name!r} is {member.size} bytes"
-                    )
+                    raise ModelLoadError(f"model.tar.gz member {member.name!r} is {member.size} bytes")
                 # The container loads files from the top of the model directory only.
                 if len(path.parts) != 1 or path.name.startswith("."):
                     continue

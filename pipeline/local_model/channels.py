@@ -120,9 +120,7 @@ def _sniff_delimiter(line: str, where: str) -> str:
     try:
         return csv.Sniffer().sniff(line).delimiter
     except csv.Error as error:
-        raise AlgorithmError(
-            f"Could not determine delimiter on line {line[:50]!r} of {where}: {error}"
-        ) from None
+        raise AlgorithmError(f"Could not determine delimiter on line {line[:50]!r} of {where}: {error}") from None
 
 
 def _parse_field(text: str, where: str, line_no: int, column: int) -> float:
@@ -160,15 +158,13 @@ def _read_csv(channel_name: str, files: list[Path], csv_weights: int) -> Channel
                 # Like the container: sniffed once, from the first line of the first file.
                 delimiter = _sniff_delimiter(line, where)
             fields = line.split(delimiter)
+            # Parse first: a text cell (header, raw column) explains more than a width mismatch.
+            values = [_parse_field(f, where, line_no, i) for i, f in enumerate(fields)]
             if width is None:
-                width = len(fields)
-            elif len(fields) != width:
-                raise AlgorithmError(
-                    f"{where}, line {line_no}: {len(fields)} columns where the first row has {width}"
-                )
-            rows.append(
-                [_parse_field(f, where, line_no, i) for i, f in enumerate(fields)]
-            )
+                width = len(values)
+            elif len(values) != width:
+                raise AlgorithmError(f"{where}, line {line_no}: {len(values)} columns where the first row has {width}")
+            rows.append(values)
     if not rows or width is None:
         raise AlgorithmError(f"No data in {channel_name} channel")
     first_feature = 2 if csv_weights == 1 else 1
@@ -181,9 +177,7 @@ def _read_csv(channel_name: str, files: list[Path], csv_weights: int) -> Channel
     label = table[:, 0]
     if np.isnan(label).any():
         line = int(np.flatnonzero(np.isnan(label))[0]) + 1
-        raise AlgorithmError(
-            f"Channel {channel_name}: row {line} has no label (empty first column)"
-        )
+        raise AlgorithmError(f"Channel {channel_name}: row {line} has no label (empty first column)")
     weight = table[:, 1] if csv_weights == 1 else None
     features = table[:, first_feature:]
     dmatrix = xgb.DMatrix(features, label=label, weight=weight, missing=math.nan)
@@ -226,9 +220,7 @@ def _read_libsvm(channel_name: str, files: list[Path]) -> ChannelData:
     if not labels:
         raise AlgorithmError(f"No data in {channel_name} channel")
     if cols and min(cols) < 0:
-        raise AlgorithmError(
-            f"Channel {channel_name}: negative LIBSVM feature index {min(cols)}"
-        )
+        raise AlgorithmError(f"Channel {channel_name}: negative LIBSVM feature index {min(cols)}")
     width = max(cols) + 1 if cols else 0
     matrix = csr_matrix((values, (rows, cols)), shape=(len(labels), width))
     has_weights = any(w != 1.0 for w in weights)
@@ -240,9 +232,7 @@ def _read_libsvm(channel_name: str, files: list[Path]) -> ChannelData:
     return ChannelData(dmatrix, len(labels), width)
 
 
-def read_channel(
-    channel_name: str, path: Path, fmt: str, csv_weights: int = 0
-) -> ChannelData:
+def read_channel(channel_name: str, path: Path, fmt: str, csv_weights: int = 0) -> ChannelData:
     """Read every data file of a channel into a DMatrix (label from column 0 for CSV)."""
     files = data_files(channel_name, path)
     if not files or all(f.stat().st_size == 0 for f in files):

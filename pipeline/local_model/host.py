@@ -31,9 +31,7 @@ class LoadedModel:
     boosters: tuple[xgb.Booster, ...]
     objective: str
     num_features: int
-    lock: threading.Lock = field(
-        default_factory=threading.Lock, compare=False, repr=False
-    )
+    lock: threading.Lock = field(default_factory=threading.Lock, compare=False, repr=False)
 
 
 def _split_s3_url(url: str) -> tuple[str, str]:
@@ -55,9 +53,7 @@ def load_boosters(tar_bytes: bytes, source: str) -> LoadedModel:
                 raise ModelLoadError(
                     f"{source}: {name} is a pickled booster; the local host loads xgboost model files only"
                 ) from None
-            raise ModelLoadError(
-                f"{source}: {name} cannot be loaded by xgboost {xgb.__version__}: {error}"
-            ) from None
+            raise ModelLoadError(f"{source}: {name} cannot be loaded by xgboost {xgb.__version__}: {error}") from None
         booster.set_param("nthread", 1)
         boosters.append(booster)
     objective = json.loads(boosters[0].save_config())["learner"]["objective"]["name"]
@@ -86,13 +82,11 @@ class LocalModelHost:
         bucket, key = _split_s3_url(model_data_url)
         try:
             body = s3_client.get_object(Bucket=bucket, Key=key)["Body"].read()  # type: ignore[attr-defined]
-        except Exception as error:  # noqa: BLE001 - botocore's ClientError and transport errors alike
+        except Exception as error:
             raise ModelLoadError(f"Cannot download {model_data_url}: {error}") from None
         self.load_artifact(endpoint_name, body, model_data_url)
 
-    def load_artifact(
-        self, endpoint_name: str, tar_bytes: bytes, source: str = "model.tar.gz"
-    ) -> None:
+    def load_artifact(self, endpoint_name: str, tar_bytes: bytes, source: str = "model.tar.gz") -> None:
         """Serve the model.tar.gz bytes as endpoint_name (the swap is atomic)."""
         model = load_boosters(tar_bytes, source)
         with self._lock:
@@ -141,12 +135,8 @@ class LocalModelHost:
         try:
             dmatrix = serving.parse_payload(body, content_type)
             with model.lock:
-                predictions = serving.predict(
-                    list(model.boosters), dmatrix, model.objective in _VOTING_OBJECTIVES
-                )
+                predictions = serving.predict(list(model.boosters), dmatrix, model.objective in _VOTING_OBJECTIVES)
             # As the container: Accept is looked at only once the prediction is made.
-            return serving.encode_predictions(
-                predictions, serving.parse_accept(accept, self._default_accept)
-            )
+            return serving.encode_predictions(predictions, serving.parse_accept(accept, self._default_accept))
         except serving.ServingError as error:
             raise model_error(error.status_code, error.message) from None

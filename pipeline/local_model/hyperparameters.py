@@ -172,9 +172,7 @@ SPECS: dict[str, Spec] = {
         _float("base_score", _NON_NEGATIVE),
         _int("_kfold", Interval(min_closed=2)),
         _int("_num_cv_round", Interval(min_closed=1)),
-        _cat(
-            "_tuning_objective_metric", tuple(f"validation:{m}" for m in _METRIC_NAMES)
-        ),
+        _cat("_tuning_objective_metric", tuple(f"validation:{m}" for m in _METRIC_NAMES)),
         Spec("eval_metric", "list", _METRIC_NAMES),
         _int("seed", Interval(min_open=-(2**31), max_open=2**31 - 1)),
         _int("num_parallel_tree", Interval(min_closed=1)),
@@ -213,11 +211,7 @@ def _parse(spec: Spec, raw: str) -> Any:
         value = ast.literal_eval(raw)
         if kind == "tuple" and isinstance(value, (tuple, list)):
             return tuple(value)
-        if (
-            kind == "nested-list"
-            and isinstance(value, list)
-            and all(isinstance(x, list) for x in value)
-        ):
+        if kind == "nested-list" and isinstance(value, list) and all(isinstance(x, list) for x in value):
             return value
         raise ValueError(f"not a {kind}")
     except (ValueError, SyntaxError, TypeError) as error:
@@ -227,9 +221,7 @@ def _parse(spec: Spec, raw: str) -> Any:
             "tuple": "a tuple such as (1,0,-1)",
             "nested-list": "a list of lists of feature indices such as [[0,1],[2]]",
         }.get(kind, kind)
-        raise _fail(
-            spec.name, f"could not parse value {raw!r} (expected {expected}; {error})"
-        ) from None
+        raise _fail(spec.name, f"could not parse value {raw!r} (expected {expected}; {error})") from None
 
 
 def _metric_allowed(metric: str) -> bool:
@@ -255,9 +247,7 @@ def _check_range(spec: Spec, value: Any) -> None:
         if value not in spec.allowed:
             raise _fail(spec.name, f"{value} is not in {list(spec.allowed)}")
     elif spec.kind == "list":
-        allowed: Callable[[str], bool] = (
-            _metric_allowed if spec.name == "eval_metric" else spec.allowed.__contains__
-        )
+        allowed: Callable[[str], bool] = _metric_allowed if spec.name == "eval_metric" else spec.allowed.__contains__
         bad = [item for item in value if not allowed(item)]
         if bad:
             raise _fail(
@@ -277,9 +267,7 @@ def _check_dependencies(values: Mapping[str, Any]) -> None:
     """The cross-checks of hyperparameter_validation.py that apply to CPU training."""
     objective = values.get("objective")
     if objective in ("multi:softmax", "multi:softprob") and "num_class" not in values:
-        raise AlgorithmError(
-            "Require input for parameter 'num_class' for multi-classification"
-        )
+        raise AlgorithmError("Require input for parameter 'num_class' for multi-classification")
     metrics = values.get("eval_metric", [])
     # xgboost's default objective is reg:squarederror, so 'auc' without an objective is rejected.
     effective_objective = objective or "reg:squarederror"
@@ -289,9 +277,7 @@ def _check_dependencies(values: Mapping[str, Any]) -> None:
             f" Hyperparameter objective is {effective_objective!r}."
         )
     if "aft-nloglik" in metrics and effective_objective != "survival:aft":
-        raise AlgorithmError(
-            "Metric 'aft-nloglik' can only be applied for 'survival:aft' objective."
-        )
+        raise AlgorithmError("Metric 'aft-nloglik' can only be applied for 'survival:aft' objective.")
     tree_method = values.get("tree_method")
     if "monotone_constraints" in values and tree_method not in ("exact", "hist"):
         raise AlgorithmError(
@@ -312,11 +298,7 @@ def _check_dependencies(values: Mapping[str, Any]) -> None:
 def _unknown_name_message(name: str, raw: object) -> str:
     known = sorted(set(SPECS) | set(ALIASES))
     close = difflib.get_close_matches(name, known, n=3)
-    hint = (
-        f"did you mean {' or '.join(close)}?"
-        if close
-        else f"accepted names: {', '.join(known)}"
-    )
+    hint = f"did you mean {' or '.join(close)}?" if close else f"accepted names: {', '.join(known)}"
     return f"Extraneous hyperparameter found: {name} (value {raw!r}); {hint}"
 
 

@@ -49,17 +49,13 @@ def _download_prefix(s3_client: Any, uri: str, target: Path, channel: str) -> in
             relative = key[len(prefix) :].lstrip("/") or PurePosixPath(key).name
             parts = PurePosixPath(relative).parts
             if ".." in parts:
-                raise AlgorithmError(
-                    f"Channel {channel}: S3 key {key!r} would leave the channel directory"
-                )
+                raise AlgorithmError(f"Channel {channel}: S3 key {key!r} would leave the channel directory")
             destination = target.joinpath(*parts)
             destination.parent.mkdir(parents=True, exist_ok=True)
             s3_client.download_file(bucket, key, str(destination))
             count += 1
     if count == 0:
-        raise AlgorithmError(
-            f"Channel {channel}: no S3 objects found under S3 URL {uri}"
-        )
+        raise AlgorithmError(f"Channel {channel}: no S3 objects found under S3 URL {uri}")
     return count
 
 
@@ -87,9 +83,7 @@ class S3Trainer:
 
     def _run(self, request: Mapping[str, Any], s3_client: Any) -> TrainingResult:
         job_name = request["TrainingJobName"]
-        check_training_image(
-            request.get("AlgorithmSpecification", {}).get("TrainingImage", "")
-        )
+        check_training_image(request.get("AlgorithmSpecification", {}).get("TrainingImage", ""))
         output_path = request.get("OutputDataConfig", {}).get("S3OutputPath")
         if not output_path:
             raise AlgorithmError("OutputDataConfig.S3OutputPath is missing")
@@ -106,9 +100,7 @@ class S3Trainer:
                         f"Channel {name}: S3DataType {source['S3DataType']} is not supported locally; use S3Prefix"
                     )
                 if not source.get("S3Uri"):
-                    raise AlgorithmError(
-                        f"Channel {name}: DataSource.S3DataSource.S3Uri is missing"
-                    )
+                    raise AlgorithmError(f"Channel {name}: DataSource.S3DataSource.S3Uri is missing")
                 channels[name] = root / "input" / "data" / name
                 channels[name].mkdir(parents=True)
                 _download_prefix(s3_client, source["S3Uri"], channels[name], name)

@@ -53,9 +53,7 @@ RESPONSE_CONTENT_TYPES = {
     "text/csv": "text/csv; charset=utf-8",
     "application/json": "application/json",
 }
-EMPTY_RESPONSE_CONTENT_TYPE = (
-    "text/html; charset=utf-8"  # Flask's default for the 204 response
-)
+EMPTY_RESPONSE_CONTENT_TYPE = "text/html; charset=utf-8"  # Flask's default for the 204 response
 
 
 @dataclass(frozen=True)
@@ -73,10 +71,7 @@ def _csv_rows(text: str) -> xgb.DMatrix:
     first = text.split("\n")[0][:512]
     guessed = csv.Sniffer().sniff(first).delimiter
     delimiter = "," if guessed.isalnum() else guessed
-    rows = [
-        ["nan" if field == "" else field for field in line.split(delimiter)]
-        for line in text.split("\n")
-    ]
+    rows = [["nan" if field == "" else field for field in line.split(delimiter)] for line in text.split("\n")]
     return xgb.DMatrix(np.array(rows).astype(float))
 
 
@@ -118,7 +113,7 @@ def parse_payload(body: bytes, content_type: str | None) -> xgb.DMatrix:
     try:
         text = body.strip().decode("utf-8")
         return _csv_rows(text) if fmt == ch.CSV else _libsvm_rows(text)
-    except Exception as error:  # noqa: BLE001 - any parse failure is the client's 415, as in the container
+    except Exception as error:
         raise ServingError(
             415,
             f"Loading {label} data failed with Exception, please ensure data is in {label} format:\n"
@@ -134,8 +129,7 @@ def parse_accept(accept: str | None, default_accept: str = DEFAULT_ACCEPT) -> st
     if media_type.lower() not in SUPPORTED_ACCEPTS:
         raise ServingError(
             406,
-            f"Accept type {media_type} is not supported. Please use supported accept types: "
-            f"{list(SUPPORTED_ACCEPTS)}.",
+            f"Accept type {media_type} is not supported. Please use supported accept types: {list(SUPPORTED_ACCEPTS)}.",
         )
     return media_type.lower()
 
@@ -159,18 +153,12 @@ def encode_predictions(predictions: np.ndarray, accept: str) -> tuple[bytes, str
     )
 
 
-def predict(
-    boosters: list[xgb.Booster], dmatrix: xgb.DMatrix, vote: bool
-) -> np.ndarray:
+def predict(boosters: list[xgb.Booster], dmatrix: xgb.DMatrix, vote: bool) -> np.ndarray:
     """Predict with one booster, or average (vote, for class outputs) an ensemble like serve_utils."""
     try:
-        outputs = [
-            booster.predict(dmatrix, validate_features=False) for booster in boosters
-        ]
+        outputs = [booster.predict(dmatrix, validate_features=False) for booster in boosters]
     except (xgb.core.XGBoostError, ValueError) as error:
-        raise ServingError(
-            400, f"Unable to evaluate payload provided: {error}"
-        ) from None
+        raise ServingError(400, f"Unable to evaluate payload provided: {error}") from None
     if len(outputs) == 1:
         return outputs[0]
     stacked = np.stack(outputs)
@@ -178,9 +166,7 @@ def predict(
         # Most frequent value per row; ties go to the smallest, as scipy.stats.mode does.
         result = np.empty(stacked.shape[1:], dtype=stacked.dtype)
         for index in np.ndindex(*stacked.shape[1:]):
-            values, counts = np.unique(
-                stacked[(slice(None), *index)], return_counts=True
-            )
+            values, counts = np.unique(stacked[(slice(None), *index)], return_counts=True)
             result[index] = values[np.argmax(counts)]
         return result
     return stacked.mean(axis=0)

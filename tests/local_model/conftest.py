@@ -18,12 +18,7 @@ def make_rows(rows: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """A non-linear regression problem: features in [0, 1), label a function of them plus noise."""
     rng = np.random.default_rng(seed)
     x = rng.random((rows, FEATURES))
-    y = (
-        100 * x[:, 0]
-        + 40 * np.sin(6 * x[:, 1])
-        + 25 * x[:, 2] * x[:, 3]
-        + rng.normal(0, 2, rows)
-    )
+    y = 100 * x[:, 0] + 40 * np.sin(6 * x[:, 1]) + 25 * x[:, 2] * x[:, 3] + rng.normal(0, 2, rows)
     return x, y
 
 
@@ -50,9 +45,7 @@ def emulator_errors(monkeypatch: pytest.MonkeyPatch) -> types.SimpleNamespace:
     """The emulator's TrainingFailed and ModelError; a local stand-in when it does not define them yet."""
     try:
         module = importlib.import_module("pipeline.emulator.errors")
-        return types.SimpleNamespace(
-            TrainingFailed=module.TrainingFailed, ModelError=module.ModelError
-        )
+        return types.SimpleNamespace(TrainingFailed=module.TrainingFailed, ModelError=module.ModelError)
     except (ImportError, AttributeError):
         pass
 

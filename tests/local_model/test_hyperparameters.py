@@ -32,9 +32,7 @@ def test_parses_strings_to_typed_values_and_resolves_aliases() -> None:
 
 
 def test_num_round_is_required() -> None:
-    with pytest.raises(
-        AlgorithmError, match=r"^Missing required hyperparameter: num_round$"
-    ):
+    with pytest.raises(AlgorithmError, match=r"^Missing required hyperparameter: num_round$"):
         validate({"max_depth": "6"})
 
 
@@ -72,9 +70,7 @@ def test_unknown_name_is_rejected_with_a_suggestion() -> None:
         ),
     ],
 )
-def test_wrong_type_names_hyperparameter_and_value(
-    name: str, value: str, message: str
-) -> None:
+def test_wrong_type_names_hyperparameter_and_value(name: str, value: str, message: str) -> None:
     params = {"num_round": "10", name: value}
     with pytest.raises(AlgorithmError) as caught:
         validate(params)
@@ -100,9 +96,7 @@ def test_wrong_type_names_hyperparameter_and_value(
         ),
     ],
 )
-def test_out_of_range_uses_the_container_wording(
-    name: str, value: str, message: str
-) -> None:
+def test_out_of_range_uses_the_container_wording(name: str, value: str, message: str) -> None:
     with pytest.raises(AlgorithmError) as caught:
         validate({"num_round": "10", name: value})
     assert str(caught.value) == message
@@ -125,9 +119,9 @@ def test_unknown_eval_metric_is_rejected() -> None:
 
 
 def test_eval_metric_threshold_form_is_accepted_for_error_only() -> None:
-    assert validate(
-        {"num_round": "1", "objective": "binary:logistic", "eval_metric": "error@0.3"}
-    )["eval_metric"] == ["error@0.3"]
+    assert validate({"num_round": "1", "objective": "binary:logistic", "eval_metric": "error@0.3"})["eval_metric"] == [
+        "error@0.3"
+    ]
     with pytest.raises(AlgorithmError, match="eval_metric"):
         validate({"num_round": "1", "eval_metric": "rmse@0.3"})
 
@@ -138,27 +132,18 @@ def test_dependencies() -> None:
         match=r"^Require input for parameter 'num_class' for multi-classification$",
     ):
         validate({"num_round": "1", "objective": "multi:softmax"})
-    with pytest.raises(
-        AlgorithmError, match=r"^Metric 'auc' can only be applied for classification"
-    ):
+    with pytest.raises(AlgorithmError, match=r"^Metric 'auc' can only be applied for classification"):
         validate({"num_round": "1", "eval_metric": "auc"})
     with pytest.raises(
         AlgorithmError,
         match=r"^monotone_constraints can be used only when the tree_method",
     ):
         validate({"num_round": "1", "monotone_constraints": "(1,0)"})
-    assert (
-        validate({"num_round": "1", "objective": "multi:softmax", "num_class": "3"})[
-            "num_class"
-        ]
-        == 3
-    )
+    assert validate({"num_round": "1", "objective": "multi:softmax", "num_class": "3"})["num_class"] == 3
 
 
 def test_non_string_value_is_rejected() -> None:
-    with pytest.raises(
-        AlgorithmError, match=r"^Hyperparameter num_round: value 10 must be a string"
-    ):
+    with pytest.raises(AlgorithmError, match=r"^Hyperparameter num_round: value 10 must be a string"):
         validate({"num_round": 10})  # type: ignore[dict-item]
 
 
