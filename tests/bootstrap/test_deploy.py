@@ -17,7 +17,11 @@ from pipeline.permissions import policy_allows, web_identity_allowed
 from tests.bootstrap.conftest import ACCOUNT, PROVIDER_ARN, STACK, Deployed, deploy, make_parameters
 from tests.conftest import REGION
 
-pytestmark = pytest.mark.bootstrap
+pytestmark = [
+    pytest.mark.bootstrap,
+    # moto's CloudFormation skips AWS::S3::BucketPolicy (checked statically in test_template.py).
+    pytest.mark.filterwarnings("ignore:Tried to parse AWS..S3..BucketPolicy:UserWarning"),
+]
 
 SAGEMAKER = f"arn:aws:sagemaker:{REGION}:{ACCOUNT}"
 STATES = f"arn:aws:states:{REGION}:{ACCOUNT}"
