@@ -90,7 +90,10 @@ def cmd_data(args: argparse.Namespace) -> int:
 
 def build_parser() -> ArgumentParser:
     """The full command-line parser with every subcommand."""
-    parser = ArgumentParser(prog="python -m pipeline", description=__doc__.split("\n")[0])
+    parser = ArgumentParser(
+        prog="python -m pipeline",
+        description="Big Mart SageMaker pipeline on Step Functions: build, deploy, run, smoke-test; offline too.",
+    )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=ArgumentParser)
     commands.required = True
 
@@ -118,7 +121,7 @@ def extra_commands() -> list[Callable[[Any], None]]:
     """Subcommands defined next to the code they drive."""
     from pipeline import commands
 
-    return commands.REGISTRY
+    return commands.registrations()
 
 
 def positive_int(text: str) -> int:
