@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+import warnings
 from typing import Any
 
 from moto.core.exceptions import ServiceException
@@ -33,7 +34,10 @@ def call_action(original: Any, response: Any) -> Any:
     fault = runtime.faults.call_error(operation)
     if fault is None:
         return original(response)
-    _, headers, body = response.serialized(ActionResult(InjectedError(fault.code, fault.message)))
+    with warnings.catch_warnings():
+        # Codes like ThrottlingException are not in the service model; AWS sends them anyway.
+        warnings.simplefilter("ignore", UserWarning)
+        _, headers, body = response.serialized(ActionResult(InjectedError(fault.code, fault.message)))
     headers["status"] = fault.status
     headers, body = response._enrich_response(headers, body)
     return fault.status, headers, body

@@ -64,6 +64,8 @@ INTERNALS: tuple[tuple[str, str, tuple[str, ...] | None], ...] = (
          "input_data", "trace_header"),
     ),
     ("moto.stepfunctions.models", "StepFunctionBackend.describe_state_machine_alias", None),
+    ("moto.stepfunctions.parser.asl.parse.intrinsic.intrinsic_parser", "IntrinsicParser.parse", ("src",)),
+    ("moto.stepfunctions.parser.asl.parse.intrinsic.preprocessor", "Preprocessor._text_of_str", ("parse_tree",)),
     ("moto.stepfunctions.responses", "StepFunctionResponse.describe_execution", None),
     ("moto.sagemaker.models", "SageMakerModelBackend.create_training_job", None),
     ("moto.sagemaker.models", "SageMakerModelBackend.describe_training_job", ("self", "training_job_name")),

@@ -21,6 +21,8 @@ from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state
     StateTaskServiceAwsSdk,
 )
 from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import WaitFunction
+from moto.stepfunctions.parser.asl.parse.intrinsic.intrinsic_parser import IntrinsicParser
+from moto.stepfunctions.parser.asl.parse.intrinsic.preprocessor import Preprocessor
 from moto.stepfunctions.parser.models import StepFunctionsParserBackend
 from moto.stepfunctions.responses import StepFunctionResponse
 
@@ -39,6 +41,14 @@ def _wrap(owner: Any, name: str, hook: Callable[..., Any]) -> None:
         return hook(original, *args, **kwargs)
 
     setattr(owner, name, wrapper)
+
+
+def _static_hook(original: Callable[..., Any], hook: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(original)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        return hook(original, *args, **kwargs)
+
+    return wrapper
 
 
 def _sagemaker_update_endpoint(self: SageMakerResponse) -> ActionResult:
@@ -66,6 +76,8 @@ def install() -> None:
         _wrap(error_equals_decl.ErrorEqualsDecl, "_eval_body", sfn_engine.error_equals_eval)
         _wrap(WaitFunction, "_wait_interval", sfn_engine.wait_interval)
         retrier_decl.time = sfn_engine._ScaledTime()  # type: ignore[assignment]
+        IntrinsicParser.parse = staticmethod(_static_hook(IntrinsicParser.parse, sfn_engine.intrinsic_parse))
+        Preprocessor._text_of_str = staticmethod(_static_hook(Preprocessor._text_of_str, sfn_engine.intrinsic_text_of_str))
         _wrap(StepFunctionsParserBackend, "start_execution", sfn_engine.start_execution)
         _wrap(StepFunctionResponse, "describe_execution", sfn_engine.describe_execution)
         # SageMaker.

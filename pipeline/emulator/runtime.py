@@ -6,6 +6,7 @@ in a process at a time; the patched code falls back to plain moto when none is.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from dataclasses import dataclass, field
@@ -44,6 +45,12 @@ class Runtime:
             thread.join(max(0.0, deadline - time.monotonic()))
 
 
+# moto's ASL engine logs repr() of whole state trees: at DEBUG for every evaluation step and
+# at ERROR for every task failure (which the execution history already records). Under pytest's
+# log capture that costs seconds per execution, so the emulator quiets it while active.
+_ENGINE_LOGGER = logging.getLogger("moto.stepfunctions.parser.asl")
+_saved_level: int | None = None
+
 _active: Runtime | None = None
 _active_lock = threading.Lock()
 
@@ -62,6 +69,10 @@ def activate(runtime: Runtime) -> None:
                 "another emulator is already running in this process; stop it first "
                 "(moto's state is process-wide)"
             )
+        global _saved_level
+        if _active is None:
+            _saved_level = _ENGINE_LOGGER.level
+            _ENGINE_LOGGER.setLevel(logging.CRITICAL)
         _active = runtime
 
 
@@ -71,3 +82,5 @@ def deactivate(runtime: Runtime) -> None:
     with _active_lock:
         if _active is runtime:
             _active = None
+            if _saved_level is not None:
+                _ENGINE_LOGGER.setLevel(_saved_level)

@@ -192,3 +192,21 @@ def describe_execution(original: Any, response: Any) -> Any:
         if value:
             body[key] = value
     return result
+
+
+# moto's intrinsic-function lexer has no ``\'`` escape, which AWS accepts inside string
+# literals (``States.Format('this run\'s {}', ...)``). The escape becomes a private-use
+# character before lexing and an apostrophe again when the literal's text is read.
+_QUOTE_STANDIN = "\ue000"
+
+
+def intrinsic_parse(original: Any, src: str) -> Any:
+    """Parse an intrinsic function, accepting AWS's ``\\'`` escape."""
+    if rt.current() is not None and "\\'" in src:
+        src = src.replace("\\'", _QUOTE_STANDIN)
+    return original(src)
+
+
+def intrinsic_text_of_str(original: Any, parse_tree: Any) -> str:
+    """A string literal's text, with escaped apostrophes restored."""
+    return original(parse_tree).replace(_QUOTE_STANDIN, "'")

@@ -1,0 +1,96 @@
+"""Fixtures: an in-process emulator, and the project's state machine deployed on it."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any, Iterator
+
+import boto3
+import pytest
+
+from pipeline.emulator import Emulator, Timings
+from tests.conftest import REGION
+
+# Wait 30 s and Retry 10 s..300 s of the real definition become 30 ms and 10..300 ms.
+TIME_SCALE = 0.001
+
+
+@pytest.fixture
+def emulator() -> Iterator[Emulator]:
+    """An in-process emulator with the test time scale."""
+    with Emulator(timings=Timings(time_scale=TIME_SCALE)) as emu:
+        yield emu
+
+
+class Pipeline:
+    """The generated state machine created on the emulator, with its training data in S3."""
+
+    def __init__(self, emu: Emulator):
+        from pipeline.config import load_config
+        from pipeline.definition import build_definition
+
+        self.emu = emu
+        self.cfg = load_config("staging")
+        assert self.cfg.region == REGION
+        self.s3 = boto3.client("s3", region_name=REGION)
+        self.sfn = boto3.client("stepfunctions", region_name=REGION)
+        self.sagemaker = boto3.client("sagemaker", region_name=REGION)
+        self.s3.create_bucket(Bucket=self.cfg.bucket, CreateBucketConfiguration={"LocationConstraint": REGION})
+        for channel in ("train", "validation"):
+            self.s3.put_object(Bucket=self.cfg.bucket, Key=f"{self.cfg.prefix}/data/{channel}/part.csv",
+                               Body=b"1.0,2.0,3.0\n")
+        self.definition = build_definition(self.cfg)
+        self.arn = self.sfn.create_state_machine(
+            name=self.cfg.state_machine_name, definition=json.dumps(self.definition),
+            roleArn=self.cfg.workflow_role_arn,
+        )["stateMachineArn"]
+
+    def input(self, run_id: str) -> dict[str, Any]:
+        from pipeline.definition import execution_input
+
+        return execution_input(self.cfg, run_id=run_id)
+
+    def start(self, run_id: str, arn: str | None = None) -> str:
+        return self.sfn.start_execution(stateMachineArn=arn or self.arn, name=run_id,
+                                        input=json.dumps(self.input(run_id)))["executionArn"]
+
+    def wait(self, execution_arn: str, timeout: float = 20.0) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        while (desc := self.sfn.describe_execution(executionArn=execution_arn))["status"] == "RUNNING":
+            assert time.monotonic() < deadline, f"{execution_arn} still RUNNING after {timeout} s"
+            time.sleep(0.01)
+        return desc
+
+    def run(self, run_id: str) -> dict[str, Any]:
+        return self.wait(self.start(run_id))
+
+    def history(self, execution_arn: str) -> list[dict[str, Any]]:
+        return self.sfn.get_execution_history(executionArn=execution_arn, maxResults=1000)["events"]
+
+    def task_failures(self, execution_arn: str) -> list[dict[str, Any]]:
+        return [e["taskFailedEventDetails"] for e in self.history(execution_arn) if e["type"] == "TaskFailed"]
+
+    def resources_called(self, execution_arn: str) -> list[str]:
+        return [e["taskScheduledEventDetails"]["resource"] for e in self.history(execution_arn)
+                if e["type"] == "TaskScheduled"]
+
+    def endpoint(self) -> dict[str, Any]:
+        return self.sagemaker.describe_endpoint(EndpointName=self.cfg.endpoint_name)
+
+    def config_name(self, run_id: str) -> str:
+        return self.input(run_id)["EndpointConfigName"]
+
+
+@pytest.fixture
+def pipeline(emulator: Emulator) -> Pipeline:
+    """The project's generated state machine, created on the in-process emulator."""
+    return Pipeline(emulator)
+
+
+@pytest.fixture(autouse=True)
+def quiet_debug_logs(caplog: pytest.LogCaptureFixture) -> None:
+    """pytest captures at DEBUG, which makes botocore and moto render every request; INFO is enough."""
+    import logging
+
+    caplog.set_level(logging.INFO)
