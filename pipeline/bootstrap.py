@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, fields
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, ClassVar, TextIO
 
 from botocore.exceptions import ClientError
 
@@ -77,7 +77,7 @@ class BootstrapParameters:
     algorithm_image_repository_arn: str
     existing_oidc_provider_arn: str = ""
 
-    CFN_NAMES = {
+    CFN_NAMES: ClassVar[Mapping[str, str]] = {
         "github_owner": "GitHubOwner",
         "github_repo": "GitHubRepo",
         "environment_name": "EnvironmentName",
@@ -160,7 +160,8 @@ _CHECKS: Mapping[str, Callable[[str], str | None]] = {
     ),
     "github_repo": _pattern(GITHUB_REPO, "a GitHub repository name has 1-100 letters, digits, '.', '_' and '-'"),
     "environment_name": _pattern(
-        ENVIRONMENT_NAME, "an environment name has 1-64 letters, digits, '.', '_' and '-', starting with a letter or digit"
+        ENVIRONMENT_NAME,
+        "an environment name has 1-64 letters, digits, '.', '_' and '-', starting with a letter or digit",
     ),
     "project_name": _pattern(
         PROJECT_NAME,
@@ -171,7 +172,9 @@ _CHECKS: Mapping[str, Callable[[str], str | None]] = {
     "state_machine_name": _state_machine,
     "bucket_name": _bucket,
     "prefix": _pattern(
-        PREFIX, "a prefix is '/'-separated segments of letters, digits, '.', '_' and '-', no leading or trailing '/'", PREFIX_MAX
+        PREFIX,
+        "a prefix is '/'-separated segments of letters, digits, '.', '_' and '-', no leading or trailing '/'",
+        PREFIX_MAX,
     ),
     "algorithm_image_repository_arn": _pattern(
         ECR_REPOSITORY_ARN, "expected arn:aws:ecr:<region>:<account>:repository/<name>"
@@ -217,9 +220,15 @@ def image_repository_arn(image_uri: str) -> str:
     """The ECR repository ARN of an image URI (``<account>.dkr.ecr.<region>.amazonaws.com/<repo>:<tag>``)."""
     match = ECR_IMAGE_URI.match(image_uri)
     if not match:
-        raise UsageError(f"image URI {image_uri!r} is not an ECR image (<account>.dkr.ecr.<region>.amazonaws.com/<repository>)")
-    partition = "aws-cn" if match.group("cn") else "aws-us-gov" if match.group("region").startswith("us-gov-") else "aws"
-    return f"arn:{partition}:ecr:{match.group('region')}:{match.group('account')}:repository/{match.group('repository')}"
+        raise UsageError(
+            f"image URI {image_uri!r} is not an ECR image (<account>.dkr.ecr.<region>.amazonaws.com/<repository>)"
+        )
+    partition = (
+        "aws-cn" if match.group("cn") else "aws-us-gov" if match.group("region").startswith("us-gov-") else "aws"
+    )
+    return (
+        f"arn:{partition}:ecr:{match.group('region')}:{match.group('account')}:repository/{match.group('repository')}"
+    )
 
 
 def parameters_from_config(
@@ -444,7 +453,7 @@ def print_change_set(
     ]
     widths = [max(len(row[i]) for row in rows) for i in range(4)]
     for row in rows:
-        print("  " + "  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip(), file=out)
+        print("  " + "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip(), file=out)
 
 
 def print_github_variables(variables: Mapping[str, str], parameters: BootstrapParameters, out: TextIO) -> None:
@@ -465,7 +474,9 @@ def print_github_variables(variables: Mapping[str, str], parameters: BootstrapPa
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the ``bootstrap`` subcommand's options to ``parser``."""
-    parser.add_argument("--environment", required=True, help="environment of config/pipeline.toml (also the GitHub environment)")
+    parser.add_argument(
+        "--environment", required=True, help="environment of config/pipeline.toml (also the GitHub environment)"
+    )
     parser.add_argument("--config", default=None, help="configuration file (default: config/pipeline.toml)")
     parser.add_argument("--github-owner", required=True, help="GitHub user or organisation owning the repository")
     parser.add_argument("--github-repo", required=True, help="GitHub repository name, without the owner")
@@ -475,7 +486,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="ARN of the account's GitHub OIDC provider, when it already exists (otherwise the stack creates it)",
     )
     parser.add_argument("--stack-name", default=None, help="stack name (default: <endpoint_name>-bootstrap)")
-    parser.add_argument("--template", default=str(TEMPLATE_PATH), help="CloudFormation template (default: infra/bootstrap.yaml)")
+    parser.add_argument(
+        "--template", default=str(TEMPLATE_PATH), help="CloudFormation template (default: infra/bootstrap.yaml)"
+    )
     parser.add_argument("--dry-run", action="store_true", help="print the change set, then delete it without executing")
     parser.add_argument("--poll-seconds", type=float, default=DEFAULT_POLL_SECONDS, help=argparse.SUPPRESS)
 

@@ -123,7 +123,9 @@ def actions_for(call: TaskCall) -> frozenset[str]:
         return frozenset()  # the worker polls the activity; the role needs nothing
     match = _SERVICE_INTEGRATION.match(resource)
     if not match:
-        raise UnknownIntegrationError(f"state {call.state!r}: Resource {resource!r} is not a Step Functions integration ARN")
+        raise UnknownIntegrationError(
+            f"state {call.state!r}: Resource {resource!r} is not a Step Functions integration ARN"
+        )
     integration = match.group("integration")
     if integration.startswith("aws-sdk:"):
         return _sdk_actions(call, integration)

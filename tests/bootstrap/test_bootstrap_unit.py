@@ -98,7 +98,9 @@ def test_a_failed_no_change_change_set_is_deleted_and_reported(stubbed: tuple[An
     stubber.add_response("describe_stacks", stack("UPDATE_COMPLETE"), {"StackName": STACK})
     expect_create(stubber, "UPDATE")
     reason = "The submitted information didn't contain changes. Submit different information to create a change set."
-    stubber.add_response("describe_change_set", change_set("FAILED", reason), {"StackName": STACK, "ChangeSetName": CHANGE_SET})
+    stubber.add_response(
+        "describe_change_set", change_set("FAILED", reason), {"StackName": STACK, "ChangeSetName": CHANGE_SET}
+    )
     stubber.add_response("delete_change_set", {}, {"StackName": STACK, "ChangeSetName": CHANGE_SET})
     stubber.add_response("describe_stacks", stack("UPDATE_COMPLETE", {"BucketName": "b"}), {"StackName": STACK})
     result, printed = run(client)
@@ -111,7 +113,9 @@ def test_a_failed_change_set_reports_its_reason(stubbed: tuple[Any, Stubber]) ->
     stubber.add_response("describe_stacks", stack("CREATE_COMPLETE"), {"StackName": STACK})
     expect_create(stubber, "UPDATE")
     reason = "Requires capabilities : [CAPABILITY_AUTO_EXPAND]"
-    stubber.add_response("describe_change_set", change_set("FAILED", reason), {"StackName": STACK, "ChangeSetName": CHANGE_SET})
+    stubber.add_response(
+        "describe_change_set", change_set("FAILED", reason), {"StackName": STACK, "ChangeSetName": CHANGE_SET}
+    )
     stubber.add_response("delete_change_set", {}, {"StackName": STACK, "ChangeSetName": CHANGE_SET})
     with pytest.raises(PipelineError, match=r"change set bootstrap-test .* failed: Requires capabilities"):
         run(client)
@@ -158,7 +162,9 @@ def test_a_rolled_back_update_fails_with_the_failed_resources(stubbed: tuple[Any
         "ResourceStatusReason": "Access denied",
         "Timestamp": datetime(2999, 1, 1, tzinfo=timezone.utc),
     }
-    old = dict(event, EventId="0", ResourceStatusReason="old failure", Timestamp=datetime(2000, 1, 1, tzinfo=timezone.utc))
+    old = dict(
+        event, EventId="0", ResourceStatusReason="old failure", Timestamp=datetime(2000, 1, 1, tzinfo=timezone.utc)
+    )
     stubber.add_response("describe_stack_events", {"StackEvents": [event, old]}, {"StackName": STACK})
     with pytest.raises(PipelineError) as caught:
         run(client)
@@ -172,7 +178,7 @@ def test_a_rolled_back_update_fails_with_the_failed_resources(stubbed: tuple[Any
 def test_a_stack_that_cannot_be_updated_is_refused_before_any_change(stubbed: tuple[Any, Stubber], status: str) -> None:
     client, stubber = stubbed
     stubber.add_response("describe_stacks", stack(status), {"StackName": STACK})
-    with pytest.raises(PipelineError, match=f"{status} and cannot be updated.*delete-stack"):
+    with pytest.raises(PipelineError, match=rf"{status} and cannot be updated.*delete-stack"):
         run(client)
 
 
@@ -199,7 +205,7 @@ def test_a_rejected_change_set_is_reported(stubbed: tuple[Any, Stubber]) -> None
     client, stubber = stubbed
     stubber.add_client_error("describe_stacks", "ValidationError", f"Stack with id {STACK} does not exist")
     stubber.add_client_error("create_change_set", "InsufficientCapabilitiesException", "Requires capabilities")
-    with pytest.raises(PipelineError, match="rejected the change set.*Requires capabilities"):
+    with pytest.raises(PipelineError, match=r"rejected the change set.*Requires capabilities"):
         run(client)
 
 
@@ -275,7 +281,7 @@ def test_run_rejects_bad_flags_with_the_flag_value(stubbed: tuple[Any, Stubber])
 
 def test_run_reports_a_missing_template(tmp_path: Any) -> None:
     args = parse("--github-owner", "acme", "--github-repo", "big-mart", "--template", str(tmp_path / "none.yaml"))
-    with pytest.raises(UsageError, match="none.yaml' cannot be read"):
+    with pytest.raises(UsageError, match=r"none\.yaml' cannot be read"):
         bs.run(args, session=object())
 
 

@@ -45,7 +45,9 @@ def test_first_run_creates_the_stack_through_a_change_set(cfn: Any, deployed: De
     assert result.status == "created"
     assert result.change_set_name and result.change_set_name.startswith("bootstrap-")
     summaries = cfn.list_change_sets(StackName=STACK)["Summaries"]
-    assert [(s["ChangeSetName"], s["ExecutionStatus"]) for s in summaries] == [(result.change_set_name, "EXECUTE_COMPLETE")]
+    assert [(s["ChangeSetName"], s["ExecutionStatus"]) for s in summaries] == [
+        (result.change_set_name, "EXECUTE_COMPLETE")
+    ]
     assert cfn.describe_stacks(StackName=STACK)["Stacks"][0]["StackStatus"] == "CREATE_COMPLETE"
     added = {(c.action, c.logical_id, c.resource_type) for c in result.changes}
     assert {
@@ -84,7 +86,10 @@ def test_outputs_and_github_variables(deployed: Deployed) -> None:
     }
     for name, value in variables.items():
         assert f"  {name}={value}\n" in deployed.printed
-    assert f"gh variable set PIPELINE_BUCKET --env staging --repo acme/big-mart --body {variables['PIPELINE_BUCKET']}" in deployed.printed
+    assert (
+        f"gh variable set PIPELINE_BUCKET --env staging --repo acme/big-mart --body {variables['PIPELINE_BUCKET']}"
+        in deployed.printed
+    )
 
 
 def test_outputs_agree_with_the_checked_in_configuration(deployed: Deployed) -> None:
@@ -133,7 +138,9 @@ def test_second_run_reports_no_changes_and_writes_nothing(cfn: Any, deployed: De
 def test_a_changed_template_updates_the_stack(cfn: Any, deployed: Deployed, template_body: str) -> None:
     # A template change rather than a parameter change: moto's change sets do not see
     # parameters used only inside Fn::Sub (AWS does), so they would look empty here.
-    changed = template_body.replace('Description: !Sub "GitHub Actions', 'Description: !Sub "Deploy role of GitHub Actions')
+    changed = template_body.replace(
+        'Description: !Sub "GitHub Actions', 'Description: !Sub "Deploy role of GitHub Actions'
+    )
     assert changed != template_body
     result, printed = deploy(cfn, deployed.parameters, changed)
     assert result.status == "updated"
@@ -148,7 +155,9 @@ def test_a_changed_template_updates_the_stack(cfn: Any, deployed: Deployed, temp
     assert again.status == "no-changes"
 
 
-def test_dry_run_prints_the_change_set_and_leaves_nothing(cfn: Any, parameters: BootstrapParameters, template_body: str) -> None:
+def test_dry_run_prints_the_change_set_and_leaves_nothing(
+    cfn: Any, parameters: BootstrapParameters, template_body: str
+) -> None:
     result, printed = deploy(cfn, parameters, template_body, execute=False)
     assert result.status == "planned" and result.outputs == {}
     assert "Add     DeployRole" in printed and "Dry run" in printed
@@ -158,7 +167,9 @@ def test_dry_run_prints_the_change_set_and_leaves_nothing(cfn: Any, parameters: 
 
 
 def test_dry_run_of_an_update_keeps_the_stack_as_it_was(cfn: Any, deployed: Deployed, template_body: str) -> None:
-    changed = template_body.replace('Description: !Sub "GitHub Actions', 'Description: !Sub "Deploy role of GitHub Actions')
+    changed = template_body.replace(
+        'Description: !Sub "GitHub Actions', 'Description: !Sub "Deploy role of GitHub Actions'
+    )
     result, printed = deploy(cfn, make_parameters(github_repo="other"), changed, execute=False)
     assert result.status == "planned" and "(UPDATE)" in printed and "Modify  DeployRole" in printed
     iam = boto3.client("iam", region_name=REGION)
@@ -234,7 +245,12 @@ def test_the_workflow_role_reaches_exactly_the_run_s_resources(deployed: Deploye
     sagemaker_role = deployed.result.outputs["SageMakerRoleArn"]
     assert policy_allows(docs, "iam:PassRole", sagemaker_role, {"iam:PassedToService": "sagemaker.amazonaws.com"})
     assert not policy_allows(docs, "iam:PassRole", sagemaker_role, {"iam:PassedToService": "ec2.amazonaws.com"})
-    assert not policy_allows(docs, "iam:PassRole", deployed.result.outputs["DeployRoleArn"], {"iam:PassedToService": "sagemaker.amazonaws.com"})
+    assert not policy_allows(
+        docs,
+        "iam:PassRole",
+        deployed.result.outputs["DeployRoleArn"],
+        {"iam:PassedToService": "sagemaker.amazonaws.com"},
+    )
     # Another project's resources and other actions stay out of reach.
     assert not policy_allows(docs, "sagemaker:CreateModel", f"{SAGEMAKER}:model/big-mart-prod-x-model")
     assert not policy_allows(docs, "sagemaker:DeleteEndpoint", f"{SAGEMAKER}:endpoint/big-mart-prod")
@@ -246,8 +262,15 @@ def test_the_deploy_role_can_deploy_run_and_smoke_test_only_this_pipeline(deploy
     iam = boto3.client("iam", region_name=REGION)
     docs = role_documents(iam, "big-mart-staging-deploy")
     machine = f"{STATES}:stateMachine:big-mart-staging"
-    for action in ("CreateStateMachine", "UpdateStateMachine", "DescribeStateMachine", "PublishStateMachineVersion",
-                   "ListStateMachineVersions", "StartExecution", "TagResource"):
+    for action in (
+        "CreateStateMachine",
+        "UpdateStateMachine",
+        "DescribeStateMachine",
+        "PublishStateMachineVersion",
+        "ListStateMachineVersions",
+        "StartExecution",
+        "TagResource",
+    ):
         assert policy_allows(docs, f"states:{action}", machine), action
     for action in ("CreateStateMachineAlias", "UpdateStateMachineAlias", "DescribeStateMachineAlias", "StartExecution"):
         assert policy_allows(docs, f"states:{action}", f"{machine}:live"), action
@@ -257,11 +280,18 @@ def test_the_deploy_role_can_deploy_run_and_smoke_test_only_this_pipeline(deploy
         assert policy_allows(docs, f"states:{action}", execution), action
     workflow_role = deployed.result.outputs["WorkflowRoleArn"]
     assert policy_allows(docs, "iam:PassRole", workflow_role, {"iam:PassedToService": "states.amazonaws.com"})
-    assert not policy_allows(docs, "iam:PassRole", deployed.result.outputs["SageMakerRoleArn"], {"iam:PassedToService": "states.amazonaws.com"})
+    assert not policy_allows(
+        docs,
+        "iam:PassRole",
+        deployed.result.outputs["SageMakerRoleArn"],
+        {"iam:PassedToService": "states.amazonaws.com"},
+    )
     endpoint = f"{SAGEMAKER}:endpoint/big-mart-staging"
     for action in ("DescribeEndpoint", "UpdateEndpoint", "InvokeEndpoint"):
         assert policy_allows(docs, f"sagemaker:{action}", endpoint), action
-    assert policy_allows(docs, "sagemaker:DescribeEndpointConfig", f"{SAGEMAKER}:endpoint-config/big-mart-staging-x-config")
+    assert policy_allows(
+        docs, "sagemaker:DescribeEndpointConfig", f"{SAGEMAKER}:endpoint-config/big-mart-staging-x-config"
+    )
     bucket = f"arn:aws:s3:::big-mart-pipeline-staging-{ACCOUNT}"
     assert policy_allows(docs, "s3:PutObject", f"{bucket}/sagemaker/big-mart-pipeline/data/train/train.csv")
     assert policy_allows(docs, "s3:GetObject", f"{bucket}/sagemaker/big-mart-pipeline/output/model.tar.gz")
@@ -299,8 +329,18 @@ def test_run_deploys_from_the_configuration(aws: None, capsys: pytest.CaptureFix
     parser = argparse.ArgumentParser()
     bootstrap_module.add_arguments(parser)
     args = parser.parse_args(
-        ["--environment", "staging", "--github-owner", "acme", "--github-repo", "big-mart",
-         "--existing-oidc-provider-arn", PROVIDER_ARN, "--poll-seconds", "0"]
+        [
+            "--environment",
+            "staging",
+            "--github-owner",
+            "acme",
+            "--github-repo",
+            "big-mart",
+            "--existing-oidc-provider-arn",
+            PROVIDER_ARN,
+            "--poll-seconds",
+            "0",
+        ]
     )
     result = bootstrap_module.run(args, session=boto3.Session(region_name=REGION))
     assert result.status == "created" and result.stack_name == STACK

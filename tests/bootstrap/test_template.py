@@ -100,7 +100,9 @@ def test_deploy_role_trust_is_exact(template: dict[str, Any]) -> None:
     assert statement["Effect"] == "Allow"
     assert statement["Action"] == "sts:AssumeRoleWithWebIdentity"
     assert statement["Principal"] == {
-        "Federated": {"Fn::If": ["CreateOidcProvider", {"Ref": "GitHubOidcProvider"}, {"Ref": "ExistingOidcProviderArn"}]}
+        "Federated": {
+            "Fn::If": ["CreateOidcProvider", {"Ref": "GitHubOidcProvider"}, {"Ref": "ExistingOidcProviderArn"}]
+        }
     }
     assert statement["Condition"] == {
         "StringEquals": {
@@ -115,7 +117,10 @@ def test_deploy_role_trust_is_exact(template: dict[str, Any]) -> None:
 
 
 def test_service_roles_trust_only_their_service_in_this_account(template: dict[str, Any]) -> None:
-    for logical_id, service in (("WorkflowRole", "states.amazonaws.com"), ("SageMakerExecutionRole", "sagemaker.amazonaws.com")):
+    for logical_id, service in (
+        ("WorkflowRole", "states.amazonaws.com"),
+        ("SageMakerExecutionRole", "sagemaker.amazonaws.com"),
+    ):
         (statement,) = template["Resources"][logical_id]["Properties"]["AssumeRolePolicyDocument"]["Statement"]
         assert statement["Principal"] == {"Service": service}
         assert statement["Action"] == "sts:AssumeRole"
@@ -206,7 +211,7 @@ def test_outputs_cover_every_github_variable(template: dict[str, Any]) -> None:
 
 
 def test_github_variable_names_are_the_config_environment_variables() -> None:
-    for variable, output in GITHUB_VARIABLES:
+    for variable, _output in GITHUB_VARIABLES:
         if variable == "AWS_REGION":
             continue
         key = variable.removeprefix(pipeline_config.ENV_PREFIX).lower()
