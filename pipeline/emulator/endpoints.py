@@ -219,7 +219,8 @@ def advance(backend: Any, endpoint_name: str) -> None:
                 _apply_config(backend, endpoint, previous)
                 op.failure = _Rollback(reason)
             endpoint.endpoint_status = "RollingBack"
-            runtime.endpoint_ops[key] = EndpointOp("rollback", runtime.clock(), failure=op.failure)
+            # The rollback began when the update ended, not when someone looked.
+            runtime.endpoint_ops[key] = EndpointOp("rollback", op.started + durations["update"], failure=op.failure)
             advance(backend, endpoint_name)
         elif op.kind == "rollback":
             endpoint.pending_deployment_summary = None

@@ -15,7 +15,8 @@ from pipeline.emulator.faults import InvokeFault
 
 
 def _error(status: int, code: str, body: dict[str, Any]) -> tuple[int, dict[str, str], str]:
-    headers = {"x-amzn-ErrorType": code, "Content-Type": "application/json"}
+    # moto takes the status from the "status" header, not from the tuple.
+    headers = {"x-amzn-ErrorType": code, "Content-Type": "application/json", "status": str(status)}
     return status, headers, json.dumps({"__type": code, **body})
 
 
@@ -39,7 +40,7 @@ def invoke_endpoint(original: Any, response: Any) -> Any:
     runtime = rt.current()
     if runtime is None:
         return original(response)
-    name = response._get_params().get("EndpointName") or response.path.split("/")[2]
+    name = response.path.split("/")[2]  # /endpoints/<name>/invocations
     account, region = response.current_account, response.region
     backend = sagemaker_backends[account][region]
     endpoints.advance(backend, name)

@@ -1,0 +1,244 @@
+"""SageMaker behaviours of the emulator: training jobs, endpoints, invocation."""
+
+from __future__ import annotations
+
+import io
+import tarfile
+import time
+from typing import Any
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+
+from pipeline.emulator import Emulator, ModelError, Timings, TrainingFailed
+from tests.conftest import REGION
+
+BUCKET = "emulator-tests"
+ROLE = "arn:aws:iam::123456789012:role/sagemaker"
+IMAGE = "141502667606.dkr.ecr.eu-west-1.amazonaws.com/sagemaker-xgboost:3.0-5"
+
+
+def _training_request(name: str) -> dict[str, Any]:
+    return {
+        "TrainingJobName": name,
+        "AlgorithmSpecification": {"TrainingImage": IMAGE, "TrainingInputMode": "File"},
+        "RoleArn": ROLE,
+        "HyperParameters": {"num_round": "10"},
+        "InputDataConfig": [{"ChannelName": "train", "DataSource": {"S3DataSource": {
+            "S3DataType": "S3Prefix", "S3Uri": f"s3://{BUCKET}/data/train/"}}}],
+        "OutputDataConfig": {"S3OutputPath": f"s3://{BUCKET}/output"},
+        "ResourceConfig": {"InstanceType": "ml.m5.xlarge", "InstanceCount": 1, "VolumeSizeInGB": 5},
+        "StoppingCondition": {"MaxRuntimeInSeconds": 60},
+    }
+
+
+def _clients() -> tuple[Any, Any]:
+    s3 = boto3.client("s3", region_name=REGION)
+    s3.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})
+    s3.put_object(Bucket=BUCKET, Key="data/train/part.csv", Body=b"1,2\n")
+    return s3, boto3.client("sagemaker", region_name=REGION)
+
+
+def _wait_job(sm: Any, name: str) -> dict[str, Any]:
+    for _ in range(500):
+        job = sm.describe_training_job(TrainingJobName=name)
+        if job["TrainingJobStatus"] not in ("InProgress", "Stopping"):
+            return job
+        time.sleep(0.01)
+    raise AssertionError(f"{name} never ended")
+
+
+def _endpoint_setup(sm: Any, *configs: str) -> None:
+    for config in configs:
+        sm.create_model(ModelName=f"m-{config}", ExecutionRoleArn=ROLE,
+                        PrimaryContainer={"Image": IMAGE, "ModelDataUrl": f"s3://{BUCKET}/{config}/model.tar.gz"})
+        sm.create_endpoint_config(EndpointConfigName=config, ProductionVariants=[{
+            "VariantName": "AllTraffic", "ModelName": f"m-{config}", "InstanceType": "ml.m5.large",
+            "InitialInstanceCount": 1}])
+
+
+def _status(sm: Any, name: str = "ep") -> tuple[str, str]:
+    ep = sm.describe_endpoint(EndpointName=name)
+    return ep["EndpointStatus"], ep["EndpointConfigName"]
+
+
+def test_training_job_goes_in_progress_then_completed_with_an_artifact() -> None:
+    with Emulator(timings=Timings(training_seconds=0.3)):
+        s3, sm = _clients()
+        sm.create_training_job(**_training_request("job1"))
+        first = sm.describe_training_job(TrainingJobName="job1")
+        assert first["TrainingJobStatus"] == "InProgress" and "ModelArtifacts" not in first
+        job = _wait_job(sm, "job1")
+        assert job["TrainingJobStatus"] == "Completed" and job["SecondaryStatus"] == "Completed"
+        artifact = job["ModelArtifacts"]["S3ModelArtifacts"]
+        assert artifact == f"s3://{BUCKET}/output/job1/output/model.tar.gz"
+        body = s3.get_object(Bucket=BUCKET, Key="output/job1/output/model.tar.gz")["Body"].read()
+        assert tarfile.open(fileobj=io.BytesIO(body)).getnames() == ["xgboost-model"]
+        assert job["AlgorithmSpecification"] == _training_request("job1")["AlgorithmSpecification"]
+
+
+def test_trainer_hook_gets_the_request_and_can_fail_the_job() -> None:
+    seen: list[dict[str, Any]] = []
+
+    def trainer(request: dict[str, Any], s3_client: Any) -> None:
+        seen.append(request)
+        raise TrainingFailed("AlgorithmError: no rows")
+
+    with Emulator(trainer=trainer):
+        _, sm = _clients()
+        sm.create_training_job(**_training_request("job1"))
+        job = _wait_job(sm, "job1")
+    assert (job["TrainingJobStatus"], job["FailureReason"]) == ("Failed", "AlgorithmError: no rows")
+    assert seen[0]["HyperParameters"] == {"num_round": "10"} and seen[0]["TrainingJobName"] == "job1"
+
+
+def test_training_without_input_data_fails_like_aws() -> None:
+    with Emulator():
+        s3, sm = _clients()
+        s3.delete_object(Bucket=BUCKET, Key="data/train/part.csv")
+        sm.create_training_job(**_training_request("job1"))
+        job = _wait_job(sm, "job1")
+    assert job["TrainingJobStatus"] == "Failed" and "No S3 objects found" in job["FailureReason"]
+
+
+def test_duplicate_training_job_name_and_stop() -> None:
+    with Emulator(timings=Timings(training_seconds=5)):
+        _, sm = _clients()
+        sm.create_training_job(**_training_request("job1"))
+        with pytest.raises(ClientError) as err:
+            sm.create_training_job(**_training_request("job1"))
+        assert err.value.response["Error"]["Code"] == "ResourceInUse"
+        sm.stop_training_job(TrainingJobName="job1")
+        assert _wait_job(sm, "job1")["TrainingJobStatus"] == "Stopped"
+
+
+def test_create_on_an_existing_name_fails_with_aws_text() -> None:
+    with Emulator():
+        _, sm = _clients()
+        _endpoint_setup(sm, "c1")
+        arn = sm.create_endpoint(EndpointName="ep", EndpointConfigName="c1")["EndpointArn"]
+        with pytest.raises(ClientError) as err:
+            sm.create_endpoint(EndpointName="ep", EndpointConfigName="c1")
+    assert err.value.response["Error"]["Code"] == "ValidationException"
+    assert err.value.response["Error"]["Message"] == f'Cannot create already existing endpoint "{arn}".'
+
+
+def test_endpoint_statuses_over_time_and_update_keeps_old_config_serving() -> None:
+    with Emulator(timings=Timings(endpoint_create_seconds=0.2, endpoint_update_seconds=0.2)):
+        _, sm = _clients()
+        _endpoint_setup(sm, "c1", "c2")
+        sm.create_endpoint(EndpointName="ep", EndpointConfigName="c1")
+        assert _status(sm) == ("Creating", "c1")
+        time.sleep(0.25)
+        assert _status(sm) == ("InService", "c1")
+        for bad, text in (("c1", "already uses"), ("nope", "Could not find endpoint configuration")):
+            with pytest.raises(ClientError, match=text):
+                sm.update_endpoint(EndpointName="ep", EndpointConfigName=bad)
+        sm.update_endpoint(EndpointName="ep", EndpointConfigName="c2")
+        during = sm.describe_endpoint(EndpointName="ep")
+        assert (during["EndpointStatus"], during["EndpointConfigName"]) == ("Updating", "c1")
+        assert during["PendingDeploymentSummary"]["EndpointConfigName"] == "c2"
+        time.sleep(0.25)
+        assert _status(sm) == ("InService", "c2")
+
+
+def test_failed_update_rolls_back_to_the_old_config() -> None:
+    with Emulator(timings=Timings(endpoint_update_seconds=0.1)) as emu:
+        _, sm = _clients()
+        _endpoint_setup(sm, "c1", "c2", "c3")
+        sm.create_endpoint(EndpointName="ep", EndpointConfigName="c1")
+        emu.roll_back_update("", calls=[1])
+        emu.roll_back_update("capacity", final_status="UpdateRollbackFailed", calls=[2])
+        sm.update_endpoint(EndpointName="ep", EndpointConfigName="c2")
+        time.sleep(0.12)
+        assert _status(sm) == ("RollingBack", "c1")
+        time.sleep(0.12)
+        ep = sm.describe_endpoint(EndpointName="ep")
+        assert (ep["EndpointStatus"], ep["EndpointConfigName"], ep["FailureReason"]) == ("InService", "c1", "")
+        sm.update_endpoint(EndpointName="ep", EndpointConfigName="c3")
+        time.sleep(0.25)
+        ep = sm.describe_endpoint(EndpointName="ep")
+        assert (ep["EndpointStatus"], ep["FailureReason"]) == ("UpdateRollbackFailed", "capacity")
+
+
+def test_failed_endpoint_can_only_be_deleted() -> None:
+    with Emulator(timings=Timings(endpoint_delete_seconds=0.1)) as emu:
+        _, sm = _clients()
+        _endpoint_setup(sm, "c1", "c2")
+        emu.fail_endpoint_creation("no capacity")
+        sm.create_endpoint(EndpointName="ep", EndpointConfigName="c1")
+        ep = sm.describe_endpoint(EndpointName="ep")
+        assert (ep["EndpointStatus"], ep["FailureReason"]) == ("Failed", "no capacity")
+        with pytest.raises(ClientError, match="Cannot update failed endpoint"):
+            sm.update_endpoint(EndpointName="ep", EndpointConfigName="c2")
+        sm.delete_endpoint(EndpointName="ep")
+        assert _status(sm)[0] == "Deleting"
+        time.sleep(0.12)
+        with pytest.raises(ClientError, match='Could not find endpoint "arn:aws:sagemaker:'):
+            sm.describe_endpoint(EndpointName="ep")
+
+
+class _Host:
+    def __init__(self) -> None:
+        self.loaded: dict[str, str] = {}
+
+    def load(self, endpoint_name: str, model_data_url: str, s3_client: Any) -> None:
+        self.loaded[endpoint_name] = model_data_url
+
+    def unload(self, endpoint_name: str) -> None:
+        self.loaded.pop(endpoint_name)
+
+    def invoke(self, endpoint_name: str, body: bytes, content_type: str, accept: str | None) -> tuple[bytes, str]:
+        if body == b"boom":
+            raise ModelError(500, "model exploded")
+        rows = body.decode().strip().splitlines()
+        return "".join(f"{i}.5\n" for i in range(len(rows))).encode(), "text/csv"
+
+
+def test_invoke_routes_to_the_model_host_and_applies_faults() -> None:
+    host = _Host()
+    with Emulator(model_host=host) as emu:
+        _, sm = _clients()
+        _endpoint_setup(sm, "c1", "c2")
+        rt = boto3.client("sagemaker-runtime", region_name=REGION)
+        with pytest.raises(ClientError) as err:
+            rt.invoke_endpoint(EndpointName="ep", Body=b"1,2", ContentType="text/csv")
+        assert err.value.response["Error"]["Message"] == "Endpoint ep of account 123456789012 not found."
+        sm.create_endpoint(EndpointName="ep", EndpointConfigName="c1")
+        assert _status(sm)[0] == "InService"
+        assert host.loaded == {"ep": f"s3://{BUCKET}/c1/model.tar.gz"}
+
+        def call(body: bytes = b"1,2\n3,4\n") -> bytes:
+            return rt.invoke_endpoint(EndpointName="ep", Body=body, ContentType="text/csv")["Body"].read()
+
+        assert call() == b"0.5\n1.5\n"
+        with pytest.raises(ClientError) as err:
+            call(b"boom")
+        assert err.value.response["Error"]["Code"] == "ModelError"
+        assert err.value.response["ResponseMetadata"]["HTTPStatusCode"] == 424
+        emu.misbehave_on_invoke("nan", calls=[1])
+        emu.misbehave_on_invoke("wrong_count", calls=[2])
+        emu.misbehave_on_invoke("garbage", calls=[3])
+        emu.misbehave_on_invoke("error", status=503, calls=[4])
+        emu.misbehave_on_invoke("latency", seconds=0.2, calls=[5])
+        assert call() == b"nan\nnan\n"
+        assert call() == b"0.5\n"
+        assert b"not a prediction" in call()
+        with pytest.raises(ClientError, match=r"Received server error \(503\)"):
+            call()
+        started = time.monotonic()
+        assert call() == b"0.5\n1.5\n" and time.monotonic() - started >= 0.2
+        sm.update_endpoint(EndpointName="ep", EndpointConfigName="c2")
+        assert _status(sm) == ("InService", "c2") and host.loaded["ep"].endswith("/c2/model.tar.gz")
+        sm.delete_endpoint(EndpointName="ep")
+        assert host.loaded == {}
+
+
+def test_without_a_host_existing_endpoints_keep_motos_answer() -> None:
+    with Emulator():
+        _, sm = _clients()
+        _endpoint_setup(sm, "c1")
+        sm.create_endpoint(EndpointName="ep", EndpointConfigName="c1")
+        rt = boto3.client("sagemaker-runtime", region_name=REGION)
+        assert rt.invoke_endpoint(EndpointName="ep", Body=b"1")["Body"].read() == b"body"
