@@ -473,31 +473,57 @@ def print_github_variables(variables: Mapping[str, str], parameters: BootstrapPa
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Add the ``bootstrap`` subcommand's options to ``parser``."""
-    parser.add_argument(
-        "--environment", required=True, help="environment of config/pipeline.toml (also the GitHub environment)"
-    )
-    parser.add_argument("--config", default=None, help="configuration file (default: config/pipeline.toml)")
-    parser.add_argument("--github-owner", required=True, help="GitHub user or organisation owning the repository")
-    parser.add_argument("--github-repo", required=True, help="GitHub repository name, without the owner")
-    parser.add_argument(
+    """Add the bootstrap-specific options to ``parser`` (configuration options are the CLI's)."""
+    group = parser.add_argument_group("bootstrap")
+    group.add_argument("--github-owner", required=True, help="GitHub user or organisation owning the repository")
+    group.add_argument("--github-repo", required=True, help="GitHub repository name, without the owner")
+    group.add_argument(
         "--existing-oidc-provider-arn",
         default="",
-        help="ARN of the account's GitHub OIDC provider, when it already exists (otherwise the stack creates it)",
+        help="ARN of the account's GitHub OIDC provider when it already exists (default: the stack creates it)",
     )
-    parser.add_argument("--stack-name", default=None, help="stack name (default: <endpoint_name>-bootstrap)")
-    parser.add_argument(
+    group.add_argument("--stack-name", default=None, help="stack name (default: <endpoint_name>-bootstrap)")
+    group.add_argument(
         "--template", default=str(TEMPLATE_PATH), help="CloudFormation template (default: infra/bootstrap.yaml)"
     )
-    parser.add_argument("--dry-run", action="store_true", help="print the change set, then delete it without executing")
-    parser.add_argument("--poll-seconds", type=float, default=DEFAULT_POLL_SECONDS, help=argparse.SUPPRESS)
+    group.add_argument("--dry-run", action="store_true", help="print the change set, then delete it unexecuted")
+    group.add_argument("--poll-seconds", type=float, default=DEFAULT_POLL_SECONDS, help=argparse.SUPPRESS)
+    aws_group = parser.add_argument_group("AWS (your own administrator credentials, never the deploy role)")
+    aws_group.add_argument("--profile", default=None, help="named AWS profile (default: the default credential chain)")
+    aws_group.add_argument(
+        "--endpoint-url", default=None, help="send the CloudFormation calls here (default: $AWS_ENDPOINT_URL, else AWS)"
+    )
+
+
+def register_cli(subparsers: Any) -> None:
+    """Add ``bootstrap`` to the ``python -m pipeline`` subcommands (see pipeline.commands)."""
+    from pipeline.cli import add_config_arguments
+
+    parser = subparsers.add_parser(
+        "bootstrap", help="create or update the one-time AWS bootstrap stack (roles, OIDC provider, bucket)"
+    )
+    add_config_arguments(parser)
+    add_arguments(parser)
+    parser.set_defaults(handler=handler)
+
+
+def handler(args: argparse.Namespace) -> int:
+    """The CLI handler: run the bootstrap and return the exit code (errors raise PipelineError)."""
+    run(args)
+    return 0
 
 
 def run(args: argparse.Namespace, *, session: Any = None, out: TextIO | None = None) -> BootstrapResult:
-    """Run ``python -m pipeline bootstrap`` with parsed ``args``; ``session`` is a boto3 Session."""
-    from pipeline.config import load_config  # late: keeps this module importable on its own
+    """Run the bootstrap for parsed ``args``; ``session`` is a boto3 Session (default: a new one).
 
-    cfg = load_config(args.environment, path=args.config)
+    The configuration comes from the CLI's common options (``--env``, ``--config``, ``--set``).
+    Credentials are the caller's own (default chain or ``--profile``): the deploy role does not
+    exist yet and may not create IAM roles, so it is never assumed here.
+    """
+    from pipeline import aws
+    from pipeline.cli import config_from_args  # late: pipeline.cli imports the command modules
+
+    cfg = config_from_args(args)
     parameters = parameters_from_config(
         cfg,
         github_owner=args.github_owner,
@@ -513,8 +539,10 @@ def run(args: argparse.Namespace, *, session: Any = None, out: TextIO | None = N
     if session is None:
         import boto3
 
-        session = boto3.Session(region_name=cfg.region)
-    cfn = session.client("cloudformation", region_name=cfg.region)
+        session = boto3.Session(profile_name=getattr(args, "profile", None), region_name=cfg.region)
+    cfn = aws.client(
+        session, "cloudformation", endpoint_url=getattr(args, "endpoint_url", None), region_name=cfg.region
+    )
     return bootstrap(
         cfn,
         stack_name=args.stack_name or default_stack_name(parameters.project_name),

@@ -327,10 +327,11 @@ def test_the_sagemaker_role_reads_data_writes_output_and_pulls_the_image(deploye
 
 def test_run_deploys_from_the_configuration(aws: None, capsys: pytest.CaptureFixture[str]) -> None:
     parser = argparse.ArgumentParser()
-    bootstrap_module.add_arguments(parser)
+    bootstrap_module.register_cli(parser.add_subparsers())
     args = parser.parse_args(
         [
-            "--environment",
+            "bootstrap",
+            "--env",
             "staging",
             "--github-owner",
             "acme",
@@ -347,3 +348,28 @@ def test_run_deploys_from_the_configuration(aws: None, capsys: pytest.CaptureFix
     assert "PIPELINE_DEPLOY_ROLE_ARN=arn:aws:iam::123456789012:role/big-mart-staging-deploy" in capsys.readouterr().out
     again = bootstrap_module.run(args, session=boto3.Session(region_name=REGION))
     assert again.status == "no-changes"
+
+
+def test_python_m_pipeline_bootstrap(aws: None, capsys: pytest.CaptureFixture[str]) -> None:
+    from pipeline.cli import main
+
+    argv = ["bootstrap", "--env", "staging", "--github-owner", "acme", "--github-repo", "big-mart",
+            "--existing-oidc-provider-arn", PROVIDER_ARN]  # fmt: skip
+    assert main(argv) == 0
+    printed = capsys.readouterr().out
+    assert "Change set bootstrap-" in printed and "PIPELINE_WORKFLOW_ROLE_ARN=" in printed
+    assert main(argv) == 0
+    assert "no changes" in capsys.readouterr().out
+
+
+def test_python_m_pipeline_bootstrap_rejects_bad_values_with_exit_2(
+    aws: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from pipeline.cli import main
+
+    code = main(["bootstrap", "--env", "staging", "--github-owner=-acme", "--github-repo", "big?mart"])
+    assert code == 2
+    errors = capsys.readouterr().err.splitlines()
+    assert errors[0].startswith("error: github_owner (GitHubOwner) = '-acme' is not allowed")
+    assert errors[1].startswith("error: github_repo (GitHubRepo) = 'big?mart' contains a wildcard")
+    assert boto3.client("cloudformation", region_name=REGION).list_stacks()["StackSummaries"] == []
