@@ -1,0 +1,121 @@
+"""Step Functions engine extensions, fault specifications, the moto guard."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+import boto3
+import pytest
+
+import pipeline.emulator.compat as compat
+from pipeline.emulator import Emulator, FaultFile, FaultSpecError, MotoIncompatibleError, Timings
+from pipeline.emulator.faults import CallError, FaultPlan
+from tests.conftest import REGION
+
+ROLE = "arn:aws:iam::123456789012:role/workflow"
+
+
+def _run(definition: dict[str, Any]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    sfn = boto3.client("stepfunctions", region_name=REGION)
+    arn = sfn.create_state_machine(name="t", definition=json.dumps(definition), roleArn=ROLE)["stateMachineArn"]
+    execution = sfn.start_execution(stateMachineArn=arn, input="{}")["executionArn"]
+    while (desc := sfn.describe_execution(executionArn=execution))["status"] == "RUNNING":
+        time.sleep(0.01)
+    return desc, sfn.get_execution_history(executionArn=execution)["events"]
+
+
+def _task(resource: str, parameters: dict[str, Any], **extra: Any) -> dict[str, Any]:
+    return {"Type": "Task", "Resource": resource, "Parameters": parameters, "End": True, **extra}
+
+
+def test_optimised_and_aws_sdk_errors_carry_aws_names(emulator: Emulator) -> None:
+    catch = [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "Done"}]
+    definition = {"StartAt": "Sdk", "States": {
+        "Sdk": _task("arn:aws:states:::aws-sdk:sagemaker:describeEndpoint", {"EndpointName": "nope"},
+                     ResultPath="$.r", Catch=[{**catch[0], "ResultPath": "$.sdk", "Next": "Opt"}], End=None, Next="Done"),
+        "Opt": _task("arn:aws:states:::sagemaker:createModel", {"ModelName": "m", "ExecutionRoleArn": ROLE,
+                     "PrimaryContainer": {"Image": "i"}}, Catch=[{**catch[0], "ResultPath": "$.opt"}], End=None,
+                     Next="Done"),
+        "Done": {"Type": "Succeed"}}}
+    del definition["States"]["Sdk"]["End"], definition["States"]["Opt"]["End"]
+    emulator.fail_call("sagemaker:CreateModel", "ValidationException", "bad model")
+    desc, _ = _run(definition)
+    output = json.loads(desc["output"])
+    assert output["sdk"]["Error"] == "SageMaker.SageMakerException"
+    assert 'Could not find endpoint "arn:aws:sagemaker:eu-west-1:123456789012:endpoint/nope".' in output["sdk"]["Cause"]
+    assert output["opt"]["Error"] == "SageMaker.AmazonSageMakerException"
+    assert "bad model" in output["opt"]["Cause"] and "Error Code: ValidationException" in output["opt"]["Cause"]
+
+
+def test_slow_call_times_out_the_task(emulator: Emulator) -> None:
+    emulator.delay_call("sagemaker:CreateModel", 1.5)
+    task = _task("arn:aws:states:::sagemaker:createModel",
+                 {"ModelName": "m", "ExecutionRoleArn": ROLE, "PrimaryContainer": {"Image": "i"}}, TimeoutSeconds=1)
+    desc, _ = _run({"StartAt": "T", "States": {"T": task}})
+    assert (desc["status"], desc["error"]) == ("FAILED", "States.Timeout")
+
+
+def test_states_all_does_not_catch_states_runtime(emulator: Emulator) -> None:
+    definition = {"StartAt": "P", "States": {
+        "P": {"Type": "Pass", "Parameters": {"x.$": "$.missing.path"}, "End": True}}}
+    desc, _ = _run(definition)
+    assert desc["error"] == "States.Runtime"
+    task = _task("arn:aws:states:::sagemaker:createModel", {"ModelName.$": "$.missing"},
+                 Catch=[{"ErrorEquals": ["States.ALL"], "Next": "Caught"}])
+    del task["End"]
+    task["Next"] = "Caught"
+    desc, _ = _run({"StartAt": "T", "States": {"T": task, "Caught": {"Type": "Succeed"}}})
+    assert (desc["status"], desc["error"]) == ("FAILED", "States.Runtime")
+
+
+def test_time_scale_shortens_wait_and_retry(emulator: Emulator) -> None:
+    emulator.timings = Timings(time_scale=0.01)
+    emulator.fail_call("sagemaker:CreateModel", "ThrottlingException", calls=[1])
+    task = _task("arn:aws:states:::sagemaker:createModel",
+                 {"ModelName": "m", "ExecutionRoleArn": ROLE, "PrimaryContainer": {"Image": "i"}},
+                 Retry=[{"ErrorEquals": ["ThrottlingException"], "IntervalSeconds": 60, "MaxAttempts": 1}])
+    started = time.monotonic()
+    desc, events = _run({"StartAt": "W", "States": {"W": {"Type": "Wait", "Seconds": 60, "Next": "T"}, "T": task}})
+    assert desc["status"] == "SUCCEEDED" and time.monotonic() - started < 5
+    assert [e["taskFailedEventDetails"]["error"] for e in events if e["type"] == "TaskFailed"] == ["ThrottlingException"]
+
+
+def test_fault_calls_are_counted_per_fault() -> None:
+    plan = FaultPlan([CallError(operation="states:StartExecution", code="X", calls=[2])])
+    assert [plan.call_error("stepfunctions:StartExecution") is not None for _ in range(3)] == [False, True, False]
+
+
+def test_fault_file_round_trip_and_errors_name_the_value(tmp_path: Any) -> None:
+    document = {"timings": {"training_seconds": 1, "time_scale": 0.5},
+                "faults": [{"kind": "error", "operation": "sagemaker:CreateEndpoint", "code": "ThrottlingException",
+                            "calls": [1]}, {"kind": "invoke", "behaviour": "nan", "endpoint": "e*"}]}
+    path = tmp_path / "faults.json"
+    path.write_text(json.dumps(document))
+    loaded = FaultFile.load(path)
+    assert FaultFile.from_dict(loaded.to_dict()).to_dict() == loaded.to_dict()
+    assert loaded.timings == Timings(training_seconds=1, time_scale=0.5)
+    for bad, text in (({"faults": [{"kind": "boom"}]}, "'boom'"),
+                      ({"faults": [{"kind": "invoke", "behaviour": "slow"}]}, "'slow'"),
+                      ({"faults": [{"kind": "error", "operation": "CreateModel", "code": "X"}]}, "'CreateModel'"),
+                      ({"timings": {"training_seconds": -1}}, "-1"),
+                      ({"faults": [{"kind": "error", "operation": "a:b", "code": "X", "calls": [0]}]}, "[0]")):
+        with pytest.raises(FaultSpecError, match=text):
+            FaultFile.from_dict(bad)
+    path.write_text("{not json")
+    with pytest.raises(FaultSpecError, match="not valid JSON"):
+        FaultFile.load(path)
+
+
+def test_moto_guard_names_the_version(monkeypatch: pytest.MonkeyPatch) -> None:
+    compat.check_moto_compatibility()
+    import moto
+
+    monkeypatch.setattr(moto, "__version__", "5.3.0")
+    with pytest.raises(MotoIncompatibleError, match=r"moto 5\.3\.0 is installed; the emulator needs moto==5\.2\.5"):
+        compat.check_moto_compatibility()
+    monkeypatch.setattr(moto, "__version__", compat.MOTO_VERSION)
+    monkeypatch.setattr(compat, "INTERNALS", compat.INTERNALS + (("moto.sagemaker.models", "Gone.method", None),))
+    with pytest.raises(MotoIncompatibleError, match="moto.sagemaker.models.Gone.method is missing"):
+        compat.check_moto_compatibility()
