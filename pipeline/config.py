@@ -115,6 +115,14 @@ class PipelineConfig:
     smoke_calls: int = 20
     smoke_p95_ms: float = 1000.0
     smoke_wait_seconds: int = 1800
+    # Deployment guardrails for updates (off by default): SageMaker blue/green traffic shifting
+    # with automatic rollback on CloudWatch alarms, passed in UpdateEndpoint's DeploymentConfig.
+    deployment_strategy: str = "none"
+    deployment_step_percent: int = 10
+    deployment_wait_seconds: int = 300
+    deployment_termination_wait_seconds: int = 0
+    deployment_max_seconds: int = 3600
+    rollback_alarms: list[str] = field(default_factory=list)
 
     @property
     def data_uri(self) -> str:
@@ -325,6 +333,8 @@ def coerce(name: str, raw: Any, problems: list[str]) -> Any:
         return coerce_hyperparameters(raw, problems)
     if name == "tags":
         return coerce_tags(raw, problems)
+    if kind.startswith("list"):
+        return coerce_string_list(name, raw, problems)
     if kind.startswith("bool"):
         if isinstance(raw, bool):
             return raw
@@ -392,6 +402,24 @@ def coerce_hyperparameters(raw: Any, problems: list[str]) -> dict[str, Hyperpara
     return result
 
 
+def coerce_string_list(name: str, raw: Any, problems: list[str]) -> list[str] | None:
+    """A list of strings: a TOML array, a JSON array, or a comma-separated string."""
+    if isinstance(raw, str):
+        text = raw.strip()
+        if text.startswith("["):
+            try:
+                raw = json.loads(text)
+            except json.JSONDecodeError:
+                problems.append(f"{name} = {raw!r} is not a valid JSON array")
+                return None
+        else:
+            raw = [part.strip() for part in text.split(",") if part.strip()]
+    if not isinstance(raw, list) or not all(isinstance(item, str) and item for item in raw):
+        problems.append(f"{name} = {raw!r} must be a list of non-empty strings")
+        return None
+    return list(raw)
+
+
 def coerce_tags(raw: Any, problems: list[str]) -> dict[str, str] | None:
     """Check AWS tag keys and values."""
     if not isinstance(raw, dict):
@@ -455,6 +483,9 @@ def check_values(values: dict[str, Any], problems: list[str]) -> None:
         "smoke_calls": (1, 10_000),
         "smoke_p95_ms": (1.0, 600_000.0),
         "smoke_wait_seconds": (0, 24 * 3600),
+        "deployment_wait_seconds": (0, 3600),
+        "deployment_termination_wait_seconds": (0, 3600),
+        "deployment_max_seconds": (600, 14400),
     }
     for name, (low, high) in ranges.items():
         value = values.get(name)
@@ -480,11 +511,44 @@ def check_values(values: dict[str, Any], problems: list[str]) -> None:
         problems.append(
             f"log_group_arn = {arn!r} is not a log group ARN (arn:aws:logs:<region>:<account>:log-group:<name>:*)"
         )
+    check_guardrails(values, problems)
     if not problems:
         try:
             resolve_image(values["image_framework"], values["region"], values["image_version"])
         except ValueError as exc:
             problems.append(f"image_version = {values['image_version']!r} cannot be resolved: {exc}")
+
+
+DEPLOYMENT_STRATEGIES = ("none", "all_at_once", "canary", "linear")
+# SageMaker's limits for blue/green steps, as a percentage of the fleet's capacity.
+STEP_PERCENT_RANGES = {"canary": (1, 50), "linear": (10, 50)}
+
+
+def check_guardrails(values: dict[str, Any], problems: list[str]) -> None:
+    """Check the deployment guardrail settings together."""
+    strategy = values.get("deployment_strategy")
+    if strategy not in DEPLOYMENT_STRATEGIES:
+        problems.append(
+            f"deployment_strategy = {strategy!r} is not allowed (allowed: {', '.join(DEPLOYMENT_STRATEGIES)})"
+        )
+        return
+    if strategy in STEP_PERCENT_RANGES:
+        low, high = STEP_PERCENT_RANGES[strategy]
+        step = values.get("deployment_step_percent")
+        if step is not None and not low <= step <= high:
+            problems.append(
+                f"deployment_step_percent = {step} is out of range for {strategy} (must be between {low} and {high})"
+            )
+        if not values.get("rollback_alarms"):
+            problems.append(
+                f"deployment_strategy = {strategy!r} needs rollback_alarms: the CloudWatch alarm names that roll "
+                "the update back while traffic shifts"
+            )
+    for alarm in values.get("rollback_alarms") or []:
+        if len(alarm) > 255:
+            problems.append(f"rollback_alarms entry {alarm[:20]!r}... is {len(alarm)} characters long; at most 255")
+    if len(values.get("rollback_alarms") or []) > 10:
+        problems.append(f"rollback_alarms has {len(values['rollback_alarms'])} alarms; SageMaker allows at most 10")
 
 
 def alias_name(value: str) -> str | None:

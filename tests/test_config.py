@@ -116,6 +116,19 @@ def test_checked_in_file_has_staging_and_prod():
         ({"tags.aws:x": "y"}, "tags.aws:x is not a valid tag key"),
         ({"state_machine_name": "has space"}, "state_machine_name = 'has space' is not a valid state machine name"),
         ({"region.sub": "x"}, "--set region.sub: 'region' is not a table"),
+        (
+            {"deployment_strategy": "blue"},
+            "deployment_strategy = 'blue' is not allowed (allowed: none, all_at_once, canary, linear)",
+        ),
+        ({"deployment_strategy": "canary"}, "deployment_strategy = 'canary' needs rollback_alarms"),
+        (
+            {"deployment_strategy": "linear", "rollback_alarms": "a", "deployment_step_percent": "5"},
+            "deployment_step_percent = 5 is out of range for linear (must be between 10 and 50)",
+        ),
+        (
+            {"deployment_max_seconds": "60"},
+            "deployment_max_seconds = 60 is out of range (must be between 600 and 14400)",
+        ),
     ],
 )
 def test_bad_value_is_named_with_what_is_allowed(config_file, overrides, expected):
@@ -164,3 +177,11 @@ def test_config_file_from_environment_variable(config_file, tmp_path, monkeypatc
     monkeypatch.chdir(tmp_path)
     config = load_config("staging", environ={"PIPELINE_CONFIG": str(config_file)})
     assert config.state_machine_name == "sm-staging"
+
+
+def test_rollback_alarms_from_environment_list(config_file):
+    config = load(
+        config_file, {"PIPELINE_ROLLBACK_ALARMS": "errors, latency", "PIPELINE_DEPLOYMENT_STRATEGY": "canary"}
+    )
+    assert config.rollback_alarms == ["errors", "latency"]
+    assert load(config_file, {"PIPELINE_ROLLBACK_ALARMS": '["x"]'}).rollback_alarms == ["x"]

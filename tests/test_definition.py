@@ -238,3 +238,28 @@ def test_prod_differs_only_where_configured(definition):
     config = prod["States"]["Configure endpoint"]["Parameters"]["ProductionVariants"][0]
     assert config["InitialInstanceCount"] == 2
     assert json.dumps(sorted(prod["States"])) == json.dumps(sorted(definition["States"]))
+
+
+def test_guardrails_are_off_by_default(definition):
+    assert "DeploymentConfig" not in definition["States"]["Update endpoint"]["Parameters"]
+
+
+@pytest.mark.parametrize(
+    ("strategy", "step_key"),
+    [("all_at_once", None), ("canary", "CanarySize"), ("linear", "LinearStepSize")],
+)
+def test_guardrails_become_update_deployment_config(staging, strategy, step_key):
+    config = staging.replace(
+        deployment_strategy=strategy, deployment_step_percent=20, rollback_alarms=["big-mart-5xx", "big-mart-latency"]
+    )
+    built = build_definition(config)
+    deployment = built["States"]["Update endpoint"]["Parameters"]["DeploymentConfig"]
+    routing = deployment["BlueGreenUpdatePolicy"]["TrafficRoutingConfiguration"]
+    assert routing["Type"] == strategy.upper()
+    if step_key:
+        assert routing[step_key] == {"Type": "CAPACITY_PERCENT", "Value": 20}
+    assert deployment["AutoRollbackConfiguration"] == {
+        "Alarms": [{"AlarmName": "big-mart-5xx"}, {"AlarmName": "big-mart-latency"}]
+    }
+    assert "DeploymentConfig" not in built["States"]["Create endpoint"]["Parameters"]
+    assert check_definition(built) == []

@@ -269,18 +269,18 @@ class Builder:
             "Create endpoint",
             SAGEMAKER_RETRY_ERRORS,
         )
-        update = self.guard(
-            EndpointStep(
-                "Update endpoint",
-                endpoint_name=name,
-                endpoint_config_name=self.run["EndpointConfigName"],
-                update=True,
-                result_path="$.deploy_call",
-                timeout_seconds=c.task_timeout_seconds,
-            ),
+        update_step = EndpointStep(
             "Update endpoint",
-            SAGEMAKER_RETRY_ERRORS,
+            endpoint_name=name,
+            endpoint_config_name=self.run["EndpointConfigName"],
+            update=True,
+            result_path="$.deploy_call",
+            timeout_seconds=c.task_timeout_seconds,
         )
+        guardrails = deployment_config(c)
+        if guardrails:
+            update_step.parameters["DeploymentConfig"] = guardrails
+        update = self.guard(update_step, "Update endpoint", SAGEMAKER_RETRY_ERRORS)
         delete = self.guard(
             Task(
                 "Delete failed endpoint",
@@ -409,6 +409,31 @@ class Builder:
                 f"deploy endpoint {name}. Input: {', '.join(INPUT_KEYS)}."
             ),
         )
+
+
+def deployment_config(config: PipelineConfig) -> dict[str, Any] | None:
+    """UpdateEndpoint's DeploymentConfig for the configured guardrails, or None when off."""
+    if config.deployment_strategy == "none":
+        return None
+    routing: dict[str, Any] = {
+        "Type": config.deployment_strategy.upper(),
+        "WaitIntervalInSeconds": config.deployment_wait_seconds,
+    }
+    step = {"Type": "CAPACITY_PERCENT", "Value": config.deployment_step_percent}
+    if config.deployment_strategy == "canary":
+        routing["CanarySize"] = step
+    elif config.deployment_strategy == "linear":
+        routing["LinearStepSize"] = step
+    result: dict[str, Any] = {
+        "BlueGreenUpdatePolicy": {
+            "TrafficRoutingConfiguration": routing,
+            "TerminationWaitInSeconds": config.deployment_termination_wait_seconds,
+            "MaximumExecutionTimeoutInSeconds": config.deployment_max_seconds,
+        }
+    }
+    if config.rollback_alarms:
+        result["AutoRollbackConfiguration"] = {"Alarms": [{"AlarmName": name} for name in config.rollback_alarms]}
+    return result
 
 
 def status_in(path: str, statuses: tuple[str, ...]) -> Any:
