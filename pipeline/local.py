@@ -1,0 +1,362 @@
+"""``python -m pipeline local``: the whole mission on one machine, with a real model.
+
+Starts the embedded emulator on 127.0.0.1 (or attaches to one kept running by an earlier
+``--keep`` run), uploads the prepared Big Mart data to emulated S3, creates or updates the state
+machine, runs it (training and serving XGBoost for real), smoke-tests the endpoint and prints a
+summary. A second run against the same emulator takes the update path.
+"""
+
+from __future__ import annotations
+
+import argparse
+import errno
+import math
+import os
+import signal
+import sys
+import tarfile
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import boto3
+from botocore.exceptions import ClientError
+
+from pipeline import data, storage
+from pipeline.cli import add_config_arguments, config_from_args, positive_int
+from pipeline.config import PipelineConfig
+from pipeline.definition import execution_input, run_id_now
+from pipeline.errors import PipelineError, UsageError
+
+FAKE_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
+# Local runs poll and retry every second: the emulator answers at once, AWS would not.
+LOCAL_OVERRIDES = {"endpoint_poll_seconds": 1, "retry_interval_seconds": 1, "retry_max_delay_seconds": 5}
+DEFAULT_WORK_DIR = ".pipeline-local"
+LATENCY_CALLS = 50
+
+Printer = Callable[[str], None]
+
+
+@dataclass
+class LocalRun:
+    """What one local run did, for the summary and for tests."""
+
+    endpoint_url: str
+    config: PipelineConfig
+    deploy_action: str = ""
+    endpoint_action: str = ""
+    execution_arn: str = ""
+    status: str = ""
+    stages: list[Any] = field(default_factory=list)
+    output: dict[str, Any] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)
+    holdout_rmse: float = math.nan
+    latency_ms: dict[str, float] = field(default_factory=dict)
+    artifacts: dict[str, str] = field(default_factory=dict)
+    smoke_passed: bool = False
+
+
+def emulator_session(region: str) -> boto3.Session:
+    """A boto3 session with the emulator's placeholder credentials."""
+    return boto3.Session(region_name=region, **FAKE_CREDENTIALS)
+
+
+@contextmanager
+def emulator(port: int, attach_url: str | None, out: Printer) -> Iterator[str]:
+    """Yield the URL of a running emulator: an attached one, or a new one stopped on exit."""
+    if attach_url:
+        check_attached(attach_url)
+        out(f"emulator: attached to {attach_url}")
+        yield attach_url
+        return
+    from pipeline.emulator import EmulatorServer
+    from pipeline.local_model import LocalModelHost, S3Trainer
+
+    server = EmulatorServer(port=port, trainer=S3Trainer(), model_host=LocalModelHost())
+    try:
+        server.start()
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            raise UsageError(f"port {port} on 127.0.0.1 is already in use: pass --port 0 for a free one") from None
+        raise PipelineError(f"cannot start the emulator on 127.0.0.1:{port}: {exc.strerror or exc}") from None
+    try:
+        out(f"emulator: started at {server.url}")
+        yield server.url
+    finally:
+        server.stop()
+
+
+def check_attached(url: str) -> None:
+    """Fail clearly when ``--attach`` names something that is not a running emulator."""
+    import json
+    import urllib.error
+    import urllib.request
+
+    if not url.startswith(("http://127.", "http://localhost")):
+        raise UsageError(f"--attach {url!r} must be the emulator's http://127.0.0.1:<port> URL")
+    try:
+        with urllib.request.urlopen(f"{url}/_emulator/health", timeout=5) as response:  # noqa: S310 (loopback only)
+            json.loads(response.read())
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        raise UsageError(
+            f"no emulator answers at {url} ({exc}); start one with `python -m pipeline local --keep`"
+        ) from None
+
+
+def prepare_work_dir(path: Path) -> Path:
+    """Create the work folder, or fail clearly when it cannot be written."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        probe = path / ".write-test"
+        probe.write_text("ok")
+        probe.unlink()
+    except OSError as exc:
+        raise UsageError(
+            f"work folder {str(path)!r} is not writable ({exc.strerror or exc}); pass --work-dir"
+        ) from None
+    return path
+
+
+def run_local(
+    config: PipelineConfig,
+    *,
+    endpoint_url: str,
+    work_dir: Path,
+    raw: Any,
+    out: Printer = print,
+    timeout_seconds: int = 600,
+) -> LocalRun:
+    """Run the pipeline once against the emulator at ``endpoint_url``; raise on failure."""
+    from pipeline.deploy import deploy_state_machine
+    from pipeline.run import follow_execution, start_execution
+
+    result = LocalRun(endpoint_url=endpoint_url, config=config)
+    session = emulator_session(config.region)
+    s3 = session.client("s3", endpoint_url=endpoint_url)
+    sfn = session.client("stepfunctions", endpoint_url=endpoint_url)
+    sagemaker = session.client("sagemaker", endpoint_url=endpoint_url)
+    runtime = session.client("sagemaker-runtime", endpoint_url=endpoint_url)
+
+    with timed(result, "prepare data"):
+        prepared = data.prepare(raw, config.validation_fraction, config.data_seed)
+        paths = prepared.write(work_dir / "data")
+        ensure_bucket(s3, config)
+        uploaded = storage.upload_prepared(prepared, s3, config)
+    out(f"data: {len(prepared.train)} training and {len(prepared.validation)} validation rows -> {config.data_uri}/")
+    result.artifacts["prepared data"] = str(paths["train"].parent.parent)
+    result.artifacts["data in S3"] = uploaded[0].rsplit("/", 2)[0] + "/"
+
+    with timed(result, "deploy state machine"):
+        deployed = deploy_state_machine(config, sfn, commit_sha=None, out=lambda line: out(f"deploy: {line}"))
+    result.deploy_action = deployed.action
+    out(f"deploy: state machine {deployed.action} ({deployed.version_arn})")
+
+    endpoint_exists = endpoint_status(sagemaker, config.endpoint_name) is not None
+    result.endpoint_action = "update" if endpoint_exists else "create"
+    out(
+        f"endpoint: {config.endpoint_name} exists, so this run takes the update path (same endpoint, new config)"
+        if endpoint_exists
+        else f"endpoint: {config.endpoint_name} does not exist yet, so this run creates it"
+    )
+
+    run_id = run_id_now()
+    with timed(result, "execution"):
+        names = execution_input(config, run_id)
+        execution_arn = start_execution(
+            config, sfn, run_id=run_id, target_arn=deployed.alias_arn, name=f"local-{run_id}"
+        )
+        run = follow_execution(
+            sfn, execution_arn, timeout_seconds=timeout_seconds, out=lambda line: out(f"run: {line}")
+        )
+    result.execution_arn = execution_arn
+    result.status = run.status
+    result.stages = list(run.stages)
+    if run.status != "SUCCEEDED":
+        raise PipelineError(
+            f"execution {run.status}: stage {run.failed_stage or '?'} failed with {run.error or '?'}: {run.cause or ''}"
+        )
+    result.output = dict(run.output or {})
+
+    with timed(result, "smoke test"):
+        result.smoke_passed = smoke(config, session, endpoint_url, out)
+    with timed(result, "holdout evaluation"):
+        result.holdout_rmse = holdout_rmse(runtime, config.endpoint_name, prepared.validation)
+        result.latency_ms = latency(runtime, config.endpoint_name, prepared.validation, LATENCY_CALLS)
+    model_uri = result.output.get(
+        "ModelArtifacts", f"{config.output_uri}/{names['TrainingJobName']}/output/model.tar.gz"
+    )
+    result.artifacts["model in S3"] = model_uri
+    result.artifacts["model"] = str(download_model(s3, model_uri, work_dir / "model"))
+    if not result.smoke_passed:
+        raise PipelineError("the smoke test of the endpoint failed (see above)")
+    return result
+
+
+def smoke(config: PipelineConfig, session: boto3.Session, endpoint_url: str, out: Printer) -> bool:
+    """Smoke-test the endpoint with the project's smoke test."""
+    from pipeline.smoke import run_smoke
+
+    return run_smoke(config, session=session, endpoint_url=endpoint_url, out=lambda line: out(f"smoke: {line}"))
+
+
+@contextmanager
+def timed(result: LocalRun, name: str) -> Iterator[None]:
+    """Record a phase's wall time in the run's timings."""
+    started = time.perf_counter()
+    try:
+        yield
+    finally:
+        result.timings[name] = time.perf_counter() - started
+
+
+def ensure_bucket(s3: Any, config: PipelineConfig) -> None:
+    """Create the configured bucket in the emulator when it is missing."""
+    try:
+        s3.head_bucket(Bucket=config.bucket)
+    except ClientError:
+        location = (
+            {} if config.region == "us-east-1" else {"CreateBucketConfiguration": {"LocationConstraint": config.region}}
+        )
+        s3.create_bucket(Bucket=config.bucket, **location)
+
+
+def endpoint_status(sagemaker: Any, name: str) -> str | None:
+    """The endpoint's status, or None when it does not exist."""
+    try:
+        return sagemaker.describe_endpoint(EndpointName=name)["EndpointStatus"]
+    except ClientError as exc:
+        if "Could not find endpoint" in exc.response.get("Error", {}).get("Message", ""):
+            return None
+        raise
+
+
+def predict(runtime: Any, endpoint: str, features: Any) -> list[float]:
+    """Predictions of the endpoint for encoded feature rows (text/csv in, text/csv out)."""
+    response = runtime.invoke_endpoint(
+        EndpointName=endpoint, ContentType="text/csv", Accept="text/csv", Body=data.to_csv_payload(features)
+    )
+    text = response["Body"].read().decode()
+    return [float(value) for value in text.replace(",", "\n").split()]
+
+
+def holdout_rmse(runtime: Any, endpoint: str, validation: Any) -> float:
+    """RMSE of the live endpoint's predictions on the held-out validation rows."""
+    predictions = predict(runtime, endpoint, validation.iloc[:, 1:])
+    labels = validation.iloc[:, 0].tolist()
+    if len(predictions) != len(labels):
+        raise PipelineError(f"the endpoint returned {len(predictions)} predictions for {len(labels)} rows")
+    return math.sqrt(sum((p - y) ** 2 for p, y in zip(predictions, labels, strict=True)) / len(labels))
+
+
+def latency(runtime: Any, endpoint: str, validation: Any, calls: int) -> dict[str, float]:
+    """p50/p95 latency in milliseconds of single-row calls to the endpoint."""
+    samples = []
+    for index in range(calls):
+        row = validation.iloc[[index % len(validation)], 1:]
+        started = time.perf_counter()
+        predict(runtime, endpoint, row)
+        samples.append((time.perf_counter() - started) * 1000)
+    samples.sort()
+    return {"p50": percentile(samples, 50), "p95": percentile(samples, 95)}
+
+
+def percentile(sorted_values: list[float], q: float) -> float:
+    """Nearest-rank percentile of already sorted values."""
+    rank = max(1, math.ceil(q / 100 * len(sorted_values)))
+    return sorted_values[rank - 1]
+
+
+def download_model(s3: Any, uri: str, folder: Path) -> Path:
+    """Copy the trained artifact to the work folder and unpack ``xgboost-model`` beside it."""
+    bucket, _, key = uri.removeprefix("s3://").partition("/")
+    folder.mkdir(parents=True, exist_ok=True)
+    archive = folder / "model.tar.gz"
+    s3.download_file(bucket, key, str(archive))
+    with tarfile.open(archive) as tar:
+        tar.extractall(folder, filter="data")
+    return archive
+
+
+def summary(result: LocalRun) -> str:
+    """The end-of-run report: stages with durations, RMSE, latency, artifacts."""
+    lines = ["", "summary", f"  endpoint {result.config.endpoint_name}: {result.endpoint_action}d, smoke test passed"]
+    lines.append(f"  state machine: {result.deploy_action}")
+    lines.append("  stages:")
+    for stage in result.stages:
+        duration = stage.seconds if getattr(stage, "seconds", None) is not None else 0.0
+        lines.append(f"    {stage.name:<28} {stage.status:<10} {duration:6.2f} s")
+    lines.append("  phases:")
+    for name, seconds in result.timings.items():
+        lines.append(f"    {name:<28} {seconds:6.2f} s")
+    lines.append(f"  holdout RMSE: {result.holdout_rmse:.1f} (Item_Outlet_Sales)")
+    lines.append(
+        f"  endpoint latency over {LATENCY_CALLS} calls: p50 {result.latency_ms['p50']:.1f} ms, p95 {result.latency_ms['p95']:.1f} ms"
+    )
+    lines.append("  artifacts:")
+    for name, where in result.artifacts.items():
+        lines.append(f"    {name}: {where}")
+    return "\n".join(lines)
+
+
+def keep_running(url: str, region: str, out: Printer, stop: threading.Event | None = None) -> None:
+    """Print how to reach the emulator and block until Ctrl-C (or ``stop`` is set)."""
+    out("")
+    out(f"The emulator keeps running at {url}. Point boto3 or the AWS CLI at it with:")
+    out(f"  export AWS_ENDPOINT_URL={url}")
+    out(f"  export AWS_DEFAULT_REGION={region}")
+    out("  export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing")
+    out(f"Run again on it (update path): python -m pipeline local --attach {url}")
+    out("Press Ctrl-C to stop it.")
+    event = stop or threading.Event()
+    try:
+        while not event.wait(0.5):
+            pass
+    except KeyboardInterrupt:
+        out("stopping the emulator")
+
+
+def interrupt(signum: int, frame: Any) -> None:
+    """Signal handler: unwind like Ctrl-C so every ``finally`` runs."""
+    raise KeyboardInterrupt
+
+
+def cmd_local(args: argparse.Namespace) -> int:
+    """Handler of ``python -m pipeline local``."""
+    config = config_from_args(args).replace(**LOCAL_OVERRIDES)
+    work_dir = prepare_work_dir(Path(args.work_dir))
+    raw = data.read_raw(args.data) if args.data else data.generate_raw(args.rows, seed=args.seed)
+    out = print
+    # A SIGTERM (CI cancelling, `kill`) must stop the emulator and free the port like Ctrl-C does.
+    signal.signal(signal.SIGTERM, interrupt)
+    with emulator(args.port, args.attach, out) as url:
+        result = run_local(config, endpoint_url=url, work_dir=work_dir, raw=raw, out=out, timeout_seconds=args.timeout)
+        out(summary(result))
+        sys.stdout.flush()
+        if args.keep and not args.attach:
+            keep_running(url, config.region, out)
+    return 0
+
+
+def register_cli(commands: Any) -> None:
+    """Add the ``local`` command."""
+    parser = commands.add_parser("local", help="run the whole pipeline on this machine (embedded emulator, real model)")
+    add_config_arguments(parser)
+    parser.add_argument("--data", default=None, help="a real Big Mart Train.csv (default: synthetic data)")
+    parser.add_argument("--rows", type=positive_int, default=data.DEFAULT_ROWS, help="synthetic rows (default: 8523)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the synthetic data (default: 0)")
+    parser.add_argument("--port", type=int, default=0, help="emulator port on 127.0.0.1 (default: 0, a free one)")
+    parser.add_argument("--keep", action="store_true", help="keep the emulator running after the run, until Ctrl-C")
+    parser.add_argument("--attach", default=None, metavar="URL", help="use an emulator kept running by `local --keep`")
+    parser.add_argument(
+        "--work-dir",
+        default=os.environ.get("PIPELINE_WORK_DIR", DEFAULT_WORK_DIR),
+        help=f"where prepared data and the model are copied (default: {DEFAULT_WORK_DIR})",
+    )
+    parser.add_argument(
+        "--timeout", type=positive_int, default=600, help="seconds to wait for the execution (default: 600)"
+    )
+    parser.set_defaults(handler=cmd_local)
