@@ -1,0 +1,160 @@
+"""Wait, bounded and with backoff, until an endpoint is InService on a given config.
+
+botocore's ``endpoint_in_service`` waiter is not enough: a failed UpdateEndpoint puts the
+endpoint back to ``InService`` on the *old* config, sometimes with an empty FailureReason, and
+the waiter then reports success. This wait compares ``EndpointConfigName`` as well.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from pipeline.errors import PipelineError
+
+# Statuses that change by themselves; anything else is settled (InService, Failed,
+# UpdateRollbackFailed, OutOfService) and waiting longer would not change it.
+CHANGING_STATUSES = frozenset({"Creating", "Updating", "SystemUpdating", "RollingBack", "Deleting"})
+# Error codes worth another try: AWS throttles and has bad moments; other 4xx will not heal.
+THROTTLING_CODES = frozenset(
+    {
+        "ThrottlingException",
+        "Throttling",
+        "ThrottledException",
+        "TooManyRequestsException",
+        "RequestLimitExceeded",
+        "ServiceUnavailable",
+        "ServiceUnavailableException",
+        "InternalFailure",
+        "InternalServerError",
+        "InternalServerException",
+    }
+)
+MISSING_STATUS = "Absent"
+
+
+@dataclass(frozen=True)
+class Backoff:
+    """Poll intervals: ``first`` seconds, times ``factor`` each poll, at most ``most`` seconds."""
+
+    first: float = 5.0
+    factor: float = 1.5
+    most: float = 30.0
+
+    def delays(self) -> Any:
+        """The endless sequence of intervals."""
+        delay = self.first
+        while True:
+            yield delay
+            delay = min(self.most, delay * self.factor)
+
+
+@dataclass(frozen=True)
+class EndpointWait:
+    """How a wait ended: ``ok`` when InService on the wanted config."""
+
+    ok: bool
+    endpoint_name: str
+    wanted_config: str | None
+    status: str
+    config_name: str | None
+    failure_reason: str
+    waited_seconds: float
+    timed_out: bool = False
+
+    @property
+    def settled(self) -> bool:
+        """True when the endpoint is in a status that will not change by itself."""
+        return self.status not in CHANGING_STATUSES
+
+    def describe(self) -> str:
+        """One sentence saying where the endpoint is, for reports."""
+        if self.ok:
+            return (
+                f"endpoint {self.endpoint_name} is InService on {self.config_name} (after {self.waited_seconds:.1f} s)"
+            )
+        if self.status == MISSING_STATUS:
+            return f"endpoint {self.endpoint_name} does not exist"
+        reason = f" (FailureReason: {self.failure_reason})" if self.failure_reason else ""
+        where = f"endpoint {self.endpoint_name} is {self.status} on config {self.config_name}{reason}"
+        if self.timed_out:
+            return f"{where}, still not InService on {self.wanted_config} after {self.waited_seconds:.0f} s"
+        if self.status == "InService" and self.wanted_config:
+            return f"{where}, not on {self.wanted_config}: the update was rolled back or replaced"
+        return where
+
+
+def is_transient(exc: BaseException) -> bool:
+    """True for errors a retry may cure: throttling, 5xx, connection trouble; never other 4xx."""
+    if isinstance(exc, ClientError):
+        code = exc.response.get("Error", {}).get("Code", "")
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0
+        return code in THROTTLING_CODES or status >= 500
+    # Connection resets, read timeouts and the like; botocore's parameter errors are not transient.
+    return isinstance(exc, BotoCoreError) and not type(exc).__name__.startswith(("ParamValidation", "NoCredentials"))
+
+
+def is_not_found(exc: ClientError) -> bool:
+    """DescribeEndpoint's answer for a missing endpoint (ValidationException 'Could not find')."""
+    message = exc.response.get("Error", {}).get("Message", "")
+    return "Could not find endpoint" in message
+
+
+def describe(sagemaker: Any, endpoint_name: str) -> dict[str, Any] | None:
+    """DescribeEndpoint, or None when the endpoint does not exist; other errors propagate."""
+    try:
+        return sagemaker.describe_endpoint(EndpointName=endpoint_name)
+    except ClientError as exc:
+        if is_not_found(exc):
+            return None
+        raise
+
+
+def wait_for_config(
+    sagemaker: Any,
+    endpoint_name: str,
+    config_name: str | None,
+    *,
+    timeout: float,
+    backoff: Backoff = Backoff(),
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+    until_settled: bool = False,
+) -> EndpointWait:
+    """Poll DescribeEndpoint until ``endpoint_name`` is InService on ``config_name``.
+
+    ``config_name=None`` accepts any config. Returns early when the endpoint settles anywhere
+    else (Failed, UpdateRollbackFailed, InService on another config, missing), and after
+    ``timeout`` seconds. ``until_settled`` makes InService on another config the end too without
+    requiring ``config_name`` (used before a rollback). Throttling and 5xx answers are polled
+    through; other errors raise PipelineError.
+    """
+    start = clock()
+    delays = backoff.delays()
+    while True:
+        waited = clock() - start
+        try:
+            answer = describe(sagemaker, endpoint_name)
+        except (ClientError, BotoCoreError) as exc:
+            if not is_transient(exc):
+                raise PipelineError(f"cannot describe endpoint {endpoint_name}: {exc}") from None
+            answer = {"EndpointStatus": "Unknown (describe failed: transient error)", "EndpointConfigName": None}
+        if answer is None:
+            return EndpointWait(False, endpoint_name, config_name, MISSING_STATUS, None, "", waited)
+        status = answer["EndpointStatus"]
+        current = answer.get("EndpointConfigName")
+        reason = answer.get("FailureReason") or ""
+        on_config = config_name is None or current == config_name
+        if status == "InService" and (on_config or until_settled):
+            return EndpointWait(on_config, endpoint_name, config_name, status, current, reason, waited)
+        transient = status in CHANGING_STATUSES or status.startswith("Unknown")
+        if not transient:
+            return EndpointWait(False, endpoint_name, config_name, status, current, reason, waited)
+        remaining = timeout - waited
+        if remaining <= 0:
+            return EndpointWait(False, endpoint_name, config_name, status, current, reason, waited, timed_out=True)
+        sleep(min(next(delays), remaining))

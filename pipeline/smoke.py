@@ -1,0 +1,348 @@
+"""``python -m pipeline smoke``: prove the live endpoint answers correctly and fast; else roll back.
+
+Which config the endpoint must run, and which it ran before, come from the deploy execution's
+output (``--execution-arn``) or from flags. A failed smoke test after an update puts the
+endpoint back on the previous config (see :mod:`pipeline.rollback`) and exits 1 saying what
+failed and what it rolled back to. Exit codes: 0 passed, 1 failed, 2 bad input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from pipeline import github_actions as gha
+from pipeline import validation
+from pipeline.endpoint_wait import Backoff, EndpointWait, wait_for_config
+from pipeline.errors import PipelineError, UsageError
+from pipeline.rollback import DISABLED, FAILED, ROLLED_BACK, PreviousEndpoint, RollbackResult, rollback
+from pipeline.smoke_checks import Limits, Payloads, Retry, SmokeResult, describe_error, prepare_payloads, smoke_test
+
+# arn:<partition>:states:<region>:<account>:execution|express:<state machine>:<execution>[:<id>]
+EXECUTION_ARN = re.compile(
+    r"^arn:aws(-[a-z]+)*:states:[a-z]{2}(-[a-z]+)+-\d:\d{12}:(execution|express):[A-Za-z0-9_-]{1,80}:[^\s:]{1,80}(:[^\s:]+)?$"
+)
+DEFAULT_BATCH_ROWS = 10
+DEFAULT_ROLLBACK_CALLS = 5
+
+
+@dataclass(frozen=True)
+class Deployment:
+    """The endpoint to check, the config it must run, and what it ran before (if known)."""
+
+    endpoint_name: str
+    expected_config: str | None
+    previous: PreviousEndpoint | None
+    source: str
+
+
+@dataclass(frozen=True)
+class SmokeOutcome:
+    """Everything one ``smoke`` run found and did."""
+
+    deployment: Deployment
+    wait: EndpointWait
+    result: SmokeResult | None
+    rollback: RollbackResult | None
+
+    @property
+    def passed(self) -> bool:
+        """True when the endpoint was on the expected config and every check passed."""
+        return self.wait.ok and self.result is not None and self.result.passed
+
+    @property
+    def failure(self) -> str:
+        """What failed, in one sentence ('' when it passed)."""
+        if self.passed:
+            return ""
+        if not self.wait.ok:
+            return self.wait.describe()
+        assert self.result is not None
+        return self.result.summary()
+
+
+def deployment_from_execution(sfn: Any, execution_arn: str) -> Deployment:
+    """Read the deployed and the previous config from a deploy execution's output.
+
+    UsageError (exit 2) for a malformed or unknown ARN, or an execution whose output is not the
+    deploy's; PipelineError (exit 1) for an execution that did not succeed.
+    """
+    check_execution_arn(execution_arn)
+    try:
+        desc = sfn.describe_execution(executionArn=execution_arn)
+    except ClientError as exc:
+        code = exc.response.get("Error", {}).get("Code", "")
+        if code in ("ExecutionDoesNotExist", "InvalidArn"):
+            raise UsageError(f"execution {execution_arn} does not exist ({code})") from None
+        raise PipelineError(f"cannot describe execution {execution_arn}: {describe_error(exc)}") from None
+    status = desc["status"]
+    if status != "SUCCEEDED":
+        cause = f" ({desc.get('error', '')}: {desc.get('cause', '')})" if desc.get("error") else ""
+        raise PipelineError(
+            f"execution {execution_arn} is {status}{cause}; only a SUCCEEDED deploy leaves an endpoint to smoke-test"
+        )
+    try:
+        output = json.loads(desc.get("output") or "")
+        previous = output["PreviousEndpoint"]
+        return Deployment(
+            endpoint_name=output["EndpointName"],
+            expected_config=output["EndpointConfigName"],
+            previous=PreviousEndpoint(previous["EndpointStatus"], previous.get("EndpointConfigName")),
+            source=f"execution {execution_arn}",
+        )
+    except (json.JSONDecodeError, KeyError, TypeError) as exc:
+        raise UsageError(
+            f"execution {execution_arn} has no deploy output (EndpointName, EndpointConfigName, "
+            f"PreviousEndpoint): {type(exc).__name__} {exc}; is it an execution of this pipeline's state machine?"
+        ) from None
+
+
+def check_execution_arn(arn: str) -> str:
+    """Return ``arn`` if it is a Step Functions execution ARN, else raise UsageError."""
+    if not EXECUTION_ARN.match(arn):
+        raise UsageError(
+            f"execution ARN {arn!r} is not valid: expected "
+            "arn:aws:states:<region>:<account>:execution:<state machine>:<execution name>"
+        )
+    return arn
+
+
+def run_smoke(
+    sagemaker: Any,
+    runtime: Any,
+    deployment: Deployment,
+    payloads: Payloads,
+    limits: Limits,
+    *,
+    wait_seconds: float,
+    rollback_enabled: bool = True,
+    rollback_calls: int = DEFAULT_ROLLBACK_CALLS,
+    backoff: Backoff = Backoff(),
+    retry: Retry = Retry(),
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+) -> SmokeOutcome:
+    """Wait for the deployed config, smoke-test it, and roll back when it fails.
+
+    ``wait_seconds`` bounds each wait (for the deploy, and again for a rollback). The rollback's
+    own check makes ``rollback_calls`` single-row calls under the same limits.
+    """
+    name = deployment.endpoint_name
+    waits = {"backoff": backoff, "sleep": sleep, "clock": clock}
+    state = wait_for_config(sagemaker, name, deployment.expected_config, timeout=wait_seconds, **waits)
+    result = smoke_test(runtime, name, payloads, limits, retry=retry) if state.ok else None
+    outcome = SmokeOutcome(deployment, state, result, None)
+    if outcome.passed:
+        return outcome
+    if not rollback_enabled:
+        back: RollbackResult | None = RollbackResult(
+            DISABLED, "rollback disabled (--no-rollback): the endpoint was left as it is"
+        )
+    else:
+        back = rollback(
+            sagemaker,
+            runtime,
+            name,
+            deployment.previous,
+            deployment.expected_config,
+            payloads,
+            Limits(limits.min_prediction, limits.max_prediction, min(rollback_calls, limits.calls), limits.p95_ms),
+            timeout=wait_seconds,
+            retry=retry,
+            **waits,
+        )
+    return SmokeOutcome(deployment, state, result, back)
+
+
+# -- reporting ----------------------------------------------------------------------------------
+
+
+def report_lines(outcome: SmokeOutcome) -> list[str]:
+    """The plain-text report printed to stdout."""
+    d = outcome.deployment
+    previous = d.previous.config_name or d.previous.status if d.previous else "unknown"
+    lines = [
+        f"smoke test of endpoint {d.endpoint_name}: expected config {d.expected_config or 'any'}, "
+        f"previous {previous} (from {d.source})",
+        f"  {'PASS' if outcome.wait.ok else 'FAIL'} endpoint: {outcome.wait.describe()}",
+    ]
+    if outcome.result is not None:
+        lines += [f"  {'PASS' if c.ok else 'FAIL'} {c.name}: {c.detail}" for c in outcome.result.checks]
+        if outcome.result.retries:
+            lines.append(f"  note: {outcome.result.retries} transient error(s) were retried")
+    if outcome.passed:
+        lines.append(f"smoke test PASSED: {d.endpoint_name} serves {outcome.wait.config_name}")
+        return lines
+    lines.append(f"smoke test FAILED: {outcome.failure}")
+    back = outcome.rollback
+    if back is not None:
+        lines.append(f"rollback: {back.message}")
+        if back.check is not None:
+            lines += [f"  {'PASS' if c.ok else 'FAIL'} rollback check {c.name}: {c.detail}" for c in back.check.checks]
+        lines += [f"  to finish by hand: {command}" for command in back.manual]
+    return lines
+
+
+def report_markdown(outcome: SmokeOutcome) -> str:
+    """The GitHub job summary: verdict, a table of checks, and the rollback."""
+    d = outcome.deployment
+    verdict = "passed :white_check_mark:" if outcome.passed else "FAILED :x:"
+    rows = [("endpoint", outcome.wait.ok, outcome.wait.describe())]
+    if outcome.result is not None:
+        rows += [(c.name, c.ok, c.detail) for c in outcome.result.checks]
+    out = [
+        f"### Smoke test of `{d.endpoint_name}`: {verdict}",
+        "",
+        f"Expected config `{d.expected_config or 'any'}` (from {d.source}).",
+        "",
+        "| Check | Result | Detail |",
+        "|---|---|---|",
+        *(f"| {name} | {'pass' if ok else '**FAIL**'} | {_cell(detail)} |" for name, ok, detail in rows),
+    ]
+    back = outcome.rollback
+    if back is not None:
+        out += ["", f"**Rollback ({back.outcome.replace('_', ' ')}):** {_cell(back.message)}"]
+        if back.manual:
+            out += ["", "Finish it by hand:", "", "```sh", *back.manual, "```"]
+    return "\n".join(out) + "\n"
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def publish(outcome: SmokeOutcome) -> int:
+    """Print the report, write the job summary, outputs and annotations; return the exit code."""
+    for line in report_lines(outcome):
+        print(line)
+    gha.append_summary(report_markdown(outcome))
+    back = outcome.rollback
+    gha.set_output("smoke_result", "passed" if outcome.passed else "failed")
+    gha.set_output("rolled_back_to", back.config_name or "" if back and back.outcome == ROLLED_BACK else "")
+    if outcome.passed:
+        return 0
+    name = outcome.deployment.endpoint_name
+    if back is not None and back.outcome == FAILED:
+        manual = " Finish it by hand: " + " && ".join(back.manual) if back.manual else ""
+        gha.error(f"Endpoint {name}: {back.message}.{manual}", title="Rollback failed")
+    tail = f" Rolled back to {back.config_name}." if back is not None and back.outcome == ROLLED_BACK else ""
+    gha.error(f"Smoke test of endpoint {name} failed: {outcome.failure}.{tail}", title="Smoke test failed")
+    return 1
+
+
+# -- command line ---------------------------------------------------------------------------------
+
+
+def positive_float(text: str) -> float:
+    """argparse type: a number > 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"{text} must be a finite number above 0")
+    return value
+
+
+def register_cli(subparsers: Any) -> None:
+    """Add the ``smoke`` command."""
+    from pipeline.cli import add_config_arguments, positive_int
+    from pipeline.clients import add_aws_arguments
+
+    parser = subparsers.add_parser(
+        "smoke",
+        help="smoke-test the live endpoint after a deploy; roll back when it fails",
+        description=__doc__.split("\n\n")[0] if __doc__ else None,
+    )
+    add_config_arguments(parser)
+    add_aws_arguments(parser)
+    what = parser.add_argument_group("what to check (default: whatever config the endpoint runs, no rollback)")
+    which = what.add_mutually_exclusive_group()
+    which.add_argument("--execution-arn", help="the deploy execution: its output names the new and previous config")
+    which.add_argument("--expected-config", help="the endpoint config the endpoint must run")
+    what.add_argument("--previous-config", help="with --expected-config: the config to roll back to")
+    what.add_argument("--endpoint-name", help="the endpoint (default: endpoint_name from the configuration)")
+    checks = parser.add_argument_group("checks (defaults from the configuration's smoke_* keys)")
+    checks.add_argument("--calls", type=positive_int, help="single-row calls measured for latency (smoke_calls)")
+    checks.add_argument("--p95-ms", type=positive_float, help="p95 latency limit in ms (smoke_p95_ms)")
+    checks.add_argument("--p50-ms", type=positive_float, help="p50 latency limit in ms (default: none)")
+    checks.add_argument(
+        "--batch-rows", type=positive_int, default=DEFAULT_BATCH_ROWS, help="rows in the batch call (default: 10)"
+    )
+    checks.add_argument("--seed", type=int, default=7, help="seed of the sample rows (default: 7)")
+    checks.add_argument("--wait-seconds", type=float, help="bound on each wait for InService (smoke_wait_seconds)")
+    checks.add_argument("--poll-seconds", type=positive_float, default=5.0, help="first poll interval (default: 5)")
+    checks.add_argument("--no-rollback", action="store_true", help="report a failure but leave the endpoint as is")
+    checks.add_argument(
+        "--rollback-calls",
+        type=positive_int,
+        default=DEFAULT_ROLLBACK_CALLS,
+        help="single-row calls of the check after a rollback (default: 5)",
+    )
+    parser.set_defaults(handler=cmd_smoke)
+
+
+def cmd_smoke(args: argparse.Namespace) -> int:
+    """Handler of ``python -m pipeline smoke``."""
+    from pipeline import aws
+    from pipeline.cli import config_from_args
+    from pipeline.clients import clients_for
+    from pipeline.storage import download_encoding
+
+    check_names(args)
+    config = config_from_args(args)
+    wait_seconds = config.smoke_wait_seconds if args.wait_seconds is None else args.wait_seconds
+    if wait_seconds < 0:
+        raise UsageError(f"--wait-seconds {args.wait_seconds} must be 0 or more")
+    limits = Limits.from_config(config, calls=args.calls, p95_ms=args.p95_ms, p50_ms=args.p50_ms)
+    clients = clients_for(config, args)
+    if args.execution_arn:
+        deployment = deployment_from_execution(clients("stepfunctions"), args.execution_arn)
+    else:
+        previous = PreviousEndpoint("InService", args.previous_config) if args.previous_config else None
+        deployment = Deployment(
+            args.endpoint_name or config.endpoint_name, args.expected_config, previous, "command-line flags"
+        )
+    if args.endpoint_name and args.endpoint_name != deployment.endpoint_name:
+        raise UsageError(
+            f"--endpoint-name {args.endpoint_name} differs from the execution's endpoint {deployment.endpoint_name}"
+        )
+    payloads = prepare_payloads(download_encoding(clients("s3"), config), rows=args.batch_rows, seed=args.seed)
+    # One attempt per call in botocore: the smoke test retries (and counts) transient errors itself.
+    runtime = aws.client(clients.session, "sagemaker-runtime", endpoint_url=clients.endpoint_url, max_attempts=1)
+    try:
+        outcome = run_smoke(
+            clients("sagemaker"),
+            runtime,
+            deployment,
+            payloads,
+            limits,
+            wait_seconds=wait_seconds,
+            rollback_enabled=not args.no_rollback,
+            rollback_calls=args.rollback_calls,
+            backoff=Backoff(first=args.poll_seconds, most=max(args.poll_seconds, 30.0)),
+        )
+    except (ClientError, BotoCoreError) as exc:
+        raise PipelineError(f"smoke test of {deployment.endpoint_name} could not run: {describe_error(exc)}") from None
+    return publish(outcome)
+
+
+def check_names(args: argparse.Namespace) -> None:
+    """UsageError for config or endpoint names SageMaker would refuse, and bad flag combinations."""
+    if args.previous_config and not args.expected_config:
+        raise UsageError("--previous-config needs --expected-config (with --execution-arn it comes from the output)")
+    problems = []
+    for flag in ("expected_config", "previous_config", "endpoint_name"):
+        value = getattr(args, flag)
+        problem = validation.sagemaker_name(value) if value is not None else None
+        if problem:
+            problems.append(f"--{flag.replace('_', '-')} {value!r} {problem}")
+    if problems:
+        raise UsageError("\n".join(problems))
