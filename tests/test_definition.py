@@ -151,9 +151,14 @@ def test_endpoint_status_routing(definition):
 
 def test_only_a_missing_endpoint_leads_to_create(definition):
     missing = definition["States"]["Endpoint missing?"]
-    assert missing["Choices"] == [
-        {"Variable": "$.error.Cause", "StringMatches": "*Could not find endpoint*", "Next": "No endpoint yet"}
-    ]
+    assert missing["Choices"][0] == {
+        "Variable": "$.error.Cause",
+        "StringMatches": "*Could not find endpoint*",
+        "Next": "No endpoint yet",
+    }
+    throttled = missing["Choices"][1]
+    assert throttled["Next"] == "Wait for endpoint to settle"
+    assert {r["StringMatches"] for r in throttled["Or"]} == {"*Throttl*", "*Rate exceeded*"}
     assert missing["Default"] == "Find endpoint failed"
 
 

@@ -45,6 +45,9 @@ from pipeline.definition.states import JitteredRetry, extend
 # names AWS SDK errors "SageMaker.<Exception>", and unmodelled ones "SageMaker.SageMakerException".
 LOOKUP_ERRORS = ["SageMaker.ValidationException", "SageMaker.SageMakerException", "SageMaker.AmazonSageMakerException"]
 NOT_FOUND_PATTERN = "*Could not find endpoint*"
+# A throttled DescribeEndpoint may surface under the same generic names (its ThrottlingException
+# is unmodelled too), so the Cause decides: throttled -> wait and look again, never "absent".
+THROTTLED_PATTERNS = ("*Throttl*", "*Rate exceeded*")
 # AWS's documented retriable errors for SageMaker tasks. States.Timeout is left out on purpose:
 # retrying a create after a timeout would collide with the resource the first attempt made.
 SAGEMAKER_RETRY_ERRORS = [
@@ -318,12 +321,17 @@ class Builder:
         route.default_choice(unexpected)
 
         missing.add_choice(ChoiceRule.StringMatches("$.error.Cause", NOT_FOUND_PATTERN), absent)
+        missing.add_choice(throttled("$.error.Cause"), settle)
         missing.default_choice(self.stage_failure("Find endpoint"))
 
         wait_deploy = Wait("Wait for deployment", seconds=c.endpoint_poll_seconds)
         check = self.describe("Check deployment", "$.deployed", None)
         check.add_retry(self.retry(DESCRIBE_RETRY_ERRORS))
+        check_error = Choice("Check throttled?", comment="Throttling while watching the deployment: look again later.")
+        check.add_catch(Catch(error_equals=LOOKUP_ERRORS, next_step=check_error, result_path="$.error"))
         check.add_catch(self.caught("Check deployment"))
+        check_error.add_choice(throttled("$.error.Cause"), wait_deploy)
+        check_error.default_choice(self.stage_failure("Check deployment"))
         live = Choice("Deployment status")
         report = Pass(
             "Report deployment",
@@ -353,9 +361,9 @@ class Builder:
                 "Update was rolled back",
                 "Check deployment",
                 "UpdateRolledBack",
-                "States.Format('Endpoint {} is InService on config {} instead of this run\\'s {}: the update "
+                "States.Format('Endpoint {} is InService on config {} instead of the new config {}: the update "
                 "failed and SageMaker rolled back to the previous config, which still serves. See the "
-                "endpoint\\'s FailureReason in DescribeEndpoint.', $.deployed.EndpointName, "
+                "FailureReason of the endpoint in DescribeEndpoint.', $.deployed.EndpointName, "
                 "$.deployed.EndpointConfigName, $.EndpointConfigName)",
             ),
         )
@@ -434,6 +442,11 @@ def deployment_config(config: PipelineConfig) -> dict[str, Any] | None:
     if config.rollback_alarms:
         result["AutoRollbackConfiguration"] = {"Alarms": [{"AlarmName": name} for name in config.rollback_alarms]}
     return result
+
+
+def throttled(path: str) -> Any:
+    """A choice rule true when the error cause at ``path`` says the call was throttled."""
+    return ChoiceRule.Or([ChoiceRule.StringMatches(path, pattern) for pattern in THROTTLED_PATTERNS])
 
 
 def status_in(path: str, statuses: tuple[str, ...]) -> Any:

@@ -156,3 +156,18 @@ def test_alias_and_version_arns_run_the_published_definition(pipeline: Pipeline)
     plain = pipeline.wait(pipeline.start("run3"))
     assert plain["error"] == "Broken"
     assert len(pipeline.sfn.list_executions(stateMachineArn=pipeline.arn)["executions"]) == 3
+
+
+def test_throttled_endpoint_lookup_waits_and_looks_again(pipeline: Pipeline) -> None:
+    # DescribeEndpoint's throttling surfaces under the generic SDK error names, like "not found".
+    pipeline.emu.fail_call("sagemaker:DescribeEndpoint", "ThrottlingException", "Rate exceeded", calls=[1])
+    desc = pipeline.run("run1")
+    assert desc["status"] == "SUCCEEDED", desc
+    entered = [
+        e["stateEnteredEventDetails"]["name"]
+        for e in pipeline.history(desc["executionArn"])
+        if "stateEnteredEventDetails" in e
+    ]
+    assert entered.count("Find endpoint") == 2
+    assert "Wait for endpoint to settle" in entered
+    assert "createEndpoint" in pipeline.resources_called(desc["executionArn"])
