@@ -14,16 +14,22 @@ import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from pipeline import github_actions as gha
 from pipeline import validation
+from pipeline.config import PipelineConfig
 from pipeline.endpoint_wait import Backoff, EndpointWait, wait_for_config
 from pipeline.errors import PipelineError, UsageError
 from pipeline.rollback import DISABLED, FAILED, ROLLED_BACK, PreviousEndpoint, RollbackResult, rollback
 from pipeline.smoke_checks import Limits, Payloads, Retry, SmokeResult, describe_error, prepare_payloads, smoke_test
+
+if TYPE_CHECKING:
+    import boto3
+
+    from pipeline.clients import Clients
 
 # arn:<partition>:states:<region>:<account>:execution|express:<state machine>:<execution>[:<id>]
 EXECUTION_ARN = re.compile(
@@ -114,7 +120,7 @@ def check_execution_arn(arn: str) -> str:
     return arn
 
 
-def run_smoke(
+def smoke_and_rollback(
     sagemaker: Any,
     runtime: Any,
     deployment: Deployment,
@@ -218,10 +224,10 @@ def _cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
-def publish(outcome: SmokeOutcome) -> int:
-    """Print the report, write the job summary, outputs and annotations; return the exit code."""
+def publish(outcome: SmokeOutcome, out: Callable[[str], None] = print) -> int:
+    """Report through ``out``; in Actions also the job summary, outputs and annotations; exit code."""
     for line in report_lines(outcome):
-        print(line)
+        out(line)
     gha.append_summary(report_markdown(outcome))
     back = outcome.rollback
     gha.set_output("smoke_result", "passed" if outcome.passed else "failed")
@@ -289,55 +295,113 @@ def register_cli(subparsers: Any) -> None:
     parser.set_defaults(handler=cmd_smoke)
 
 
-def cmd_smoke(args: argparse.Namespace) -> int:
-    """Handler of ``python -m pipeline smoke``."""
+def smoke_deployment(
+    config: PipelineConfig,
+    clients: Clients,
+    *,
+    execution_arn: str | None = None,
+    expected_config: str | None = None,
+    previous_config: str | None = None,
+    endpoint_name: str | None = None,
+    rollback_enabled: bool = True,
+    limits: Limits | None = None,
+    wait_seconds: float | None = None,
+    batch_rows: int = DEFAULT_BATCH_ROWS,
+    seed: int = 7,
+    rollback_calls: int = DEFAULT_ROLLBACK_CALLS,
+    backoff: Backoff = Backoff(),
+) -> SmokeOutcome:
+    """Smoke-test ``config``'s endpoint through ``clients``, rolling back on failure.
+
+    The deployment comes from ``execution_arn``'s output, else from ``expected_config`` /
+    ``previous_config`` (neither: any config, no rollback). The sample rows are encoded with
+    the encoding stored next to the training data. Defaults come from the configuration.
+    """
     from pipeline import aws
-    from pipeline.cli import config_from_args
-    from pipeline.clients import clients_for
     from pipeline.storage import download_encoding
 
-    check_names(args)
-    config = config_from_args(args)
-    wait_seconds = config.smoke_wait_seconds if args.wait_seconds is None else args.wait_seconds
+    wait_seconds = config.smoke_wait_seconds if wait_seconds is None else wait_seconds
     if wait_seconds < 0:
-        raise UsageError(f"--wait-seconds {args.wait_seconds} must be 0 or more")
-    limits = Limits.from_config(config, calls=args.calls, p95_ms=args.p95_ms, p50_ms=args.p50_ms)
-    clients = clients_for(config, args)
-    if args.execution_arn:
-        deployment = deployment_from_execution(clients("stepfunctions"), args.execution_arn)
+        raise UsageError(f"wait seconds = {wait_seconds} must be 0 or more")
+    if previous_config and not expected_config:
+        raise UsageError("--previous-config needs --expected-config (with --execution-arn it comes from the output)")
+    if execution_arn:
+        deployment = deployment_from_execution(clients("stepfunctions"), execution_arn)
     else:
-        previous = PreviousEndpoint("InService", args.previous_config) if args.previous_config else None
-        deployment = Deployment(
-            args.endpoint_name or config.endpoint_name, args.expected_config, previous, "command-line flags"
-        )
-    if args.endpoint_name and args.endpoint_name != deployment.endpoint_name:
+        previous = PreviousEndpoint("InService", previous_config) if previous_config else None
+        source = "command-line flags" if expected_config else "the endpoint's current config"
+        deployment = Deployment(endpoint_name or config.endpoint_name, expected_config, previous, source)
+    if endpoint_name and endpoint_name != deployment.endpoint_name:
         raise UsageError(
-            f"--endpoint-name {args.endpoint_name} differs from the execution's endpoint {deployment.endpoint_name}"
+            f"--endpoint-name {endpoint_name} differs from the execution's endpoint {deployment.endpoint_name}"
         )
-    payloads = prepare_payloads(download_encoding(clients("s3"), config), rows=args.batch_rows, seed=args.seed)
+    payloads = prepare_payloads(download_encoding(clients("s3"), config), rows=batch_rows, seed=seed)
     # One attempt per call in botocore: the smoke test retries (and counts) transient errors itself.
     runtime = aws.client(clients.session, "sagemaker-runtime", endpoint_url=clients.endpoint_url, max_attempts=1)
     try:
-        outcome = run_smoke(
+        return smoke_and_rollback(
             clients("sagemaker"),
             runtime,
             deployment,
             payloads,
-            limits,
+            limits or Limits.from_config(config),
             wait_seconds=wait_seconds,
-            rollback_enabled=not args.no_rollback,
-            rollback_calls=args.rollback_calls,
-            backoff=Backoff(first=args.poll_seconds, most=max(args.poll_seconds, 30.0)),
+            rollback_enabled=rollback_enabled,
+            rollback_calls=rollback_calls,
+            backoff=backoff,
         )
     except (ClientError, BotoCoreError) as exc:
         raise PipelineError(f"smoke test of {deployment.endpoint_name} could not run: {describe_error(exc)}") from None
+
+
+def run_smoke(
+    config: PipelineConfig,
+    *,
+    session: boto3.Session,
+    endpoint_url: str | None = None,
+    out: Callable[[str], None] = print,
+    **options: Any,
+) -> bool:
+    """Smoke-test (and if needed roll back) from a boto3 session; report through ``out``.
+
+    ``options`` are :func:`smoke_deployment`'s (``execution_arn=...`` enables the rollback).
+    Returns True when the smoke test passed.
+    """
+    from pipeline.clients import Clients
+
+    outcome = smoke_deployment(config, Clients(session=session, endpoint_url=endpoint_url), **options)
+    return publish(outcome, out) == 0
+
+
+def cmd_smoke(args: argparse.Namespace) -> int:
+    """Handler of ``python -m pipeline smoke``."""
+    from pipeline.cli import config_from_args
+    from pipeline.clients import clients_for
+
+    check_names(args)
+    config = config_from_args(args)
+    outcome = smoke_deployment(
+        config,
+        clients_for(config, args),
+        execution_arn=args.execution_arn,
+        expected_config=args.expected_config,
+        previous_config=args.previous_config,
+        endpoint_name=args.endpoint_name,
+        rollback_enabled=not args.no_rollback,
+        limits=Limits.from_config(config, calls=args.calls, p95_ms=args.p95_ms, p50_ms=args.p50_ms),
+        wait_seconds=args.wait_seconds,
+        batch_rows=args.batch_rows,
+        seed=args.seed,
+        rollback_calls=args.rollback_calls,
+        backoff=Backoff(first=args.poll_seconds, most=max(args.poll_seconds, 30.0)),
+    )
     return publish(outcome)
 
 
 def check_names(args: argparse.Namespace) -> None:
     """UsageError for config or endpoint names SageMaker would refuse, and bad flag combinations."""
-    if args.previous_config and not args.expected_config:
-        raise UsageError("--previous-config needs --expected-config (with --execution-arn it comes from the output)")
+    if args.execution_arn is not None:
+        check_execution_arn(args.execution_arn)
     problems = []
     for flag in ("expected_config", "previous_config", "endpoint_name"):
         value = getattr(args, flag)
