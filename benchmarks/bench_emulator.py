@@ -28,11 +28,13 @@ def main() -> None:
         for channel in ("train", "validation"):
             s3.put_object(Bucket=cfg.bucket, Key=f"{cfg.prefix}/data/{channel}/part.csv", Body=b"1,2\n")
         sfn = boto3.client("stepfunctions", region_name=cfg.region, **KEYS)
-        arn = sfn.create_state_machine(name=cfg.state_machine_name, definition=json.dumps(build_definition(cfg)),
-                                       roleArn=cfg.workflow_role_arn)["stateMachineArn"]
+        arn = sfn.create_state_machine(
+            name=cfg.state_machine_name, definition=json.dumps(build_definition(cfg)), roleArn=cfg.workflow_role_arn
+        )["stateMachineArn"]
         started = time.perf_counter()
-        execution = sfn.start_execution(stateMachineArn=arn, name="bench",
-                                        input=json.dumps(execution_input(cfg, run_id="bench")))["executionArn"]
+        execution = sfn.start_execution(
+            stateMachineArn=arn, name="bench", input=json.dumps(execution_input(cfg, run_id="bench"))
+        )["executionArn"]
         while (desc := sfn.describe_execution(executionArn=execution))["status"] == "RUNNING":
             time.sleep(0.005)
         wall = time.perf_counter() - started

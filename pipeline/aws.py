@@ -112,9 +112,7 @@ class AwsOptions:
         if self.endpoint_url is not None:
             parts = urllib.parse.urlsplit(str(self.endpoint_url))
             if parts.scheme not in ("http", "https") or not parts.netloc:
-                raise UsageError(
-                    f"endpoint_url = {self.endpoint_url!r} is not an http(s)://host[:port] URL"
-                )
+                raise UsageError(f"endpoint_url = {self.endpoint_url!r} is not an http(s)://host[:port] URL")
 
 
 def validate_role_arn(value: object, name: str = "role_arn") -> str:
@@ -236,11 +234,9 @@ def fetch_oidc_token(
     url = oidc_token_url(request_url, audience)
     if urllib.parse.urlsplit(url).scheme not in ("http", "https"):
         # urllib would also open file:// and ftp:// URLs; the runner only ever gives https.
-        raise OidcTokenError(
-            f"{gha.ACTIONS_ID_TOKEN_REQUEST_URL} is not an http(s) URL; is it set by the runner?"
-        )
+        raise OidcTokenError(f"{gha.ACTIONS_ID_TOKEN_REQUEST_URL} is not an http(s) URL; is it set by the runner?")
     gha.mask(request_token)
-    request = urllib.request.Request(
+    request = urllib.request.Request(  # noqa: S310 - scheme checked to be http(s) above
         url,
         headers={"Authorization": f"bearer {request_token}", "Accept": "application/json"},
     )
@@ -250,7 +246,7 @@ def fetch_oidc_token(
         if attempt > 1:
             sleep(backoff * 2 ** (attempt - 2))
         try:
-            with urllib.request.urlopen(request, timeout=timeout) as response:
+            with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 - scheme checked to be http(s) above
                 body = response.read()
         except urllib.error.HTTPError as err:
             err.close()
@@ -285,9 +281,7 @@ def _token_from_body(body: bytes, where: str) -> str:
         value = None
     if not isinstance(value, str) or not value:
         # The body is not quoted: if it is half a token, it must not reach the log.
-        raise OidcTokenError(
-            f"The GitHub OIDC token response from {where} has no JSON string field 'value'"
-        )
+        raise OidcTokenError(f"The GitHub OIDC token response from {where} has no JSON string field 'value'")
     return value
 
 
@@ -319,9 +313,7 @@ def _trust_policy_hint(token: str) -> str:
     )
 
 
-def _web_identity_message(
-    code: str, aws_message: str, attempts: int, role_arn: str, token: str
-) -> str:
+def _web_identity_message(code: str, aws_message: str, attempts: int, role_arn: str, token: str) -> str:
     head = f"sts:AssumeRoleWithWebIdentity for {role_arn} failed ({code})"
     if code == "ExpiredTokenException":
         return (
@@ -345,9 +337,7 @@ def _web_identity_message(
     return f"{head}: {_common_message(code, aws_message)}"
 
 
-def _assume_role_message(
-    code: str, aws_message: str, attempts: int, role_arn: str, source: str
-) -> str:
+def _assume_role_message(code: str, aws_message: str, attempts: int, role_arn: str, source: str) -> str:
     head = f"sts:AssumeRole into {role_arn} failed ({code})"
     if code == "AccessDenied":
         return (
@@ -367,9 +357,7 @@ def _common_message(code: str, aws_message: str) -> str:
             "under IAM > Account settings, or use another region."
         )
     if code == "ValidationError" and "DurationSeconds" in aws_message:
-        return (
-            f"{aws_message}. Lower duration_seconds or raise the role's maximum session duration."
-        )
+        return f"{aws_message}. Lower duration_seconds or raise the role's maximum session duration."
     return aws_message or "no message from AWS"
 
 
@@ -393,9 +381,7 @@ def _call_sts(
     except BotoCoreError as err:
         # e.g. EndpointConnectionError: a wrong endpoint_url or no network. botocore's text
         # names the URL, never the request parameters.
-        raise CredentialsError(
-            f"Could not call STS at {endpoint}: {_redact(str(err), secrets)}"
-        ) from None
+        raise CredentialsError(f"Could not call STS at {endpoint}: {_redact(str(err), secrets)}") from None
     # Masked as soon as they exist, so no later log line of the job can show them.
     for key in ("AccessKeyId", "SecretAccessKey", "SessionToken"):
         gha.mask(credentials[key])
@@ -443,9 +429,7 @@ def assume_role(
     masked in Actions. Raises StsError or CredentialsError.
     """
     return _call_sts(
-        lambda: sts.assume_role(
-            RoleArn=role_arn, RoleSessionName=session_name, DurationSeconds=duration_seconds
-        ),
+        lambda: sts.assume_role(RoleArn=role_arn, RoleSessionName=session_name, DurationSeconds=duration_seconds),
         lambda code, msg, attempts: _assume_role_message(code, msg, attempts, role_arn, source),
         role_arn,
         sts.meta.endpoint_url,
@@ -467,9 +451,7 @@ def _region(options: AwsOptions, session: boto3.Session) -> str:
     # and configure-aws-credentials use AWS_REGION, so it is honoured as a last resort.
     region = options.region or session.region_name or os.environ.get("AWS_REGION")
     if not region:
-        raise UsageError(
-            "No AWS region: set region in the configuration, or AWS_REGION / AWS_DEFAULT_REGION"
-        )
+        raise UsageError("No AWS region: set region in the configuration, or AWS_REGION / AWS_DEFAULT_REGION")
     return validate_region(region)
 
 

@@ -28,8 +28,8 @@ GITHUB_OUTPUT = "GITHUB_OUTPUT"
 GITHUB_STEP_SUMMARY = "GITHUB_STEP_SUMMARY"
 GITHUB_RUN_ID = "GITHUB_RUN_ID"
 GITHUB_RUN_ATTEMPT = "GITHUB_RUN_ATTEMPT"
-ACTIONS_ID_TOKEN_REQUEST_URL = "ACTIONS_ID_TOKEN_REQUEST_URL"
-ACTIONS_ID_TOKEN_REQUEST_TOKEN = "ACTIONS_ID_TOKEN_REQUEST_TOKEN"
+ACTIONS_ID_TOKEN_REQUEST_URL = "ACTIONS_ID_TOKEN_REQUEST_URL"  # noqa: S105 - an environment variable name, not a secret
+ACTIONS_ID_TOKEN_REQUEST_TOKEN = "ACTIONS_ID_TOKEN_REQUEST_TOKEN"  # noqa: S105 - an environment variable name, not a secret
 
 # GitHub's rule for output (and step) ids: start with a letter or "_", then letters, digits,
 # "-" or "_". Checked everywhere, not only in Actions, so a bad name fails in local runs first.
@@ -56,11 +56,7 @@ def escape_property(value: str) -> str:
 
 
 def _command(name: str, message: str, properties: Mapping[str, object] | None = None) -> None:
-    props = ",".join(
-        f"{key}={escape_property(str(val))}"
-        for key, val in (properties or {}).items()
-        if val is not None
-    )
+    props = ",".join(f"{key}={escape_property(str(val))}" for key, val in (properties or {}).items() if val is not None)
     # Looked up at call time so that redirected/captured stdout (pytest capsys) is honoured.
     sys.stdout.write(f"::{name}{' ' + props if props else ''}::{escape_data(message)}\n")
     sys.stdout.flush()

@@ -159,9 +159,7 @@ def sts_error_response(url: str, code: str, message: str) -> AWSResponse:
     return AWSResponse(url, 400, {"Content-Type": "text/xml"}, _Raw(body))
 
 
-def inject_sts_errors(
-    session: boto3.Session, operation: str, errors: list[tuple[str, str]]
-) -> list[Any]:
+def inject_sts_errors(session: boto3.Session, operation: str, errors: list[tuple[str, str]]) -> list[Any]:
     """Answer the next ``operation`` calls with ``errors`` (code, message), then let moto answer.
 
     Registered first so it runs before moto's own ``before-send`` handler. Returns the list of
@@ -235,9 +233,7 @@ def test_oidc_path_assumes_the_deploy_role_with_the_job_token(
     ]
     assert session.region_name == REGION
     identity = aws.client(session, "sts").get_caller_identity()
-    assert (
-        identity["Arn"] == "arn:aws:sts::123456789012:assumed-role/github-deploy/gha-9876543210-2"
-    )
+    assert identity["Arn"] == "arn:aws:sts::123456789012:assumed-role/github-deploy/gha-9876543210-2"
 
     # Every secret is masked, the job token before anything else is printed.
     out, err = capsys.readouterr()
@@ -248,9 +244,7 @@ def test_oidc_path_assumes_the_deploy_role_with_the_job_token(
     assert_only_in_mask_lines(out + err, secrets)
 
 
-def test_oidc_path_uses_configured_duration_and_session_name(
-    in_actions: TokenServer, moto_aws: None
-) -> None:
+def test_oidc_path_uses_configured_duration_and_session_name(in_actions: TokenServer, moto_aws: None) -> None:
     base = sts_session()
     calls = capture_params(base, "AssumeRoleWithWebIdentity")
     options = aws.AwsOptions(role_arn=DEPLOY_ROLE, duration_seconds=900, session_name="release-7")
@@ -268,9 +262,7 @@ def test_oidc_path_region_comes_from_the_environment_when_not_configured(
     assert session.region_name == "eu-central-1"
 
 
-def test_no_region_anywhere_is_a_usage_error(
-    in_actions: TokenServer, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_no_region_anywhere_is_a_usage_error(in_actions: TokenServer, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("AWS_DEFAULT_REGION")
     with pytest.raises(UsageError, match="No AWS region"):
         aws.get_session(aws.AwsOptions(role_arn=DEPLOY_ROLE))
@@ -292,9 +284,7 @@ def test_chained_assume_role_uses_the_web_identity_credentials(
     options = aws.AwsOptions(role_arn=DEPLOY_ROLE, chain_role_arn=STAGING_ROLE, region=REGION)
     session = aws.get_session(options, sts_session=base)
 
-    assert chain_calls == [
-        {"RoleArn": STAGING_ROLE, "RoleSessionName": "gha-9876543210-2", "DurationSeconds": 3600}
-    ]
+    assert chain_calls == [{"RoleArn": STAGING_ROLE, "RoleSessionName": "gha-9876543210-2", "DurationSeconds": 3600}]
     # The chained call is signed with the deploy role's temporary key, not the ambient one.
     authorization = chain_requests[0].headers["Authorization"].decode()
     assert f"Credential={first[0]['AccessKeyId']}/" in authorization
@@ -308,9 +298,7 @@ def test_chained_assume_role_uses_the_web_identity_credentials(
         assert f"::add-mask::{secret}" in out.splitlines()
 
 
-def test_sts_calls_reach_an_explicit_endpoint_url(
-    in_actions: TokenServer, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_sts_calls_reach_an_explicit_endpoint_url(in_actions: TokenServer, monkeypatch: pytest.MonkeyPatch) -> None:
     """Both STS calls go to a real moto server on an ephemeral port (the offline emulator)."""
     from moto.server import ThreadedMotoServer
 
@@ -336,14 +324,10 @@ def test_sts_calls_reach_an_explicit_endpoint_url(
 # --- token endpoint failures ----------------------------------------------------------------
 
 
-def test_token_request_is_retried_after_a_server_error(
-    in_actions: TokenServer, moto_aws: None
-) -> None:
+def test_token_request_is_retried_after_a_server_error(in_actions: TokenServer, moto_aws: None) -> None:
     in_actions.answers.append((500, b'{"message": "boom"}', 0.0))
     sleeps: list[float] = []
-    session = aws.get_session(
-        aws.AwsOptions(role_arn=DEPLOY_ROLE, region=REGION), sleep=sleeps.append
-    )
+    session = aws.get_session(aws.AwsOptions(role_arn=DEPLOY_ROLE, region=REGION), sleep=sleeps.append)
     assert len(in_actions.requests) == 2
     assert sleeps == [1.0]
     assert session.get_credentials() is not None
@@ -386,16 +370,14 @@ def test_token_server_down_is_a_clear_error(
 def test_token_request_times_out_within_the_bound(in_actions: TokenServer) -> None:
     in_actions.answers.extend([(200, b"{}", 1.0)] * 2)
     started = time.monotonic()
-    with pytest.raises(aws.OidcTokenError, match="after 2 attempts.*TimeoutError"):
-        aws.fetch_oidc_token(
-            in_actions.url, REQUEST_TOKEN, timeout=0.2, attempts=2, sleep=lambda _: None
-        )
+    with pytest.raises(aws.OidcTokenError, match=r"after 2 attempts.*TimeoutError"):
+        aws.fetch_oidc_token(in_actions.url, REQUEST_TOKEN, timeout=0.2, attempts=2, sleep=lambda _: None)
     assert time.monotonic() - started < 1.5
 
 
 def test_token_request_refused_is_not_retried(in_actions: TokenServer) -> None:
     in_actions.answers.append((403, b'{"message": "Bad credentials"}', 0.0))
-    with pytest.raises(aws.OidcTokenError, match="HTTP 403.*valid only inside the job"):
+    with pytest.raises(aws.OidcTokenError, match=r"HTTP 403.*valid only inside the job"):
         aws.fetch_oidc_token(in_actions.url, REQUEST_TOKEN, sleep=lambda _: None)
     assert len(in_actions.requests) == 1
 
@@ -435,9 +417,7 @@ def test_oidc_token_url_encodes_the_audience() -> None:
 # --- STS failures ---------------------------------------------------------------------------
 
 
-def _fail_web_identity(
-    code: str, message: str, capsys: pytest.CaptureFixture[str] | None = None
-) -> aws.StsError:
+def _fail_web_identity(code: str, message: str, capsys: pytest.CaptureFixture[str] | None = None) -> aws.StsError:
     base = sts_session()
     inject_sts_errors(base, "AssumeRoleWithWebIdentity", [(code, message)])
     with pytest.raises(aws.StsError) as raised:
@@ -463,10 +443,7 @@ def _fail_web_identity(
         (
             "InvalidIdentityToken",
             "No OpenIDConnect provider found in your account for https://token.actions...",
-            (
-                "No OpenIDConnect provider.*IAM OIDC identity provider for "
-                "https://token.actions.githubusercontent.com"
-            ),
+            ("No OpenIDConnect provider.*IAM OIDC identity provider for https://token.actions.githubusercontent.com"),
         ),
         (
             "IDPRejectedClaim",
@@ -537,22 +514,16 @@ def test_idp_communication_error_is_retried_a_bounded_number_of_times(
     outage = [("IDPCommunicationError", "could not reach token.actions")] * 10
     sent = inject_sts_errors(base, "AssumeRoleWithWebIdentity", outage)
     with pytest.raises(aws.StsError) as raised:
-        aws.get_session(
-            aws.AwsOptions(role_arn=DEPLOY_ROLE, region=REGION), sts_session=base, max_attempts=4
-        )
+        aws.get_session(aws.AwsOptions(role_arn=DEPLOY_ROLE, region=REGION), sts_session=base, max_attempts=4)
     assert len(sent) == 4
     assert raised.value.code == "IDPCommunicationError"
     assert "could not reach GitHub's OIDC provider" in str(raised.value)
     assert "(4 attempts)" in str(raised.value)
 
 
-def test_chained_role_access_denied_names_both_roles(
-    in_actions: TokenServer, moto_aws: None
-) -> None:
+def test_chained_role_access_denied_names_both_roles(in_actions: TokenServer, moto_aws: None) -> None:
     base = sts_session()
-    inject_sts_errors(
-        base, "AssumeRole", [("AccessDenied", "User is not authorized to perform sts:AssumeRole")]
-    )
+    inject_sts_errors(base, "AssumeRole", [("AccessDenied", "User is not authorized to perform sts:AssumeRole")])
     options = aws.AwsOptions(role_arn=DEPLOY_ROLE, chain_role_arn=STAGING_ROLE, region=REGION)
     with pytest.raises(aws.StsError) as raised:
         aws.get_session(options, sts_session=base)
@@ -563,18 +534,12 @@ def test_chained_role_access_denied_names_both_roles(
     assert f"trust policy must allow the principal {DEPLOY_ROLE}" in message
 
 
-def test_unreachable_sts_endpoint_is_a_credentials_error(
-    in_actions: TokenServer, no_retry_delay: None
-) -> None:
+def test_unreachable_sts_endpoint_is_a_credentials_error(in_actions: TokenServer, no_retry_delay: None) -> None:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    options = aws.AwsOptions(
-        role_arn=DEPLOY_ROLE, region=REGION, endpoint_url=f"http://127.0.0.1:{port}"
-    )
-    with pytest.raises(
-        aws.CredentialsError, match=f"Could not call STS at http://127.0.0.1:{port}"
-    ):
+    options = aws.AwsOptions(role_arn=DEPLOY_ROLE, region=REGION, endpoint_url=f"http://127.0.0.1:{port}")
+    with pytest.raises(aws.CredentialsError, match=f"Could not call STS at http://127.0.0.1:{port}"):
         aws.get_session(options, max_attempts=1)
 
 
@@ -608,9 +573,7 @@ def test_default_chain_outside_actions(monkeypatch: pytest.MonkeyPatch) -> None:
     assert credentials_of(session)[0] == "AKIDLOCALDEVELOPER"
 
 
-def test_default_chain_with_chained_role(
-    moto_aws: None, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_default_chain_with_chained_role(moto_aws: None, capsys: pytest.CaptureFixture[str]) -> None:
     session = aws.get_session(aws.AwsOptions(chain_role_arn=STAGING_ROLE))
     identity = aws.client(session, "sts").get_caller_identity()
     assert identity["Arn"].endswith(":assumed-role/big-mart-staging/big-mart-pipeline")
@@ -637,9 +600,7 @@ def test_profile_path_uses_the_profile_credentials_and_region(profile_files: Non
     assert session.region_name == "eu-central-1"
     assert credentials_of(session)[:2] == ("AKIDPROFILE", "profile-secret")
     # An explicit region beats the profile's.
-    assert aws.get_session(aws.AwsOptions(profile="deployer", region="us-east-1")).region_name == (
-        "us-east-1"
-    )
+    assert aws.get_session(aws.AwsOptions(profile="deployer", region="us-east-1")).region_name == ("us-east-1")
 
 
 def test_unknown_profile_is_a_usage_error(profile_files: None) -> None:

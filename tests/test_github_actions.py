@@ -91,9 +91,7 @@ def test_set_output_rejects_bad_names_everywhere(name: str, tmp_path: Path) -> N
         gha.set_output(name, "v", environ={})
 
 
-def test_outputs_and_summary_are_no_ops_outside_actions(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_outputs_and_summary_are_no_ops_outside_actions(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert gha.set_output("endpoint_name", "x") is False
     assert gha.append_summary("# Deployed") is False
     assert list(tmp_path.iterdir()) == []
@@ -103,9 +101,7 @@ def test_outputs_and_summary_are_no_ops_outside_actions(
 def test_append_summary_appends_markdown_with_newline(actions_env: dict[str, Path]) -> None:
     assert gha.append_summary("## Deploy\n") is True
     assert gha.append_summary("| a | b |\n|---|---|\n| 1 | 2 |") is True
-    assert actions_env["summary"].read_text(encoding="utf-8") == (
-        "## Deploy\n| a | b |\n|---|---|\n| 1 | 2 |\n"
-    )
+    assert actions_env["summary"].read_text(encoding="utf-8") == ("## Deploy\n| a | b |\n|---|---|\n| 1 | 2 |\n")
 
 
 def test_mask_prints_add_mask_per_line_only_in_actions(

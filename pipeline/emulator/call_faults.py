@@ -26,7 +26,7 @@ def call_action(original: Any, response: Any) -> Any:
         return original(response)
     try:
         operation = f"{response.service_name}:{response._get_action()}"
-    except Exception:  # noqa: BLE001 - an action moto cannot name cannot be targeted either
+    except Exception:
         return original(response)
     delay = runtime.faults.call_delay(operation)
     if delay is not None:

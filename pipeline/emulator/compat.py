@@ -59,9 +59,21 @@ INTERNALS: tuple[tuple[str, str, tuple[str, ...] | None], ...] = (
     (
         "moto.stepfunctions.parser.backend.execution",
         "Execution.__init__",
-        ("self", "name", "sm_type", "role_arn", "exec_arn", "account_id", "region_name",
-         "state_machine", "start_date", "cloud_watch_logging_session", "activity_store",
-         "input_data", "trace_header"),
+        (
+            "self",
+            "name",
+            "sm_type",
+            "role_arn",
+            "exec_arn",
+            "account_id",
+            "region_name",
+            "state_machine",
+            "start_date",
+            "cloud_watch_logging_session",
+            "activity_store",
+            "input_data",
+            "trace_header",
+        ),
     ),
     ("moto.stepfunctions.models", "StepFunctionBackend.describe_state_machine_alias", None),
     ("moto.stepfunctions.parser.asl.parse.intrinsic.intrinsic_parser", "IntrinsicParser.parse", ("src",)),
@@ -69,8 +81,11 @@ INTERNALS: tuple[tuple[str, str, tuple[str, ...] | None], ...] = (
     ("moto.stepfunctions.responses", "StepFunctionResponse.describe_execution", None),
     ("moto.sagemaker.models", "SageMakerModelBackend.create_training_job", None),
     ("moto.sagemaker.models", "SageMakerModelBackend.describe_training_job", ("self", "training_job_name")),
-    ("moto.sagemaker.models", "SageMakerModelBackend.create_endpoint",
-     ("self", "endpoint_name", "endpoint_config_name", "tags")),
+    (
+        "moto.sagemaker.models",
+        "SageMakerModelBackend.create_endpoint",
+        ("self", "endpoint_name", "endpoint_config_name", "tags"),
+    ),
     ("moto.sagemaker.models", "SageMakerModelBackend.describe_endpoint", ("self", "endpoint_name")),
     ("moto.sagemaker.models", "SageMakerModelBackend.delete_endpoint", ("self", "endpoint_name")),
     ("moto.sagemaker.models", "SageMakerModelBackend.list_endpoints", None),
@@ -115,6 +130,7 @@ def check_moto_compatibility() -> None:
     if problems:
         raise MotoIncompatibleError(
             f"the embedded emulator extends moto {MOTO_VERSION} internals, and the installed moto "
-            f"{moto.__version__} does not match:\n  - " + "\n  - ".join(problems)
+            f"{moto.__version__} does not match:\n  - "
+            + "\n  - ".join(problems)
             + f"\nInstall it with: pip install 'moto[all,server]=={MOTO_VERSION}'"
         )

@@ -20,8 +20,9 @@ class EmulatorControl:
 
     def _call(self, method: str, route: str, payload: Any = None) -> Any:
         data = None if payload is None else json.dumps(payload).encode()
-        request = urllib.request.Request(self.base + route, data=data, method=method,
-                                         headers={"Content-Type": "application/json"})
+        request = urllib.request.Request(  # noqa: S310 - the emulator server's own local URL
+            self.base + route, data=data, method=method, headers={"Content-Type": "application/json"}
+        )
         try:
             with urllib.request.urlopen(request, timeout=self.timeout) as response:  # noqa: S310 - local URL
                 return json.loads(response.read() or b"null")

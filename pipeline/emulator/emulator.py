@@ -104,8 +104,15 @@ class Emulator:
         """Apply a fault document: its timings, faults and endpoint states."""
         apply_fault_file(self.runtime, document)
 
-    def fail_call(self, operation: str, code: str, message: str = "Injected fault", *,
-                  status: int = 400, calls: list[int] | None = None) -> CallError:
+    def fail_call(
+        self,
+        operation: str,
+        code: str,
+        message: str = "Injected fault",
+        *,
+        status: int = 400,
+        calls: list[int] | None = None,
+    ) -> CallError:
         """Make calls of ``service:Action`` (e.g. ``sagemaker:CreateTrainingJob``) fail."""
         return self.faults.add(CallError(operation=operation, code=code, message=message, status=status, calls=calls))
 
@@ -113,23 +120,33 @@ class Emulator:
         """Make calls of ``service:Action`` take ``seconds`` longer."""
         return self.faults.add(CallDelay(operation=operation, seconds=seconds, calls=calls))
 
-    def fail_training(self, reason: str, *, job: str = "*", status: str = "Failed",
-                      calls: list[int] | None = None) -> TrainingFailure:
+    def fail_training(
+        self, reason: str, *, job: str = "*", status: str = "Failed", calls: list[int] | None = None
+    ) -> TrainingFailure:
         """Make matching training jobs end Failed (or Stopped) with ``reason``."""
         return self.faults.add(TrainingFailure(reason=reason, job=job, status=status, calls=calls))
 
-    def fail_endpoint_creation(self, reason: str, *, endpoint: str = "*",
-                               calls: list[int] | None = None) -> EndpointCreateFailure:
+    def fail_endpoint_creation(
+        self, reason: str, *, endpoint: str = "*", calls: list[int] | None = None
+    ) -> EndpointCreateFailure:
         """Make matching endpoints go Creating -> Failed with ``reason``."""
         return self.faults.add(EndpointCreateFailure(reason=reason, endpoint=endpoint, calls=calls))
 
-    def roll_back_update(self, reason: str = "", *, endpoint: str = "*", final_status: str = "InService",
-                         calls: list[int] | None = None) -> UpdateRollback:
+    def roll_back_update(
+        self, reason: str = "", *, endpoint: str = "*", final_status: str = "InService", calls: list[int] | None = None
+    ) -> UpdateRollback:
         """Make updates of matching endpoints roll back to the old config."""
         return self.faults.add(UpdateRollback(reason=reason, endpoint=endpoint, final_status=final_status, calls=calls))
 
-    def misbehave_on_invoke(self, behaviour: str, *, endpoint: str = "*", status: int = 500,
-                            seconds: float = 0.0, calls: list[int] | None = None) -> InvokeFault:
+    def misbehave_on_invoke(
+        self,
+        behaviour: str,
+        *,
+        endpoint: str = "*",
+        status: int = 500,
+        seconds: float = 0.0,
+        calls: list[int] | None = None,
+    ) -> InvokeFault:
         """Make InvokeEndpoint misbehave: garbage, nan, wrong_count, error, latency."""
         return self.faults.add(
             InvokeFault(behaviour=behaviour, endpoint=endpoint, status=status, seconds=seconds, calls=calls)
@@ -144,7 +161,7 @@ def set_endpoint_state(state: EndpointState) -> None:
     """Apply one EndpointState to every account/region holding that endpoint."""
     found = False
     for account_id in list(sagemaker_backends.keys()) or [DEFAULT_ACCOUNT_ID]:
-        for region, backend in list(sagemaker_backends[account_id].items()):
+        for _region, backend in list(sagemaker_backends[account_id].items()):
             if state.endpoint in backend.endpoints:
                 endpoints.set_status(backend, state.endpoint, state.status, state.reason)
                 found = True

@@ -176,7 +176,7 @@ def _load(backend: Any, endpoint: Any) -> str | None:
     try:
         url = model_data_url(backend, endpoint.endpoint_config_name)
         runtime.model_host.load(endpoint.endpoint_name, url, runtime.s3_client_factory(backend.region_name))
-    except Exception as exc:  # noqa: BLE001 - any load failure fails the endpoint, as on AWS
+    except Exception as exc:
         return f"The primary container for production variant AllTraffic did not pass the ping health check. {exc}"
     return None
 

@@ -11,7 +11,7 @@ import json
 import threading
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Any, Union
+from typing import Any
 
 from pipeline.emulator.errors import FaultSpecError
 from pipeline.emulator.timings import Timings
@@ -21,8 +21,15 @@ _SERVICE_ALIASES = {"states": "stepfunctions", "sfn": "stepfunctions"}
 
 INVOKE_BEHAVIOURS = ("garbage", "nan", "wrong_count", "error", "latency")
 ENDPOINT_STATUSES = (
-    "OutOfService", "Creating", "Updating", "SystemUpdating", "RollingBack", "InService",
-    "Deleting", "Failed", "UpdateRollbackFailed",
+    "OutOfService",
+    "Creating",
+    "Updating",
+    "SystemUpdating",
+    "RollingBack",
+    "InService",
+    "Deleting",
+    "Failed",
+    "UpdateRollbackFailed",
 )
 
 
@@ -126,8 +133,7 @@ class UpdateRollback(_Fault):
         super().__post_init__()
         if self.final_status not in ("InService", "UpdateRollbackFailed"):
             raise FaultSpecError(
-                f"update_rollback final_status must be InService or UpdateRollbackFailed, "
-                f"got {self.final_status!r}"
+                f"update_rollback final_status must be InService or UpdateRollbackFailed, got {self.final_status!r}"
             )
 
 
@@ -153,10 +159,9 @@ class InvokeFault(_Fault):
             raise FaultSpecError(f"invoke behaviour must be one of {INVOKE_BEHAVIOURS}, got {self.behaviour!r}")
 
 
-Fault = Union[CallError, CallDelay, TrainingFailure, EndpointCreateFailure, UpdateRollback, InvokeFault]
+Fault = CallError | CallDelay | TrainingFailure | EndpointCreateFailure | UpdateRollback | InvokeFault
 FAULT_KINDS: dict[str, type] = {
-    cls.kind: cls
-    for cls in (CallError, CallDelay, TrainingFailure, EndpointCreateFailure, UpdateRollback, InvokeFault)
+    cls.kind: cls for cls in (CallError, CallDelay, TrainingFailure, EndpointCreateFailure, UpdateRollback, InvokeFault)
 }
 
 

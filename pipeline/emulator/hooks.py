@@ -26,7 +26,5 @@ class ModelHost(Protocol):
     def unload(self, endpoint_name: str) -> None:
         """Forget an endpoint (it was deleted)."""
 
-    def invoke(
-        self, endpoint_name: str, body: bytes, content_type: str, accept: str | None
-    ) -> tuple[bytes, str]:
+    def invoke(self, endpoint_name: str, body: bytes, content_type: str, accept: str | None) -> tuple[bytes, str]:
         """Answer one InvokeEndpoint: (body, content type); may raise ModelError."""

@@ -22,13 +22,17 @@ def _error(status: int, code: str, body: dict[str, Any]) -> tuple[int, dict[str,
 
 def _model_error(account: str, name: str, status: int, message: str) -> tuple[int, dict[str, str], str]:
     # AWS wraps a container failure in ModelError (HTTP 424) with the original status.
-    return _error(424, "ModelError", {
-        "message": f'Received server error ({status}) from primary with message "{message}". '
-                   f"See https://console.aws.amazon.com/cloudwatch/home?#logEventViewer:group="
-                   f"/aws/sagemaker/Endpoints/{name} in account {account} for more information.",
-        "OriginalStatusCode": status,
-        "OriginalMessage": message,
-    })
+    return _error(
+        424,
+        "ModelError",
+        {
+            "message": f'Received server error ({status}) from primary with message "{message}". '
+            f"See https://console.aws.amazon.com/cloudwatch/home?#logEventViewer:group="
+            f"/aws/sagemaker/Endpoints/{name} in account {account} for more information.",
+            "OriginalStatusCode": status,
+            "OriginalMessage": message,
+        },
+    )
 
 
 def _rows(body: bytes) -> int:

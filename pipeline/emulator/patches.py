@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import functools
 import threading
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from moto.core.responses import ActionResult, BaseResponse, EmptyResult
 from moto.sagemaker.models import SageMakerModelBackend
@@ -77,7 +78,9 @@ def install() -> None:
         _wrap(WaitFunction, "_wait_interval", sfn_engine.wait_interval)
         retrier_decl.time = sfn_engine._ScaledTime()  # type: ignore[assignment]
         IntrinsicParser.parse = staticmethod(_static_hook(IntrinsicParser.parse, sfn_engine.intrinsic_parse))
-        Preprocessor._text_of_str = staticmethod(_static_hook(Preprocessor._text_of_str, sfn_engine.intrinsic_text_of_str))
+        Preprocessor._text_of_str = staticmethod(
+            _static_hook(Preprocessor._text_of_str, sfn_engine.intrinsic_text_of_str)
+        )
         _wrap(StepFunctionsParserBackend, "start_execution", sfn_engine.start_execution)
         _wrap(StepFunctionResponse, "describe_execution", sfn_engine.describe_execution)
         # SageMaker.

@@ -9,8 +9,9 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from pipeline.emulator.errors import EmulatorError
 from pipeline.emulator.faults import FaultPlan
@@ -66,8 +67,7 @@ def activate(runtime: Runtime) -> None:
     with _active_lock:
         if _active is not None and _active is not runtime:
             raise EmulatorError(
-                "another emulator is already running in this process; stop it first "
-                "(moto's state is process-wide)"
+                "another emulator is already running in this process; stop it first (moto's state is process-wide)"
             )
         global _saved_level
         if _active is None:

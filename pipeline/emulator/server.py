@@ -13,7 +13,8 @@ from __future__ import annotations
 import json
 import os
 import threading
-from typing import Any, Callable, Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 import boto3
 from moto.core.config import default_user_config
@@ -52,23 +53,27 @@ class _ControlApp:
         if not path.startswith(CONTROL_PREFIX):
             return self.moto_app(environ, start_response)
         try:
-            status, payload = self._handle(environ["REQUEST_METHOD"], path[len(CONTROL_PREFIX):], environ)
+            status, payload = self._handle(environ["REQUEST_METHOD"], path[len(CONTROL_PREFIX) :], environ)
         except (EmulatorError, ValueError) as exc:
             # FaultSpecError is a UsageError; both carry a message that names the bad value.
             status, payload = 400, {"error": str(exc)}
-        except Exception as exc:  # noqa: BLE001 - report, never kill the server thread
+        except Exception as exc:
             status, payload = 400 if exc.__class__.__name__ == "FaultSpecError" else 500, {"error": str(exc)}
         body = json.dumps(payload).encode()
-        start_response(f"{status} {'OK' if status == 200 else 'Error'}",
-                       [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
+        start_response(
+            f"{status} {'OK' if status == 200 else 'Error'}",
+            [("Content-Type", "application/json"), ("Content-Length", str(len(body)))],
+        )
         return [body]
 
     def _handle(self, method: str, route: str, environ: dict[str, Any]) -> tuple[int, Any]:
         if route == "health" and method == "GET":
             return 200, {"status": "ok", "moto": MOTO_VERSION}
         if route == "faults" and method == "GET":
-            return 200, {"timings": self.runtime.timings.to_dict(),
-                         "faults": [fault_to_dict(f) for f in self.runtime.faults.list()]}
+            return 200, {
+                "timings": self.runtime.timings.to_dict(),
+                "faults": [fault_to_dict(f) for f in self.runtime.faults.list()],
+            }
         if route == "faults" and method == "POST":
             apply_fault_file(self.runtime, FaultFile.from_dict(_read_json(environ)))
             return 200, {"faults": len(self.runtime.faults.list())}

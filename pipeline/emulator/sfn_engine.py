@@ -124,7 +124,7 @@ def _resolve_target(backend: Any, arn: str) -> tuple[Any, Any, str | None, str |
         if alias is None:
             raise ResourceNotFound(f"State Machine Alias Does Not Exist: '{arn}'")
         routes = alias.routing_configuration
-        chosen = random.choices(routes, weights=[r.get("weight", 100) for r in routes])[0]
+        chosen = random.choices(routes, weights=[r.get("weight", 100) for r in routes])[0]  # noqa: S311 - alias traffic weighting, not security
         version_arn = chosen["stateMachineVersionArn"]
         version = base.versions.get(int(version_arn.rsplit(":", 1)[1]))
         if version is None:
@@ -135,8 +135,12 @@ def _resolve_target(backend: Any, arn: str) -> tuple[Any, Any, str | None, str |
 
 
 def start_execution(
-    original: Any, backend: Any, state_machine_arn: str, name: Any = None,
-    execution_input: Any = None, trace_header: Any = None,
+    original: Any,
+    backend: Any,
+    state_machine_arn: str,
+    name: Any = None,
+    execution_input: Any = None,
+    trace_header: Any = None,
 ) -> Any:
     """StartExecution that also takes version and alias ARNs and names unnamed executions."""
     if rt.current() is None:
@@ -187,7 +191,10 @@ def describe_execution(original: Any, response: Any) -> Any:
         return result
     execution = response.stepfunction_backend.describe_execution(response._get_param("executionArn"))
     body = result.result
-    for attr, key in (("emulator_version_arn", "stateMachineVersionArn"), ("emulator_alias_arn", "stateMachineAliasArn")):
+    for attr, key in (
+        ("emulator_version_arn", "stateMachineVersionArn"),
+        ("emulator_alias_arn", "stateMachineAliasArn"),
+    ):
         value = getattr(execution, attr, None)
         if value:
             body[key] = value

@@ -6,10 +6,12 @@ DescribeTrainingJob until the job ends. Errors get AWS's names so Retry/Catch ma
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import time
-from functools import lru_cache
-from typing import Any, Callable, Final
+from collections.abc import Callable
+from functools import cache
+from typing import Any, Final
 
 import botocore.session
 from botocore.exceptions import ClientError
@@ -61,7 +63,7 @@ def optimised_error_name(code: str) -> str:
     return _ERROR_NAMES.get(code, DEFAULT_ERROR_NAME)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _input_members(action: str) -> frozenset[str]:
     model = botocore.session.get_session().get_service_model("sagemaker")
     return frozenset(model.operation_model(action).input_shape.members)
@@ -159,10 +161,9 @@ class StateTaskServiceSageMaker(StateTaskServiceCallback):
             )
 
         def stop() -> None:
-            try:
+            # ClientError: the job ended between the last poll and now
+            with contextlib.suppress(ClientError):
                 client.stop_training_job(TrainingJobName=job_name)
-            except ClientError:
-                pass  # the job ended between the last poll and now
 
         resolve.stop = stop  # type: ignore[attr-defined]
         return resolve

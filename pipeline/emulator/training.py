@@ -63,7 +63,7 @@ def _check_inputs(request: dict[str, Any], s3: Any) -> None:
             found = 0
         if not found:
             raise TrainingFailed(
-                f"ClientError: No S3 objects found under S3 URL \"{uri}\" given in input data "
+                f'ClientError: No S3 objects found under S3 URL "{uri}" given in input data '
                 f"source. Please ensure that the bucket exists in the selected region, that "
                 f"objects exist under that S3 prefix, and that the role has permission to read them."
             )
@@ -88,7 +88,7 @@ def _run(run: TrainingRun, region: str) -> None:
         outcome = ("Failed", exc.reason)
     except (ClientError, BotoCoreError) as exc:
         outcome = ("Failed", f"ClientError: {exc}")
-    except Exception as exc:  # noqa: BLE001 - a trainer bug must fail the job, not hang it
+    except Exception as exc:
         outcome = ("Failed", f"AlgorithmError: {type(exc).__name__}: {exc}")
     with runtime.lock:
         run.outcome = outcome
@@ -113,8 +113,7 @@ def create_training_job(original: Any, backend: Any, **kwargs: Any) -> Any:
     job.training_job_status = "InProgress"
     job.secondary_status = "Starting"
     job.secondary_status_transitions = [
-        {"Status": "Starting", "StartTime": job.creation_time,
-         "StatusMessage": "Launching requested ML instances"}
+        {"Status": "Starting", "StartTime": job.creation_time, "StatusMessage": "Launching requested ML instances"}
     ]
     job.training_start_time = None
     job.training_end_time = None
@@ -137,11 +136,17 @@ def create_training_job(original: Any, backend: Any, **kwargs: Any) -> Any:
 
 def _request_from_kwargs(kwargs: dict[str, Any]) -> dict[str, Any]:
     names = {
-        "training_job_name": "TrainingJobName", "hyper_parameters": "HyperParameters",
-        "algorithm_specification": "AlgorithmSpecification", "role_arn": "RoleArn",
-        "input_data_config": "InputDataConfig", "output_data_config": "OutputDataConfig",
-        "resource_config": "ResourceConfig", "stopping_condition": "StoppingCondition",
-        "tags": "Tags", "vpc_config": "VpcConfig", "checkpoint_config": "CheckpointConfig",
+        "training_job_name": "TrainingJobName",
+        "hyper_parameters": "HyperParameters",
+        "algorithm_specification": "AlgorithmSpecification",
+        "role_arn": "RoleArn",
+        "input_data_config": "InputDataConfig",
+        "output_data_config": "OutputDataConfig",
+        "resource_config": "ResourceConfig",
+        "stopping_condition": "StoppingCondition",
+        "tags": "Tags",
+        "vpc_config": "VpcConfig",
+        "checkpoint_config": "CheckpointConfig",
     }
     return {aws: copy.deepcopy(kwargs[py]) for py, aws in names.items() if kwargs.get(py) is not None}
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 import time
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import boto3
 import pytest
@@ -38,11 +39,13 @@ class Pipeline:
         self.sagemaker = boto3.client("sagemaker", region_name=REGION)
         self.s3.create_bucket(Bucket=self.cfg.bucket, CreateBucketConfiguration={"LocationConstraint": REGION})
         for channel in ("train", "validation"):
-            self.s3.put_object(Bucket=self.cfg.bucket, Key=f"{self.cfg.prefix}/data/{channel}/part.csv",
-                               Body=b"1.0,2.0,3.0\n")
+            self.s3.put_object(
+                Bucket=self.cfg.bucket, Key=f"{self.cfg.prefix}/data/{channel}/part.csv", Body=b"1.0,2.0,3.0\n"
+            )
         self.definition = build_definition(self.cfg)
         self.arn = self.sfn.create_state_machine(
-            name=self.cfg.state_machine_name, definition=json.dumps(self.definition),
+            name=self.cfg.state_machine_name,
+            definition=json.dumps(self.definition),
             roleArn=self.cfg.workflow_role_arn,
         )["stateMachineArn"]
 
@@ -52,8 +55,9 @@ class Pipeline:
         return execution_input(self.cfg, run_id=run_id)
 
     def start(self, run_id: str, arn: str | None = None) -> str:
-        return self.sfn.start_execution(stateMachineArn=arn or self.arn, name=run_id,
-                                        input=json.dumps(self.input(run_id)))["executionArn"]
+        return self.sfn.start_execution(
+            stateMachineArn=arn or self.arn, name=run_id, input=json.dumps(self.input(run_id))
+        )["executionArn"]
 
     def wait(self, execution_arn: str, timeout: float = 20.0) -> dict[str, Any]:
         deadline = time.monotonic() + timeout
@@ -72,8 +76,11 @@ class Pipeline:
         return [e["taskFailedEventDetails"] for e in self.history(execution_arn) if e["type"] == "TaskFailed"]
 
     def resources_called(self, execution_arn: str) -> list[str]:
-        return [e["taskScheduledEventDetails"]["resource"] for e in self.history(execution_arn)
-                if e["type"] == "TaskScheduled"]
+        return [
+            e["taskScheduledEventDetails"]["resource"]
+            for e in self.history(execution_arn)
+            if e["type"] == "TaskScheduled"
+        ]
 
     def endpoint(self) -> dict[str, Any]:
         return self.sagemaker.describe_endpoint(EndpointName=self.cfg.endpoint_name)

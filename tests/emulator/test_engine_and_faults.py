@@ -32,13 +32,27 @@ def _task(resource: str, parameters: dict[str, Any], **extra: Any) -> dict[str, 
 
 def test_optimised_and_aws_sdk_errors_carry_aws_names(emulator: Emulator) -> None:
     catch = [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "Done"}]
-    definition = {"StartAt": "Sdk", "States": {
-        "Sdk": _task("arn:aws:states:::aws-sdk:sagemaker:describeEndpoint", {"EndpointName": "nope"},
-                     ResultPath="$.r", Catch=[{**catch[0], "ResultPath": "$.sdk", "Next": "Opt"}], End=None, Next="Done"),
-        "Opt": _task("arn:aws:states:::sagemaker:createModel", {"ModelName": "m", "ExecutionRoleArn": ROLE,
-                     "PrimaryContainer": {"Image": "i"}}, Catch=[{**catch[0], "ResultPath": "$.opt"}], End=None,
-                     Next="Done"),
-        "Done": {"Type": "Succeed"}}}
+    definition = {
+        "StartAt": "Sdk",
+        "States": {
+            "Sdk": _task(
+                "arn:aws:states:::aws-sdk:sagemaker:describeEndpoint",
+                {"EndpointName": "nope"},
+                ResultPath="$.r",
+                Catch=[{**catch[0], "ResultPath": "$.sdk", "Next": "Opt"}],
+                End=None,
+                Next="Done",
+            ),
+            "Opt": _task(
+                "arn:aws:states:::sagemaker:createModel",
+                {"ModelName": "m", "ExecutionRoleArn": ROLE, "PrimaryContainer": {"Image": "i"}},
+                Catch=[{**catch[0], "ResultPath": "$.opt"}],
+                End=None,
+                Next="Done",
+            ),
+            "Done": {"Type": "Succeed"},
+        },
+    }
     del definition["States"]["Sdk"]["End"], definition["States"]["Opt"]["End"]
     emulator.fail_call("sagemaker:CreateModel", "ValidationException", "bad model")
     desc, _ = _run(definition)
@@ -51,19 +65,27 @@ def test_optimised_and_aws_sdk_errors_carry_aws_names(emulator: Emulator) -> Non
 
 def test_slow_call_times_out_the_task(emulator: Emulator) -> None:
     emulator.delay_call("sagemaker:CreateModel", 1.5)
-    task = _task("arn:aws:states:::sagemaker:createModel",
-                 {"ModelName": "m", "ExecutionRoleArn": ROLE, "PrimaryContainer": {"Image": "i"}}, TimeoutSeconds=1)
+    task = _task(
+        "arn:aws:states:::sagemaker:createModel",
+        {"ModelName": "m", "ExecutionRoleArn": ROLE, "PrimaryContainer": {"Image": "i"}},
+        TimeoutSeconds=1,
+    )
     desc, _ = _run({"StartAt": "T", "States": {"T": task}})
     assert (desc["status"], desc["error"]) == ("FAILED", "States.Timeout")
 
 
 def test_states_all_does_not_catch_states_runtime(emulator: Emulator) -> None:
-    definition = {"StartAt": "P", "States": {
-        "P": {"Type": "Pass", "Parameters": {"x.$": "$.missing.path"}, "End": True}}}
+    definition = {
+        "StartAt": "P",
+        "States": {"P": {"Type": "Pass", "Parameters": {"x.$": "$.missing.path"}, "End": True}},
+    }
     desc, _ = _run(definition)
     assert desc["error"] == "States.Runtime"
-    task = _task("arn:aws:states:::sagemaker:createModel", {"ModelName.$": "$.missing"},
-                 Catch=[{"ErrorEquals": ["States.ALL"], "Next": "Caught"}])
+    task = _task(
+        "arn:aws:states:::sagemaker:createModel",
+        {"ModelName.$": "$.missing"},
+        Catch=[{"ErrorEquals": ["States.ALL"], "Next": "Caught"}],
+    )
     del task["End"]
     task["Next"] = "Caught"
     desc, _ = _run({"StartAt": "T", "States": {"T": task, "Caught": {"Type": "Succeed"}}})
@@ -73,13 +95,17 @@ def test_states_all_does_not_catch_states_runtime(emulator: Emulator) -> None:
 def test_time_scale_shortens_wait_and_retry(emulator: Emulator) -> None:
     emulator.timings = Timings(time_scale=0.01)
     emulator.fail_call("sagemaker:CreateModel", "ThrottlingException", calls=[1])
-    task = _task("arn:aws:states:::sagemaker:createModel",
-                 {"ModelName": "m", "ExecutionRoleArn": ROLE, "PrimaryContainer": {"Image": "i"}},
-                 Retry=[{"ErrorEquals": ["ThrottlingException"], "IntervalSeconds": 60, "MaxAttempts": 1}])
+    task = _task(
+        "arn:aws:states:::sagemaker:createModel",
+        {"ModelName": "m", "ExecutionRoleArn": ROLE, "PrimaryContainer": {"Image": "i"}},
+        Retry=[{"ErrorEquals": ["ThrottlingException"], "IntervalSeconds": 60, "MaxAttempts": 1}],
+    )
     started = time.monotonic()
     desc, events = _run({"StartAt": "W", "States": {"W": {"Type": "Wait", "Seconds": 60, "Next": "T"}, "T": task}})
     assert desc["status"] == "SUCCEEDED" and time.monotonic() - started < 5
-    assert [e["taskFailedEventDetails"]["error"] for e in events if e["type"] == "TaskFailed"] == ["ThrottlingException"]
+    assert [e["taskFailedEventDetails"]["error"] for e in events if e["type"] == "TaskFailed"] == [
+        "ThrottlingException"
+    ]
 
 
 def test_fault_calls_are_counted_per_fault() -> None:
@@ -88,19 +114,25 @@ def test_fault_calls_are_counted_per_fault() -> None:
 
 
 def test_fault_file_round_trip_and_errors_name_the_value(tmp_path: Any) -> None:
-    document = {"timings": {"training_seconds": 1, "time_scale": 0.5},
-                "faults": [{"kind": "error", "operation": "sagemaker:CreateEndpoint", "code": "ThrottlingException",
-                            "calls": [1]}, {"kind": "invoke", "behaviour": "nan", "endpoint": "e*"}]}
+    document = {
+        "timings": {"training_seconds": 1, "time_scale": 0.5},
+        "faults": [
+            {"kind": "error", "operation": "sagemaker:CreateEndpoint", "code": "ThrottlingException", "calls": [1]},
+            {"kind": "invoke", "behaviour": "nan", "endpoint": "e*"},
+        ],
+    }
     path = tmp_path / "faults.json"
     path.write_text(json.dumps(document))
     loaded = FaultFile.load(path)
     assert FaultFile.from_dict(loaded.to_dict()).to_dict() == loaded.to_dict()
     assert loaded.timings == Timings(training_seconds=1, time_scale=0.5)
-    for bad, text in (({"faults": [{"kind": "boom"}]}, "'boom'"),
-                      ({"faults": [{"kind": "invoke", "behaviour": "slow"}]}, "'slow'"),
-                      ({"faults": [{"kind": "error", "operation": "CreateModel", "code": "X"}]}, "'CreateModel'"),
-                      ({"timings": {"training_seconds": -1}}, "-1"),
-                      ({"faults": [{"kind": "error", "operation": "a:b", "code": "X", "calls": [0]}]}, "[0]")):
+    for bad, text in (
+        ({"faults": [{"kind": "boom"}]}, "'boom'"),
+        ({"faults": [{"kind": "invoke", "behaviour": "slow"}]}, "'slow'"),
+        ({"faults": [{"kind": "error", "operation": "CreateModel", "code": "X"}]}, "'CreateModel'"),
+        ({"timings": {"training_seconds": -1}}, "-1"),
+        ({"faults": [{"kind": "error", "operation": "a:b", "code": "X", "calls": [0]}]}, "[0]"),
+    ):
         with pytest.raises(FaultSpecError, match=text):
             FaultFile.from_dict(bad)
     path.write_text("{not json")
@@ -116,6 +148,6 @@ def test_moto_guard_names_the_version(monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(MotoIncompatibleError, match=r"moto 5\.3\.0 is installed; the emulator needs moto==5\.2\.5"):
         compat.check_moto_compatibility()
     monkeypatch.setattr(moto, "__version__", compat.MOTO_VERSION)
-    monkeypatch.setattr(compat, "INTERNALS", compat.INTERNALS + (("moto.sagemaker.models", "Gone.method", None),))
-    with pytest.raises(MotoIncompatibleError, match="moto.sagemaker.models.Gone.method is missing"):
+    monkeypatch.setattr(compat, "INTERNALS", (*compat.INTERNALS, ("moto.sagemaker.models", "Gone.method", None)))
+    with pytest.raises(MotoIncompatibleError, match=r"moto\.sagemaker\.models\.Gone\.method is missing"):
         compat.check_moto_compatibility()

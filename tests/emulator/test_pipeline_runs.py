@@ -46,9 +46,13 @@ def test_failed_training_fails_the_run_and_leaves_the_endpoint_alone(pipeline: P
     assert pipeline.task_failures(desc["executionArn"])[0]["error"] == "States.TaskFailed"
     after = pipeline.endpoint()
     assert (after["EndpointConfigName"], after["LastModifiedTime"]) == (
-        before["EndpointConfigName"], before["LastModifiedTime"])
-    assert not any(r.startswith(("create", "update")) and "Endpoint" in r and r != "createEndpointConfig"
-                   for r in pipeline.resources_called(desc["executionArn"]))
+        before["EndpointConfigName"],
+        before["LastModifiedTime"],
+    )
+    assert not any(
+        r.startswith(("create", "update")) and "Endpoint" in r and r != "createEndpointConfig"
+        for r in pipeline.resources_called(desc["executionArn"])
+    )
 
 
 def test_throttling_twice_is_retried_then_succeeds(pipeline: Pipeline) -> None:
@@ -91,12 +95,17 @@ def test_silent_rollback_of_an_update_is_detected(pipeline: Pipeline) -> None:
 
 
 def test_resource_limit_on_training_is_retried(pipeline: Pipeline) -> None:
-    pipeline.emu.fail_call("sagemaker:CreateTrainingJob", "ResourceLimitExceeded",
-                           "The account-level service limit 'ml.m5.xlarge for training job usage' is 0", calls=[1])
+    pipeline.emu.fail_call(
+        "sagemaker:CreateTrainingJob",
+        "ResourceLimitExceeded",
+        "The account-level service limit 'ml.m5.xlarge for training job usage' is 0",
+        calls=[1],
+    )
     desc = pipeline.run("run1")
     assert desc["status"] == "SUCCEEDED", desc
-    assert [f["error"] for f in pipeline.task_failures(desc["executionArn"])
-            if f["resource"] == "createTrainingJob.sync"] == ["SageMaker.ResourceLimitExceededException"]
+    assert [
+        f["error"] for f in pipeline.task_failures(desc["executionArn"]) if f["resource"] == "createTrainingJob.sync"
+    ] == ["SageMaker.ResourceLimitExceededException"]
 
 
 def test_same_name_and_input_twice_is_one_execution(pipeline: Pipeline) -> None:

@@ -25,8 +25,12 @@ def _training_request(name: str) -> dict[str, Any]:
         "AlgorithmSpecification": {"TrainingImage": IMAGE, "TrainingInputMode": "File"},
         "RoleArn": ROLE,
         "HyperParameters": {"num_round": "10"},
-        "InputDataConfig": [{"ChannelName": "train", "DataSource": {"S3DataSource": {
-            "S3DataType": "S3Prefix", "S3Uri": f"s3://{BUCKET}/data/train/"}}}],
+        "InputDataConfig": [
+            {
+                "ChannelName": "train",
+                "DataSource": {"S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": f"s3://{BUCKET}/data/train/"}},
+            }
+        ],
         "OutputDataConfig": {"S3OutputPath": f"s3://{BUCKET}/output"},
         "ResourceConfig": {"InstanceType": "ml.m5.xlarge", "InstanceCount": 1, "VolumeSizeInGB": 5},
         "StoppingCondition": {"MaxRuntimeInSeconds": 60},
@@ -51,11 +55,22 @@ def _wait_job(sm: Any, name: str) -> dict[str, Any]:
 
 def _endpoint_setup(sm: Any, *configs: str) -> None:
     for config in configs:
-        sm.create_model(ModelName=f"m-{config}", ExecutionRoleArn=ROLE,
-                        PrimaryContainer={"Image": IMAGE, "ModelDataUrl": f"s3://{BUCKET}/{config}/model.tar.gz"})
-        sm.create_endpoint_config(EndpointConfigName=config, ProductionVariants=[{
-            "VariantName": "AllTraffic", "ModelName": f"m-{config}", "InstanceType": "ml.m5.large",
-            "InitialInstanceCount": 1}])
+        sm.create_model(
+            ModelName=f"m-{config}",
+            ExecutionRoleArn=ROLE,
+            PrimaryContainer={"Image": IMAGE, "ModelDataUrl": f"s3://{BUCKET}/{config}/model.tar.gz"},
+        )
+        sm.create_endpoint_config(
+            EndpointConfigName=config,
+            ProductionVariants=[
+                {
+                    "VariantName": "AllTraffic",
+                    "ModelName": f"m-{config}",
+                    "InstanceType": "ml.m5.large",
+                    "InitialInstanceCount": 1,
+                }
+            ],
+        )
 
 
 def _status(sm: Any, name: str = "ep") -> tuple[str, str]:
@@ -74,7 +89,8 @@ def test_training_job_goes_in_progress_then_completed_with_an_artifact() -> None
         artifact = job["ModelArtifacts"]["S3ModelArtifacts"]
         assert artifact == f"s3://{BUCKET}/output/job1/output/model.tar.gz"
         body = s3.get_object(Bucket=BUCKET, Key="output/job1/output/model.tar.gz")["Body"].read()
-        assert tarfile.open(fileobj=io.BytesIO(body)).getnames() == ["xgboost-model"]
+        with tarfile.open(fileobj=io.BytesIO(body)) as archive:
+            assert archive.getnames() == ["xgboost-model"]
         assert job["AlgorithmSpecification"] == _training_request("job1")["AlgorithmSpecification"]
 
 

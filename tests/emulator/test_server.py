@@ -31,8 +31,7 @@ def _port_is_free(port: int) -> bool:
 
 def _client(service: str, url: str) -> Any:
     # No client-side retries: boto3 would retry an injected ThrottlingException silently.
-    return boto3.client(service, region_name=REGION, endpoint_url=url,
-                        config=Config(retries={"total_max_attempts": 1}))
+    return boto3.client(service, region_name=REGION, endpoint_url=url, config=Config(retries={"total_max_attempts": 1}))
 
 
 def test_server_runs_executions_takes_faults_and_frees_its_port() -> None:
@@ -52,11 +51,20 @@ def test_server_runs_executions_takes_faults_and_frees_its_port() -> None:
         control.clear_faults()
         assert control.faults()["faults"] == []
         sfn = _client("stepfunctions", server.url)
-        definition = {"StartAt": "T", "States": {"T": {
-            "Type": "Task", "Resource": "arn:aws:states:::aws-sdk:sagemaker:listEndpoints",
-            "Parameters": {}, "End": True}}}
-        arn = sfn.create_state_machine(name="t", definition=json.dumps(definition),
-                                       roleArn="arn:aws:iam::123456789012:role/r")["stateMachineArn"]
+        definition = {
+            "StartAt": "T",
+            "States": {
+                "T": {
+                    "Type": "Task",
+                    "Resource": "arn:aws:states:::aws-sdk:sagemaker:listEndpoints",
+                    "Parameters": {},
+                    "End": True,
+                }
+            },
+        }
+        arn = sfn.create_state_machine(
+            name="t", definition=json.dumps(definition), roleArn="arn:aws:iam::123456789012:role/r"
+        )["stateMachineArn"]
         execution = sfn.start_execution(stateMachineArn=arn, name="one")["executionArn"]
         while (desc := sfn.describe_execution(executionArn=execution))["status"] == "RUNNING":
             pass
@@ -69,10 +77,14 @@ def test_server_runs_executions_takes_faults_and_frees_its_port() -> None:
 
 def test_cli_prints_its_url_and_stops_on_sigterm(tmp_path: Any) -> None:
     faults = tmp_path / "faults.json"
-    faults.write_text(json.dumps({"faults": [{"kind": "error", "operation": "sagemaker:ListModels",
-                                              "code": "ThrottlingException"}]}))
-    proc = subprocess.Popen([sys.executable, "-m", "pipeline.emulator", "--port", "0", "--faults", str(faults)],
-                            stdout=subprocess.PIPE, text=True)
+    faults.write_text(
+        json.dumps({"faults": [{"kind": "error", "operation": "sagemaker:ListModels", "code": "ThrottlingException"}]})
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "pipeline.emulator", "--port", "0", "--faults", str(faults)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         url = proc.stdout.readline().strip()  # type: ignore[union-attr]
         assert url.startswith("http://127.0.0.1:")
@@ -87,6 +99,7 @@ def test_cli_prints_its_url_and_stops_on_sigterm(tmp_path: Any) -> None:
 def test_cli_rejects_a_bad_fault_file(tmp_path: Any) -> None:
     faults = tmp_path / "faults.json"
     faults.write_text(json.dumps({"faults": [{"kind": "nope"}]}))
-    result = subprocess.run([sys.executable, "-m", "pipeline.emulator", "--faults", str(faults)],
-                            capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-m", "pipeline.emulator", "--faults", str(faults)], capture_output=True, text=True, timeout=60
+    )
     assert result.returncode == 2 and "unknown fault kind 'nope'" in result.stderr
