@@ -1,0 +1,1 @@
+"""The GitHub Actions workflows rehearsed offline: a small job runner, a fake OIDC endpoint, tests."""
