@@ -51,7 +51,14 @@ class FakeTime:
 class Live:
     """The emulator, its clients, and an endpoint serving the "old" model."""
 
-    def __init__(self, emu: Emulator, cfg: PipelineConfig, session: boto3.Session):
+    def __init__(
+        self,
+        emu: Emulator,
+        cfg: PipelineConfig,
+        session: boto3.Session,
+        prepared: data.PreparedData,
+        models: dict[str, int],
+    ):
         self.emu = emu
         self.cfg = cfg
         self.name = cfg.endpoint_name
@@ -61,13 +68,11 @@ class Live:
         # As the command does: botocore does not retry, the smoke test does.
         self.runtime = aws.client(session, "sagemaker-runtime", max_attempts=1)
         self.s3.create_bucket(Bucket=cfg.bucket, CreateBucketConfiguration={"LocationConstraint": REGION})
-        upload_prepared(
-            data.prepare(data.generate_raw(ROWS, seed=3), cfg.validation_fraction, cfg.data_seed), self.s3, cfg
-        )
+        upload_prepared(prepared, self.s3, cfg)
         self.payloads: Payloads = prepare_payloads(download_encoding(self.s3, cfg), rows=8, seed=11)
         self.configs: dict[str, str] = {}
         self.artifacts: dict[str, str] = {}
-        self.train_and_configure({"old": 5, "new": 40})
+        self.train_and_configure(models)
 
     def train_and_configure(self, rounds_by_label: dict[str, int]) -> None:
         """Train models for real (concurrently) and create their Model and EndpointConfig."""
@@ -207,10 +212,29 @@ def boto_session() -> boto3.Session:
     return boto3.Session(region_name=REGION)
 
 
+@pytest.fixture(scope="session")
+def prepared() -> data.PreparedData:
+    """Big Mart rows prepared by the project's code (pure computation, so made once)."""
+    cfg = load_config("staging")
+    return data.prepare(data.generate_raw(ROWS, seed=3), cfg.validation_fraction, cfg.data_seed)
+
+
 @pytest.fixture
-def live(emulator: Emulator, boto_session: boto3.Session) -> Live:
+def live(emulator: Emulator, boto_session: boto3.Session, prepared: data.PreparedData) -> Live:
     """Data uploaded, "old" and "new" models trained and configured; no endpoint yet."""
-    return Live(emulator, load_config("staging"), boto_session)
+    return Live(emulator, load_config("staging"), boto_session, prepared, {"old": 5, "new": 40})
+
+
+@pytest.fixture
+def live_one(emulator: Emulator, boto_session: boto3.Session, prepared: data.PreparedData) -> Live:
+    """Data uploaded and only the "old" model trained and configured."""
+    return Live(emulator, load_config("staging"), boto_session, prepared, {"old": 5})
+
+
+@pytest.fixture
+def live_data(emulator: Emulator, boto_session: boto3.Session, prepared: data.PreparedData) -> Live:
+    """Data uploaded, no model: for tests whose models come from the deploy state machine."""
+    return Live(emulator, load_config("staging"), boto_session, prepared, {})
 
 
 @pytest.fixture

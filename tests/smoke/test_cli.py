@@ -46,56 +46,56 @@ def test_unknown_execution_exits_2(emulator: Emulator, capsys: pytest.CaptureFix
 
 
 def test_passes_then_fails_and_rolls_back_to_the_previous_deploy(
-    live: Live, capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    live_data: Live, capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    machine = live.create_state_machine()
-    first = live.run_execution(machine, "run1")
+    machine = live_data.create_state_machine()
+    first = live_data.run_execution(machine, "run1")
     assert first["status"] == "SUCCEEDED", first
     assert json.loads(first["output"])["PreviousEndpoint"] == {"EndpointStatus": "Absent"}
-    first_model = live.served()
-    second = live.run_execution(machine, "run2")
+    first_model = live_data.served()
+    second = live_data.run_execution(machine, "run2")
     assert second["status"] == "SUCCEEDED", second
-    run1_config, run2_config = (f"{live.name}-{run}-config" for run in ("run1", "run2"))
+    run1_config, run2_config = (f"{live_data.name}-{run}-config" for run in ("run1", "run2"))
     assert json.loads(second["output"])["PreviousEndpoint"]["EndpointConfigName"] == run1_config
     summary = tmp_path / "summary.md"
     monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
 
     assert main(["smoke", "--execution-arn", second["executionArn"], *FAST]) == 0
     out = capsys.readouterr().out
-    assert f"PASS endpoint: endpoint {live.name} is InService on {run2_config}" in out
-    assert f"smoke test PASSED: {live.name} serves {run2_config}" in out
+    assert f"PASS endpoint: endpoint {live_data.name} is InService on {run2_config}" in out
+    assert f"smoke test PASSED: {live_data.name} serves {run2_config}" in out
     assert "| single rows | pass |" in summary.read_text()
 
-    live.emu.misbehave_on_invoke("garbage", endpoint=live.name, calls=[1])
+    live_data.emu.misbehave_on_invoke("garbage", endpoint=live_data.name, calls=[1])
     assert main(["smoke", "--execution-arn", second["executionArn"], *FAST]) == 1
     captured = capsys.readouterr()
     assert "smoke test FAILED: single row (call 1 of 4): body is not UTF-8 text" in captured.out
     assert f"rollback: updated back to {run1_config}; it answers correctly" in captured.out
     assert f"Rolled back to {run1_config}." in captured.err
-    endpoint = live.endpoint()
+    endpoint = live_data.endpoint()
     assert (endpoint["EndpointStatus"], endpoint["EndpointConfigName"]) == ("InService", run1_config)
-    assert live.served() == pytest.approx(first_model)
+    assert live_data.served() == pytest.approx(first_model)
     assert "**Rollback (rolled back):**" in summary.read_text()
 
 
 def test_first_deploy_failing_says_there_is_nothing_to_roll_back(
-    live: Live, capsys: pytest.CaptureFixture[str]
+    live_data: Live, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    machine = live.create_state_machine()
-    first = live.run_execution(machine, "run1")
+    machine = live_data.create_state_machine()
+    first = live_data.run_execution(machine, "run1")
     assert first["status"] == "SUCCEEDED", first
-    live.emu.misbehave_on_invoke("nan", endpoint=live.name)
+    live_data.emu.misbehave_on_invoke("nan", endpoint=live_data.name)
 
     assert main(["smoke", "--execution-arn", first["executionArn"], *FAST]) == 1
     out = capsys.readouterr().out
     assert "rollback: nothing to roll back to: this was the first deploy" in out
-    assert live.endpoint()["EndpointStatus"] == "InService"
+    assert live_data.endpoint()["EndpointStatus"] == "InService"
 
 
-def test_failed_execution_exits_1(live: Live, capsys: pytest.CaptureFixture[str]) -> None:
-    machine = live.create_state_machine()
-    live.emu.fail_training("AlgorithmError: bad data", job="*run1*")
-    desc = live.run_execution(machine, "run1")
+def test_failed_execution_exits_1(live_data: Live, capsys: pytest.CaptureFixture[str]) -> None:
+    machine = live_data.create_state_machine()
+    live_data.emu.fail_training("AlgorithmError: bad data", job="*run1*")
+    desc = live_data.run_execution(machine, "run1")
     assert desc["status"] == "FAILED"
 
     assert main(["smoke", "--execution-arn", desc["executionArn"], *FAST]) == 1
@@ -131,7 +131,7 @@ def test_failed_rollback_is_an_actions_error_with_the_manual_command(
     live.create("old")
     live.deploy("new")
     live.emu.misbehave_on_invoke("nan", endpoint=live.name, calls=[1])
-    live.emu.fail_call("sagemaker:UpdateEndpoint", "ThrottlingException", "Rate exceeded")
+    live.emu.fail_call("sagemaker:UpdateEndpoint", "ValidationException", "Cannot update in-progress endpoint")
     outcome = smoke_and_rollback(live.sagemaker, live.runtime, live.deployment(), live.payloads, live.limits(), **quick)
     monkeypatch.setenv("GITHUB_ACTIONS", "true")
     monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(tmp_path / "summary.md"))

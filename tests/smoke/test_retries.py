@@ -12,6 +12,12 @@ from tests.smoke.conftest import FakeTime, Live
 pytestmark = pytest.mark.smoke
 
 
+@pytest.fixture
+def live(live_one: Live) -> Live:
+    """These tests need one model only."""
+    return live_one
+
+
 @pytest.mark.parametrize(
     ("code", "status"),
     [("ThrottlingException", 400), ("ServiceUnavailable", 503), ("InternalFailure", 500)],
