@@ -87,7 +87,12 @@ def emulator(port: int, attach_url: str | None, out: Printer) -> Iterator[str]:
         out(f"emulator: started at {server.url}")
         yield server.url
     finally:
-        server.stop()
+        # A second Ctrl-C must not cut the shutdown short and leave the port bound.
+        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+        try:
+            server.stop()
+        finally:
+            signal.signal(signal.SIGINT, previous)
 
 
 def check_attached(url: str) -> None:
@@ -132,7 +137,8 @@ def run_local(
 ) -> LocalRun:
     """Run the pipeline once against the emulator at ``endpoint_url``; raise on failure."""
     from pipeline.deploy import deploy_state_machine
-    from pipeline.run import follow_execution, start_execution
+    from pipeline.follow import follow_execution
+    from pipeline.run import start_execution
 
     result = LocalRun(endpoint_url=endpoint_url, config=config)
     session = emulator_session(config.region)
@@ -182,7 +188,7 @@ def run_local(
     result.output = dict(run.output or {})
 
     with timed(result, "smoke test"):
-        result.smoke_passed = smoke(config, session, endpoint_url, out)
+        result.smoke_passed = smoke(config, session, endpoint_url, execution_arn, out)
     with timed(result, "holdout evaluation"):
         result.holdout_rmse = holdout_rmse(runtime, config.endpoint_name, prepared.validation)
         result.latency_ms = latency(runtime, config.endpoint_name, prepared.validation, LATENCY_CALLS)
@@ -196,11 +202,17 @@ def run_local(
     return result
 
 
-def smoke(config: PipelineConfig, session: boto3.Session, endpoint_url: str, out: Printer) -> bool:
-    """Smoke-test the endpoint with the project's smoke test."""
+def smoke(config: PipelineConfig, session: boto3.Session, endpoint_url: str, execution_arn: str, out: Printer) -> bool:
+    """Smoke-test the endpoint with the project's smoke test (rolling back on failure)."""
     from pipeline.smoke import run_smoke
 
-    return run_smoke(config, session=session, endpoint_url=endpoint_url, out=lambda line: out(f"smoke: {line}"))
+    return run_smoke(
+        config,
+        session=session,
+        endpoint_url=endpoint_url,
+        out=lambda line: out(f"smoke: {line}"),
+        execution_arn=execution_arn,
+    )
 
 
 @contextmanager

@@ -226,8 +226,9 @@ def train_from_channels(
 
     model_dir.mkdir(parents=True, exist_ok=True)
     model_path = model_dir / MODEL_NAME
-    with warnings.catch_warnings():
-        # The container saves without an extension too; xgboost warns that it picks UBJSON.
+    # The container saves without an extension too; xgboost then logs (from C++, so only its
+    # own verbosity setting silences it) that it picks UBJSON, which is what we want.
+    with warnings.catch_warnings(), xgb.config_context(verbosity=0):
         warnings.simplefilter("ignore", UserWarning)
         booster.save_model(str(model_path))
 
