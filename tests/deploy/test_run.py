@@ -1,0 +1,224 @@
+"""run: start or attach, follow the real definition on the emulator, report, exit codes."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+
+from pipeline.cli import main
+from pipeline.config import PipelineConfig
+from pipeline.definition import execution_input, run_id_for_commit
+from pipeline.deploy import deploy_state_machine
+from pipeline.emulator import Emulator, Timings
+from pipeline.errors import UsageError
+from pipeline.follow import follow_execution, new_events
+from pipeline.run import execution_arn_for, start_execution
+from tests.deploy.conftest import COMMIT, FAST, TIME_SCALE, read_outputs
+
+pytestmark = pytest.mark.deploy
+
+RUN_ID = run_id_for_commit(COMMIT, 1)
+STAGES = [
+    "Train model",
+    "Save model",
+    "Configure endpoint",
+    "Find endpoint",
+    "Create endpoint",
+    "Wait for deployment",
+    "Check deployment",
+]
+QUICK = ["--poll-seconds", "0.02"]
+
+
+@pytest.fixture
+def deployed(config: PipelineConfig, sfn: Any, bucket: str) -> Any:
+    """The state machine and its alias deployed on the emulator, training data uploaded."""
+    from pipeline import data, storage
+
+    prepared = data.prepare(data.generate_raw(400, seed=1), config.validation_fraction, config.data_seed)
+    storage.upload_prepared(prepared, boto3.client("s3", region_name=config.region), config)
+    return deploy_state_machine(config, sfn, commit_sha=COMMIT, out=lambda _: None)
+
+
+def start(config: PipelineConfig, sfn: Any, deployed: Any, run_id: str = RUN_ID) -> str:
+    return start_execution(config, sfn, run_id=run_id, target_arn=deployed.alias_arn, name=run_id, out=lambda _: None)
+
+
+def test_run_of_the_real_definition_succeeds_with_a_line_per_stage(
+    config: PipelineConfig, sfn: Any, deployed: Any
+) -> None:
+    arn = start(config, sfn, deployed)
+    lines: list[str] = []
+
+    result = follow_execution(sfn, arn, timeout_seconds=30, out=lines.append, poll_seconds=0.02)
+
+    assert result.status == "SUCCEEDED", (result.error, result.cause)
+    assert result.succeeded
+    assert [stage.name for stage in result.stages] == STAGES
+    assert all(stage.seconds is not None and stage.seconds >= 0 for stage in result.stages)
+    assert result.output is not None and result.output["EndpointName"] == config.endpoint_name
+    assert result.output["PreviousEndpoint"]["EndpointStatus"] == "Absent"
+    assert result.version_arn == deployed.version_arn
+    assert result.failed_stage is None and result.error is None
+    for stage in STAGES:
+        assert sum(line.endswith(f"{stage}: entered") for line in lines) == 1
+    assert any("Train model: succeeded in" in line for line in lines)
+    assert "Find endpoint: caught SageMaker" in "\n".join(lines)  # the "no endpoint yet" route
+    assert lines[-1].endswith("execution succeeded")
+
+
+def test_rerun_of_a_finished_execution_attaches_to_it(config: PipelineConfig, sfn: Any, deployed: Any) -> None:
+    first = start(config, sfn, deployed)
+    follow_execution(sfn, first, timeout_seconds=30, out=lambda _: None, poll_seconds=0.02)
+    lines: list[str] = []
+
+    again = start_execution(config, sfn, run_id=RUN_ID, target_arn=deployed.alias_arn, name=RUN_ID, out=lines.append)
+
+    assert again == first == execution_arn_for(deployed.alias_arn, RUN_ID)
+    assert "already exists (SUCCEEDED): attaching" in lines[0]
+    executions = sfn.list_executions(stateMachineArn=deployed.state_machine_arn)["executions"]
+    assert [e["name"] for e in executions] == [RUN_ID]
+
+
+def test_same_name_with_a_different_input_is_a_clear_error(config: PipelineConfig, sfn: Any, deployed: Any) -> None:
+    first = start(config, sfn, deployed)
+    follow_execution(sfn, first, timeout_seconds=30, out=lambda _: None, poll_seconds=0.02)
+    other = config.replace(endpoint_name="big-mart-other")
+
+    with pytest.raises(UsageError, match=r"different input.*new attempt"):
+        start_execution(other, sfn, run_id=RUN_ID, target_arn=deployed.alias_arn, name=RUN_ID)
+
+
+def test_training_failure_names_stage_error_and_cause(
+    emulator: Emulator, config: PipelineConfig, sfn: Any, deployed: Any
+) -> None:
+    emulator.fail_training("AlgorithmError: label column has NaN")
+    lines: list[str] = []
+
+    result = follow_execution(
+        sfn, start(config, sfn, deployed), timeout_seconds=30, out=lines.append, poll_seconds=0.02
+    )
+
+    assert result.status == "FAILED"
+    assert result.failed_stage == "Train model"
+    assert result.error == "Pipeline.TrainModelFailed"
+    assert "label column has NaN" in (result.cause or "")
+    assert [(s.name, s.status) for s in result.stages] == [("Train model", "failed")]
+    assert "execution FAILED at stage 'Train model': Pipeline.TrainModelFailed" in lines[-1]
+
+
+def test_follow_pages_newest_first_and_stops_at_seen_events() -> None:
+    """Against AWS's paging (which moto lacks): reverse order, nextToken, stop at the last seen id."""
+
+    class History:
+        def __init__(self, count: int) -> None:
+            start = datetime(2026, 1, 1, tzinfo=timezone.utc)
+            self.events = [
+                {"id": i, "type": "PassStateEntered", "timestamp": start + timedelta(seconds=i)}
+                for i in range(1, count + 1)
+            ]
+            self.requests: list[dict[str, Any]] = []
+
+        def get_execution_history(self, **kwargs: Any) -> dict[str, Any]:
+            self.requests.append(kwargs)
+            assert kwargs["reverseOrder"] is True
+            ordered = self.events[::-1]
+            begin = int(kwargs.get("nextToken", 0))
+            page = ordered[begin : begin + 3]
+            more = begin + 3 < len(ordered)
+            return {"events": page, **({"nextToken": str(begin + 3)} if more else {})}
+
+    history = History(10)
+    assert [e["id"] for e in new_events(history, "arn", after=0)] == list(range(1, 11))
+    assert len(history.requests) == 4
+    history.requests.clear()
+    assert [e["id"] for e in new_events(history, "arn", after=8)] == [9, 10]
+    assert len(history.requests) == 1
+    assert new_events(history, "arn", after=10) == []
+
+
+def test_cli_run_succeeds_and_writes_outputs_and_summary(
+    emulator: Emulator,
+    config: PipelineConfig,
+    bucket: str,
+    actions_env: dict[str, Path],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["deploy", "--commit", COMMIT, *FAST]) == 0
+    assert main(["run", "--commit", COMMIT, "--upload-data", *QUICK, *FAST]) == 0
+    out = capsys.readouterr().out
+    assert "uploaded synthetic data" in out
+    assert "Train model: entered" in out and "execution succeeded" in out
+    first = read_outputs(actions_env["output"])
+    assert first["execution_arn"].endswith(f":execution:big-mart-staging:{RUN_ID}")
+    assert first["endpoint_name"] == "big-mart-staging"
+    assert first["state_machine_version"].endswith(":stateMachine:big-mart-staging:1")
+    assert first["previous_endpoint_config"] == ""
+
+    # A second attempt updates the endpoint: the previous config is reported for a rollback step.
+    assert main(["run", "--commit", COMMIT, "--attempt", "2", *QUICK, *FAST]) == 0
+    second = read_outputs(actions_env["output"])
+    assert second["previous_endpoint_config"] == execution_input(config, RUN_ID)["EndpointConfigName"]
+    summary = actions_env["summary"].read_text()
+    assert "| Train model | succeeded | 1 |" in summary
+    assert "```mermaid\nflowchart TD" in summary
+    assert summary.count("### ✅ Pipeline run") == 2
+
+
+def test_cli_run_failure_exits_1_naming_stage_error_and_cause(
+    emulator: Emulator, bucket: str, actions_env: dict[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["deploy", *FAST]) == 0
+    emulator.fail_training("AlgorithmError: out of memory")
+
+    assert main(["run", "--commit", COMMIT, *QUICK, *FAST]) == 1
+
+    out = capsys.readouterr().out
+    assert "::error title=pipeline run FAILED::execution FAILED: stage 'Train model'" in out
+    assert "error: Pipeline.TrainModelFailed" in out and "out of memory" in out
+    assert "| Train model | failed |" in actions_env["summary"].read_text()
+    assert read_outputs(actions_env["output"])["status"] == "FAILED"
+
+
+def test_cli_run_timeout_exits_1_with_a_clear_message(
+    emulator: Emulator, bucket: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    emulator.timings = Timings(training_seconds=3.0, time_scale=TIME_SCALE)
+    assert main(["deploy", *FAST]) == 0
+
+    assert main(["run", "--commit", COMMIT, "--timeout", "1", *QUICK, *FAST]) == 1
+
+    captured = capsys.readouterr()
+    assert "still running after 1s" in captured.out
+    assert "still RUNNING after the 1s timeout; it was not stopped" in captured.err
+
+
+def test_cli_run_exit_codes_for_bad_input(emulator: Emulator, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["run", "--commit", COMMIT, *FAST]) == 2  # nothing deployed
+    assert "deploy the state machine first" in capsys.readouterr().err
+    assert main(["run", "--commit", "not-a-sha", *FAST]) == 2
+    assert "not a hexadecimal git commit id" in capsys.readouterr().err
+    assert main(["run", "--commit", COMMIT, "--attempt", "0"]) == 2
+    assert main(["run", "--commit", COMMIT, "--poll-seconds", "0"]) == 2
+    assert main(["run", "--commit", COMMIT, "--data", "/nonexistent/Train.csv", *FAST]) == 2
+
+
+def test_cli_run_rerun_attaches_and_different_input_exits_2(
+    emulator: Emulator, bucket: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["deploy", *FAST]) == 0
+    assert main(["run", "--commit", COMMIT, "--upload-data", *QUICK, *FAST]) == 0
+    assert main(["run", "--commit", COMMIT, *QUICK, *FAST]) == 0
+    assert "already exists (SUCCEEDED): attaching to it" in capsys.readouterr().out
+    assert main(["run", "--commit", COMMIT, *QUICK, *FAST, "--set", "endpoint_name=big-mart-other"]) == 2
+    assert "already exists with a different input" in capsys.readouterr().err
+
+
+def test_execution_input_round_trips_through_the_execution(config: PipelineConfig, sfn: Any, deployed: Any) -> None:
+    arn = start(config, sfn, deployed)
+    assert json.loads(sfn.describe_execution(executionArn=arn)["input"]) == execution_input(config, RUN_ID)
