@@ -30,9 +30,10 @@ def run_id_for_commit(commit_sha: str, attempt: int | str) -> str:
 
 
 def run_id_now(now: datetime | None = None) -> str:
-    """A run id from the current UTC time, for runs not tied to a commit (``20261126t041500``)."""
+    """A run id from the current UTC time to the millisecond, for runs not tied to a commit
+    (``20261126t041500123``): two runs in the same second still get different names."""
     moment = now or datetime.now(timezone.utc)
-    return moment.strftime("%Y%m%dt%H%M%S")
+    return moment.strftime("%Y%m%dt%H%M%S") + f"{moment.microsecond // 1000:03d}"
 
 
 def check_run_id(run_id: str) -> str:

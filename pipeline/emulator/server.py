@@ -10,8 +10,10 @@ Control API (JSON):
 
 from __future__ import annotations
 
+import errno
 import json
 import os
+import socket
 import threading
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -100,6 +102,15 @@ def _read_json(environ: dict[str, Any]) -> Any:
         raise ValueError(f"request body is not valid JSON: {exc}") from exc
 
 
+def check_port_free(host: str, port: int) -> None:
+    """Raise OSError(EADDRINUSE) when ``port`` is taken (port 0 always gets a free one)."""
+    if port == 0:
+        return
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        probe.bind((host, port))
+
+
 class EmulatorServer:
     """The emulator behind ``http://127.0.0.1:<port>`` (port 0 = a free one)."""
 
@@ -139,7 +150,13 @@ class EmulatorServer:
         try:
             moto_api_backend.reset()
             app = _ControlApp(self.runtime, DomainDispatcherApplication(create_backend_app))
-            self._server = make_server(self.host, self.port, app, threaded=True, request_handler=_QuietHandler)
+            check_port_free(self.host, self.port)
+            try:
+                self._server = make_server(self.host, self.port, app, threaded=True, request_handler=_QuietHandler)
+            except SystemExit:
+                # werkzeug prints a notice and exits when the port is taken between our check and
+                # its bind; report it as the OSError callers handle instead of ending the process.
+                raise OSError(errno.EADDRINUSE, f"port {self.port} on {self.host} is already in use") from None
         except BaseException:
             rt.deactivate(self.runtime)
             raise

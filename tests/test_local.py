@@ -1,0 +1,154 @@
+"""Local mode: the whole pipeline on the embedded emulator, with a real model."""
+
+from __future__ import annotations
+
+import io
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tarfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import xgboost as xgb
+
+from pipeline import data
+from pipeline.config import load_config
+from pipeline.local import LOCAL_OVERRIDES, emulator, emulator_session, predict, run_local
+
+pytestmark = pytest.mark.local
+
+ROWS = 2000
+
+
+@pytest.fixture(scope="module")
+def raw():
+    return data.generate_raw(ROWS, seed=3)
+
+
+def served_and_file_predictions(url: str, config, run, validation) -> tuple[np.ndarray, np.ndarray]:
+    session = emulator_session(config.region)
+    runtime = session.client("sagemaker-runtime", endpoint_url=url)
+    served = np.array(predict(runtime, config.endpoint_name, validation.iloc[:, 1:]))
+    with tarfile.open(run.artifacts["model"]) as tar:
+        model_bytes = tar.extractfile("xgboost-model").read()
+    booster = xgb.Booster()
+    booster.load_model(bytearray(model_bytes))
+    own = booster.predict(xgb.DMatrix(validation.iloc[:, 1:].to_numpy()))
+    return served, own
+
+
+def test_two_runs_create_then_update_and_serve_the_trained_model(raw, tmp_path):
+    config = load_config("staging", environ={}).replace(**LOCAL_OVERRIDES)
+    lines: list[str] = []
+    with emulator(0, None, lines.append) as url:
+        first = run_local(config, endpoint_url=url, work_dir=tmp_path / "one", raw=raw, out=lines.append)
+        assert (first.deploy_action, first.endpoint_action, first.status) == ("created", "create", "SUCCEEDED")
+        assert first.output["PreviousEndpoint"] == {"EndpointStatus": "Absent"}
+        assert first.smoke_passed
+
+        second = run_local(config, endpoint_url=url, work_dir=tmp_path / "two", raw=raw, out=lines.append)
+        assert (second.deploy_action, second.endpoint_action, second.status) == ("unchanged", "update", "SUCCEEDED")
+        assert second.output["PreviousEndpoint"]["EndpointConfigName"] == first.output["EndpointConfigName"]
+        assert second.output["EndpointConfigName"] != first.output["EndpointConfigName"]
+        assert any("takes the update path" in line for line in lines)
+
+        validation = data.prepare(raw, config.validation_fraction, config.data_seed).validation
+        served, own = served_and_file_predictions(url, config, second, validation)
+        np.testing.assert_allclose(served, own, rtol=1e-6)
+        labels = validation.iloc[:, 0].to_numpy()
+        assert second.holdout_rmse == pytest.approx(float(np.sqrt(np.mean((own - labels) ** 2))), rel=1e-5)
+        # The model learnt something: better than always predicting the mean.
+        assert second.holdout_rmse < labels.std()
+        assert {"p50", "p95"} <= set(second.latency_ms)
+        assert Path(second.artifacts["model"]).is_file()
+
+
+def run_cli(*args: str, cwd: Path, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PIPELINE_CONFIG": str(Path(__file__).parents[1] / "config" / "pipeline.toml")}
+    return subprocess.run(
+        [sys.executable, "-m", "pipeline", "local", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def test_missing_data_file_exits_2(tmp_path):
+    result = run_cli("--data", str(tmp_path / "Train.csv"), "--work-dir", str(tmp_path / "w"), cwd=tmp_path)
+    assert result.returncode == 2
+    assert f"data file '{tmp_path / 'Train.csv'}' does not exist" in result.stderr
+
+
+def test_invalid_data_file_exits_2(tmp_path):
+    bad = tmp_path / "Train.csv"
+    bad.write_text("a,b\n1,2\n")
+    result = run_cli("--data", str(bad), "--work-dir", str(tmp_path / "w"), cwd=tmp_path)
+    assert result.returncode == 2
+    assert "missing column(s) Item_Identifier" in result.stderr
+
+
+def test_port_in_use_exits_2(tmp_path):
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = run_cli("--port", str(port), "--rows", "100", "--work-dir", str(tmp_path / "w"), cwd=tmp_path)
+    assert result.returncode == 2
+    assert f"port {port} on 127.0.0.1 is already in use" in result.stderr
+
+
+def test_unwritable_work_folder_exits_2(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    result = run_cli("--work-dir", str(blocker / "work"), cwd=tmp_path)
+    assert result.returncode == 2
+    assert "is not writable" in result.stderr
+
+
+def test_attach_to_nothing_exits_2(tmp_path):
+    with socket.socket() as free:
+        free.bind(("127.0.0.1", 0))
+        port = free.getsockname()[1]
+    result = run_cli("--attach", f"http://127.0.0.1:{port}", "--work-dir", str(tmp_path / "w"), cwd=tmp_path)
+    assert result.returncode == 2
+    assert "no emulator answers at" in result.stderr
+
+
+def test_ctrl_c_with_keep_stops_everything(tmp_path):
+    env = {**os.environ, "PIPELINE_CONFIG": str(Path(__file__).parents[1] / "config" / "pipeline.toml")}
+    process = subprocess.Popen(
+        [sys.executable, "-u", "-m", "pipeline", "local", "--keep", "--rows", "500", "--work-dir", str(tmp_path / "w")],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    output = io.StringIO()
+    deadline = time.monotonic() + 120
+    port = None
+    try:
+        for line in process.stdout:
+            output.write(line)
+            if "AWS_ENDPOINT_URL=" in line:
+                port = int(line.rsplit(":", 1)[1])
+            if "Press Ctrl-C" in line or time.monotonic() > deadline:
+                break
+        assert port is not None, output.getvalue()
+        process.send_signal(signal.SIGINT)
+        process.wait(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 0, output.getvalue() + process.stdout.read()
+    with socket.socket() as probe:
+        # Like the server, allow binding over TIME_WAIT connections; a listener would still block.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        probe.bind(("127.0.0.1", port))  # the emulator's port is free again
