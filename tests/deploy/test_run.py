@@ -222,3 +222,28 @@ def test_cli_run_rerun_attaches_and_different_input_exits_2(
 def test_execution_input_round_trips_through_the_execution(config: PipelineConfig, sfn: Any, deployed: Any) -> None:
     arn = start(config, sfn, deployed)
     assert json.loads(sfn.describe_execution(executionArn=arn)["input"]) == execution_input(config, RUN_ID)
+
+
+def test_rerun_while_running_gets_the_same_execution(
+    emulator: Emulator, config: PipelineConfig, sfn: Any, deployed: Any
+) -> None:
+    emulator.timings = Timings(training_seconds=1.0, time_scale=TIME_SCALE)
+    first = start(config, sfn, deployed)
+    assert sfn.describe_execution(executionArn=first)["status"] == "RUNNING"
+
+    again = start(config, sfn, deployed)
+
+    assert again == first
+    assert len(sfn.list_executions(stateMachineArn=deployed.state_machine_arn)["executions"]) == 1
+    assert follow_execution(sfn, again, timeout_seconds=30, out=lambda _: None, poll_seconds=0.05).succeeded
+
+
+@pytest.mark.parametrize("command", ["deploy", "run"])
+def test_scripts_are_thin_entry_points(command: str) -> None:
+    import subprocess
+    import sys
+
+    script = Path(__file__).resolve().parents[2] / "scripts" / f"{command}.py"
+    done = subprocess.run([sys.executable, str(script), "--help"], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert f"usage: python -m pipeline {command}" in done.stdout
