@@ -7,7 +7,6 @@ Each module listed here defines ``register_cli(subparsers)``, which adds its com
 from __future__ import annotations
 
 import importlib
-import importlib.util
 from collections.abc import Callable
 from typing import Any
 
@@ -17,17 +16,13 @@ MODULES = (
     "pipeline.smoke",
     "pipeline.local",
     "pipeline.bootstrap",
-    "pipeline.emulator.cli",
 )
 
 
 def registrations() -> list[Callable[[Any], None]]:
-    """The ``register_cli`` functions of the command modules that are present."""
-    found = []
-    for name in MODULES:
-        if importlib.util.find_spec(name) is None:
-            continue
-        module = importlib.import_module(name)
-        if hasattr(module, "register_cli"):
-            found.append(module.register_cli)
-    return found
+    """The ``register_cli`` functions of the command modules.
+
+    Command modules keep heavy imports (the SageMaker SDK, moto) inside functions, so that
+    building the parser stays fast for every command.
+    """
+    return [importlib.import_module(name).register_cli for name in MODULES]

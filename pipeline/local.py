@@ -29,14 +29,13 @@ from botocore.exceptions import ClientError
 from pipeline import data, storage
 from pipeline.cli import add_config_arguments, config_from_args, positive_int
 from pipeline.config import PipelineConfig
-from pipeline.definition import execution_input, run_id_now
 from pipeline.errors import PipelineError, UsageError
+from pipeline.smoke_checks import percentile
 
 FAKE_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
 # Local runs poll and retry every second: the emulator answers at once, AWS would not.
 LOCAL_OVERRIDES = {"endpoint_poll_seconds": 1, "retry_interval_seconds": 1, "retry_max_delay_seconds": 5}
 DEFAULT_WORK_DIR = ".pipeline-local"
-LATENCY_CALLS = 50
 
 Printer = Callable[[str], None]
 
@@ -136,6 +135,7 @@ def run_local(
     timeout_seconds: int = 600,
 ) -> LocalRun:
     """Run the pipeline once against the emulator at ``endpoint_url``; raise on failure."""
+    from pipeline.definition import execution_input, run_id_now
     from pipeline.deploy import deploy_state_machine
     from pipeline.follow import follow_execution
     from pipeline.run import start_execution
@@ -173,10 +173,21 @@ def run_local(
     with timed(result, "execution"):
         names = execution_input(config, run_id)
         execution_arn = start_execution(
-            config, sfn, run_id=run_id, target_arn=deployed.alias_arn, name=f"local-{run_id}"
+            config,
+            sfn,
+            run_id=run_id,
+            target_arn=deployed.alias_arn,
+            name=f"local-{run_id}",
+            out=lambda line: out(f"run: {line}"),
         )
+        # The emulator answers at once: poll often so the run ends when the execution does.
         run = follow_execution(
-            sfn, execution_arn, timeout_seconds=timeout_seconds, out=lambda line: out(f"run: {line}")
+            sfn,
+            execution_arn,
+            timeout_seconds=timeout_seconds,
+            out=lambda line: out(f"run: {line}"),
+            poll_seconds=0.2,
+            max_poll_seconds=1.0,
         )
     result.execution_arn = execution_arn
     result.status = run.status
@@ -188,10 +199,17 @@ def run_local(
     result.output = dict(run.output or {})
 
     with timed(result, "smoke test"):
-        result.smoke_passed = smoke(config, session, endpoint_url, execution_arn, out)
+        outcome = smoke(config, session, endpoint_url, execution_arn, out)
+    result.smoke_passed = outcome.passed
+    if outcome.result is not None and outcome.result.latencies_ms:
+        latencies = outcome.result.latencies_ms
+        result.latency_ms = {
+            "calls": len(latencies),
+            "p50": percentile(latencies, 0.5),
+            "p95": percentile(latencies, 0.95),
+        }
     with timed(result, "holdout evaluation"):
         result.holdout_rmse = holdout_rmse(runtime, config.endpoint_name, prepared.validation)
-        result.latency_ms = latency(runtime, config.endpoint_name, prepared.validation, LATENCY_CALLS)
     model_uri = result.output.get(
         "ModelArtifacts", f"{config.output_uri}/{names['TrainingJobName']}/output/model.tar.gz"
     )
@@ -202,17 +220,14 @@ def run_local(
     return result
 
 
-def smoke(config: PipelineConfig, session: boto3.Session, endpoint_url: str, execution_arn: str, out: Printer) -> bool:
+def smoke(config: PipelineConfig, session: boto3.Session, endpoint_url: str, execution_arn: str, out: Printer) -> Any:
     """Smoke-test the endpoint with the project's smoke test (rolling back on failure)."""
-    from pipeline.smoke import run_smoke
+    from pipeline.clients import Clients
+    from pipeline.smoke import publish, smoke_deployment
 
-    return run_smoke(
-        config,
-        session=session,
-        endpoint_url=endpoint_url,
-        out=lambda line: out(f"smoke: {line}"),
-        execution_arn=execution_arn,
-    )
+    outcome = smoke_deployment(config, Clients(session=session, endpoint_url=endpoint_url), execution_arn=execution_arn)
+    publish(outcome, lambda line: out(f"smoke: {line}"))
+    return outcome
 
 
 @contextmanager
@@ -264,24 +279,6 @@ def holdout_rmse(runtime: Any, endpoint: str, validation: Any) -> float:
     return math.sqrt(sum((p - y) ** 2 for p, y in zip(predictions, labels, strict=True)) / len(labels))
 
 
-def latency(runtime: Any, endpoint: str, validation: Any, calls: int) -> dict[str, float]:
-    """p50/p95 latency in milliseconds of single-row calls to the endpoint."""
-    samples = []
-    for index in range(calls):
-        row = validation.iloc[[index % len(validation)], 1:]
-        started = time.perf_counter()
-        predict(runtime, endpoint, row)
-        samples.append((time.perf_counter() - started) * 1000)
-    samples.sort()
-    return {"p50": percentile(samples, 50), "p95": percentile(samples, 95)}
-
-
-def percentile(sorted_values: list[float], q: float) -> float:
-    """Nearest-rank percentile of already sorted values."""
-    rank = max(1, math.ceil(q / 100 * len(sorted_values)))
-    return sorted_values[rank - 1]
-
-
 def download_model(s3: Any, uri: str, folder: Path) -> Path:
     """Copy the trained artifact to the work folder and unpack ``xgboost-model`` beside it."""
     bucket, _, key = uri.removeprefix("s3://").partition("/")
@@ -305,9 +302,11 @@ def summary(result: LocalRun) -> str:
     for name, seconds in result.timings.items():
         lines.append(f"    {name:<28} {seconds:6.2f} s")
     lines.append(f"  holdout RMSE: {result.holdout_rmse:.1f} (Item_Outlet_Sales)")
-    lines.append(
-        f"  endpoint latency over {LATENCY_CALLS} calls: p50 {result.latency_ms['p50']:.1f} ms, p95 {result.latency_ms['p95']:.1f} ms"
-    )
+    if result.latency_ms:
+        lines.append(
+            f"  endpoint latency over {result.latency_ms['calls']:.0f} single-row calls: "
+            f"p50 {result.latency_ms['p50']:.1f} ms, p95 {result.latency_ms['p95']:.1f} ms"
+        )
     lines.append("  artifacts:")
     for name, where in result.artifacts.items():
         lines.append(f"    {name}: {where}")

@@ -64,7 +64,7 @@ def test_two_runs_create_then_update_and_serve_the_trained_model(raw, tmp_path):
         assert second.holdout_rmse == pytest.approx(float(np.sqrt(np.mean((own - labels) ** 2))), rel=1e-5)
         # The model learnt something: better than always predicting the mean.
         assert second.holdout_rmse < labels.std()
-        assert {"p50", "p95"} <= set(second.latency_ms)
+        assert {"calls", "p50", "p95"} <= set(second.latency_ms)
         assert Path(second.artifacts["model"]).is_file()
 
 
