@@ -96,6 +96,8 @@ class JobSpec:
     token_server: FakeTokenServer | None = None
     substitutes: Mapping[str, Substitute] = field(default_factory=dict)
     stream: Callable[[str], None] | None = None  # live log lines, e.g. print
+    # Caps the job's timeout-minutes: a hung step fails the rehearsal in minutes, not hours.
+    max_minutes: float | None = None
 
 
 @dataclass
@@ -346,6 +348,7 @@ class _Job:
         self.step_results: dict[str, StepResult] = {}
         self.results: list[StepResult] = []
         self.path_prepend: list[str] = []
+        self.masks: set[str] = set()
 
     @staticmethod
     def unknown(block: Mapping[str, Any], known: frozenset[str], where: str) -> None:
@@ -488,7 +491,10 @@ class _Job:
             defaults["ACTIONS_ID_TOKEN_REQUEST_URL"] = spec.token_server.url
             defaults["ACTIONS_ID_TOKEN_REQUEST_TOKEN"] = spec.token_server.request_token
 
-        timeout = float(self.job.get("timeout-minutes", DEFAULT_TIMEOUT_MINUTES)) * 60
+        minutes = float(self.job.get("timeout-minutes", DEFAULT_TIMEOUT_MINUTES))
+        if spec.max_minutes is not None:
+            minutes = min(minutes, spec.max_minutes)
+        timeout = minutes * 60
         deadline = time.monotonic() + timeout
         for index, step in enumerate(self.steps):
             self.unknown(step, STEP_KEYS, f"step {index + 1} of job {spec.job}")
@@ -606,6 +612,7 @@ class _Job:
                 output.decode() if isinstance(output, bytes) else output
             ) + f"\n##[error]timed out after {limit:.0f} s"
             returncode = -1
+        log = self.masked(log)
         for line in log.splitlines():
             self.emit(f"  {line}")
         try:
@@ -623,6 +630,21 @@ class _Job:
         if outcome == "failure":
             log += f"\n##[error]Process completed with exit code {returncode}."
         return StepResult(name, step_id, outcome, outputs, summary, log)
+
+    def masked(self, log: str) -> str:
+        """Apply ``::add-mask::`` as the runner does: the command line is not shown, and the
+        value is replaced by ``***`` in this and every later line of the job's log."""
+        lines = []
+        for line in log.splitlines(keepends=True):
+            if line.startswith("::add-mask::"):
+                value = line[len("::add-mask::") :].strip()
+                if value:
+                    self.masks.add(value)
+                continue
+            for value in sorted(self.masks, key=len, reverse=True):
+                line = line.replace(value, "***")
+            lines.append(line)
+        return "".join(lines)
 
     def emit(self, line: str) -> None:
         if self.spec.stream is not None:

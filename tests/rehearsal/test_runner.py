@@ -340,3 +340,22 @@ def test_job_timeout_fails_the_step(tmp_path: Path) -> None:
     result = run_job(job(tmp_path, workflow))
     assert result.conclusion == "failure"
     assert "timed out" in result.step("s").log
+
+
+def test_add_mask_hides_values_from_the_log_from_then_on(tmp_path: Path) -> None:
+    spec = job(
+        tmp_path,
+        steps(
+            "      - name: one",
+            "        run: |",
+            "          echo 'before s3cr3t-value'",
+            "          echo '::add-mask::s3cr3t-value'",
+            "          echo 'after s3cr3t-value'",
+            "      - name: two",
+            "        run: echo 'later s3cr3t-value'",
+        ),
+    )
+    log = run_job(spec).log
+    assert "before s3cr3t-value" in log
+    assert "s3cr3t-value" not in log.split("before s3cr3t-value", 1)[1]
+    assert "after ***" in log and "later ***" in log and "::add-mask::" not in log

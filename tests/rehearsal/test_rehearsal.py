@@ -1,0 +1,276 @@
+"""The deploy workflow rehearsed end to end: deploy.yml's deploy job run against the emulator.
+
+The bootstrap stack (infra/bootstrap.yaml) is deployed on the emulator server first, and its
+outputs become the `staging` GitHub environment's variables, exactly as docs/github-setup.md
+tells a team to set them. The job then runs in a clone of this repository's HEAD (uncommitted
+files are not there, as on GitHub) with a fake OIDC token endpoint: every command assumes the
+bootstrap's deploy role through AssumeRoleWithWebIdentity - no AWS keys are in the job's
+environment - and talks to the emulator through AWS_ENDPOINT_URL.
+
+Rehearsal 1 is a push to main (creates everything); rehearsal 2 a manual dispatch of a newer
+commit (updates the endpoint in place); rehearsal 3 a dispatch that only deploys the state
+machine. The CI plan job is rehearsed as a fork pull request would run it: no credentials.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from moto.cloudformation.models import CloudFormationBackend
+
+from pipeline.bootstrap import TEMPLATE_PATH, bootstrap, default_stack_name, parameters_from_config
+from pipeline.config import load_config
+from pipeline.emulator import EmulatorServer, Timings
+from pipeline.emulator.emulator import FAKE_KEYS
+from pipeline.local_model import LocalModelHost, S3Trainer
+from pipeline.permissions import web_identity_allowed
+from tests.rehearsal import offline_install
+from tests.rehearsal.runner import JobResult, JobSpec, Substitute, run_job
+from tests.rehearsal.token_server import FakeTokenServer
+
+pytestmark = [
+    pytest.mark.rehearsal,
+    # moto's CloudFormation skips AWS::S3::BucketPolicy (the bootstrap tests check it statically).
+    pytest.mark.filterwarnings("ignore:Tried to parse AWS..S3..BucketPolicy:UserWarning"),
+]
+
+ROOT = Path(__file__).resolve().parents[2]
+OWNER, REPO = "acme", "big-mart"
+ACCOUNT = "123456789012"  # the emulator's account
+PROVIDER_ARN = f"arn:aws:iam::{ACCOUNT}:oidc-provider/token.actions.githubusercontent.com"
+INSTALL = Substitute(
+    script=f'python "{Path(offline_install.__file__).resolve()}"',
+    reason="no package index offline: check the requirements are installed and put the clone on PYTHONPATH",
+)
+SUBSTITUTES = {"python -m pip install -e .": INSTALL}
+
+
+def git(repo: Path, *args: str) -> str:
+    command = ["git", "-C", str(repo), "-c", "user.name=Rehearsal", "-c", "user.email=rehearsal@example.com", *args]
+    return subprocess.run(command, check=True, capture_output=True, text=True).stdout.strip()
+
+
+@dataclass
+class Stage:
+    """The emulator with the bootstrap stack deployed, and the `staging` environment's variables."""
+
+    server: EmulatorServer
+    tokens: FakeTokenServer
+    variables: dict[str, str]
+    trust_policy: dict[str, Any]
+    workdir: Path
+    head: str
+
+    def client(self, service: str) -> Any:
+        return boto3.client(
+            service, region_name=self.variables["AWS_REGION"], endpoint_url=self.server.url, **FAKE_KEYS
+        )
+
+    def rehearse(self, name: str, *, source: Path, sha: str, **kwargs: Any) -> JobResult:
+        """Run deploy.yml's deploy job; print its log so a failure shows every step."""
+        spec = JobSpec(
+            workflow=".github/workflows/deploy.yml",
+            job="deploy",
+            source_repo=source,
+            sha=sha,
+            workdir=self.workdir / name,
+            repository=f"{OWNER}/{REPO}",
+            environment_vars={"staging": self.variables},
+            machine_env={
+                "AWS_ENDPOINT_URL": self.server.url,
+                # Nothing from this machine's AWS setup, and no instance metadata to fall back on.
+                "AWS_CONFIG_FILE": "/dev/null",
+                "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
+                "AWS_EC2_METADATA_DISABLED": "true",
+                "PIP_NO_INDEX": "1",  # anything that still tries to install fails fast
+                "SAGEMAKER_SUPPRESS_V2_WARNING": "1",
+            },
+            token_server=self.tokens,
+            max_minutes=10,
+            substitutes=SUBSTITUTES,
+            stream=print,
+            **kwargs,
+        )
+        result = run_job(spec)
+        assert result.conclusion == "success", result.log
+        return result
+
+
+def _fill_change_set_outputs(monkeypatch: pytest.MonkeyPatch) -> None:
+    """moto 5.2.5 never rebuilds the outputs of a stack created through a change set (AWS does);
+    the same fix as tests/bootstrap/conftest.py, so bootstrap() can print the variables."""
+    original = CloudFormationBackend.execute_change_set
+
+    def execute_change_set(self: CloudFormationBackend, change_set_name: str, stack_name: str | None = None) -> None:
+        original(self, change_set_name, stack_name)
+        stack = self.stacks[self.describe_change_set(change_set_name).stack_id]
+        stack._parse_template()
+        stack.output_map = stack._create_output_map()
+
+    monkeypatch.setattr(CloudFormationBackend, "execute_change_set", execute_change_set)
+
+
+@pytest.fixture(scope="module")
+def stage(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stage]:
+    """The emulator server, the bootstrap stack on it, and a fake OIDC token endpoint."""
+    head = git(ROOT, "rev-parse", "HEAD")
+    with pytest.MonkeyPatch.context() as monkeypatch, FakeTokenServer() as tokens:
+        _fill_change_set_outputs(monkeypatch)
+        # Wait states and retry intervals of the definition (30 s polls) run 100x faster.
+        timings = Timings(time_scale=0.01)
+        server = EmulatorServer(trainer=S3Trainer(), model_host=LocalModelHost(), timings=timings).start()
+        try:
+            config = load_config("staging", environ={})
+            parameters = parameters_from_config(
+                config, github_owner=OWNER, github_repo=REPO, existing_oidc_provider_arn=PROVIDER_ARN
+            )
+            cfn = boto3.client("cloudformation", region_name=config.region, endpoint_url=server.url, **FAKE_KEYS)
+            result = bootstrap(
+                cfn,
+                stack_name=default_stack_name(parameters.project_name),
+                parameters=parameters,
+                template_body=TEMPLATE_PATH.read_text(encoding="utf-8"),
+                out=io.StringIO(),
+                poll_seconds=0,
+            )
+            assert result.status == "created"
+            variables = dict(result.github_variables)
+            iam = boto3.client("iam", region_name=config.region, endpoint_url=server.url, **FAKE_KEYS)
+            role_name = variables["PIPELINE_DEPLOY_ROLE_ARN"].rpartition("/")[2]
+            trust = iam.get_role(RoleName=role_name)["Role"]["AssumeRolePolicyDocument"]
+            trust = trust if isinstance(trust, dict) else json.loads(trust)
+            yield Stage(server, tokens, variables, trust, tmp_path_factory.mktemp("rehearsal"), head)
+        finally:
+            server.stop()
+
+
+@pytest.fixture(scope="module")
+def first(stage: Stage) -> JobResult:
+    """Rehearsal 1: a push of this repository's HEAD to main."""
+    return stage.rehearse("push", source=ROOT, sha=stage.head, run_id="7001")
+
+
+@pytest.fixture(scope="module")
+def second(stage: Stage, first: JobResult) -> JobResult:
+    """Rehearsal 2: a manual dispatch to staging of a newer commit (an empty one on HEAD)."""
+    source = stage.workdir / "newer-origin"
+    subprocess.run(["git", "clone", "--quiet", str(ROOT), str(source)], check=True)
+    git(source, "checkout", "--quiet", "-B", "main", stage.head)
+    git(source, "commit", "--quiet", "--allow-empty", "-m", "a later merge to main")
+    return stage.rehearse(
+        "dispatch",
+        source=source,
+        sha=git(source, "rev-parse", "HEAD"),
+        run_id="7002",
+        event_name="workflow_dispatch",
+        inputs={"environment": "staging", "run-pipeline": True},
+    )
+
+
+def endpoint(stage: Stage) -> dict[str, Any]:
+    return stage.client("sagemaker").describe_endpoint(EndpointName=stage.variables["PIPELINE_ENDPOINT_NAME"])
+
+
+def test_first_rehearsal_deploys_runs_and_smoke_tests(stage: Stage, first: JobResult) -> None:
+    assert [step.outcome for step in first.steps] == ["success"] * len(first.steps)
+    assert first.environment == "staging" and first.concurrency_group == "deploy-staging"
+    outputs = first.step("run").outputs
+    assert set(outputs) >= {"execution_arn", "endpoint_name", "state_machine_version", "previous_endpoint_config"}
+    assert outputs["endpoint_name"] == stage.variables["PIPELINE_ENDPOINT_NAME"]
+    assert outputs["previous_endpoint_config"] == ""  # nothing was live before
+    execution = stage.client("stepfunctions").describe_execution(executionArn=outputs["execution_arn"])
+    assert execution["status"] == "SUCCEEDED"
+    live = endpoint(stage)
+    assert live["EndpointStatus"] == "InService"
+    assert first.step("smoke").outputs.get("smoke_result") == "passed"
+    assert (
+        first.step("deploy")
+        .outputs["state_machine_arn"]
+        .endswith(f":stateMachine:{stage.variables['PIPELINE_STATE_MACHINE_NAME']}")
+    )
+    # The summary has the plan, the run and the smoke test.
+    for part in ("plan", "run", "smoke"):
+        assert first.step(part).summary.strip(), f"step {part} wrote no job summary"
+
+
+def test_every_aws_call_used_the_oidc_token_the_deploy_role_trusts(stage: Stage, first: JobResult) -> None:
+    served = [request for request in stage.tokens.requests if request.status == 200]
+    # Plan, deploy, run and smoke each assume the role once.
+    assert len(served) >= 4
+    for request in served:
+        assert request.audience == "sts.amazonaws.com"
+        assert request.claims is not None
+        assert request.claims["sub"] == f"repo:{OWNER}/{REPO}:environment:staging"
+        claims = {"aud": request.claims["aud"], "sub": request.claims["sub"]}
+        # moto does not evaluate trust policies; the project's evaluator does it here.
+        assert web_identity_allowed(stage.trust_policy, provider_arn=PROVIDER_ARN, claims=claims)
+    wrong = {"aud": "sts.amazonaws.com", "sub": f"repo:{OWNER}/{REPO}:environment:prod"}
+    assert not web_identity_allowed(stage.trust_policy, provider_arn=PROVIDER_ARN, claims=wrong)
+
+
+def test_second_rehearsal_updates_instead_of_recreating(stage: Stage, first: JobResult, second: JobResult) -> None:
+    before = first.step("run").outputs
+    after = second.step("run").outputs
+    assert after["execution_arn"] != before["execution_arn"]
+    sagemaker = stage.client("sagemaker")
+    endpoints = sagemaker.list_endpoints()["Endpoints"]
+    assert [item["EndpointName"] for item in endpoints] == [stage.variables["PIPELINE_ENDPOINT_NAME"]]
+    live = endpoint(stage)
+    assert live["EndpointStatus"] == "InService"
+    # Updated in place: a new config on the same endpoint, the old one recorded for rollback.
+    first_config = stage.client("stepfunctions").describe_execution(executionArn=before["execution_arn"])
+    assert after["previous_endpoint_config"]
+    assert after["previous_endpoint_config"] != live["EndpointConfigName"]
+    assert after["previous_endpoint_config"] in first_config.get("output", "")
+    assert second.step("smoke").outputs.get("smoke_result") == "passed"
+    # One state machine, now with both executions.
+    machine = second.step("deploy").outputs["state_machine_arn"]
+    assert machine == first.step("deploy").outputs["state_machine_arn"]
+    executions = stage.client("stepfunctions").list_executions(stateMachineArn=machine)["executions"]
+    assert {before["execution_arn"], after["execution_arn"]} <= {item["executionArn"] for item in executions}
+
+
+def test_dispatch_without_the_pipeline_only_deploys_the_state_machine(stage: Stage, second: JobResult) -> None:
+    config_before = endpoint(stage)["EndpointConfigName"]
+    result = stage.rehearse(
+        "deploy-only",
+        source=ROOT,
+        sha=stage.head,
+        run_id="7003",
+        event_name="workflow_dispatch",
+        inputs={"environment": "staging", "run-pipeline": False},
+    )
+    outcomes = {step.id or step.name: step.outcome for step in result.steps}
+    assert outcomes["deploy"] == "success"
+    assert outcomes["run"] == outcomes["smoke"] == "skipped"
+    assert endpoint(stage)["EndpointConfigName"] == config_before
+
+
+def test_ci_plan_job_without_credentials_skips_the_aws_plan_cleanly(tmp_path: Path) -> None:
+    """As in a fork pull request: no variables, no OIDC token; the job still succeeds."""
+    spec = JobSpec(
+        workflow=".github/workflows/ci.yml",
+        job="plan",
+        source_repo=ROOT,
+        sha=git(ROOT, "rev-parse", "HEAD"),
+        workdir=tmp_path,
+        event_name="pull_request",
+        ref="refs/pull/1/merge",
+        repository_vars={"AWS_REGION": "", "PIPELINE_DEPLOY_ROLE_ARN": ""},
+        machine_env={"AWS_CONFIG_FILE": "/dev/null", "AWS_SHARED_CREDENTIALS_FILE": "/dev/null", "PIP_NO_INDEX": "1"},
+        substitutes=SUBSTITUTES,
+        stream=print,
+    )
+    result = run_job(spec)
+    assert result.conclusion == "success", result.log
+    assert "```mermaid" in result.summary and "flowchart" in result.summary
+    assert '"StartAt"' in result.summary
+    assert "deploy --plan skipped" in result.summary
