@@ -235,7 +235,8 @@ def test_rerun_while_running_gets_the_same_execution(
 
     assert again == first
     assert len(sfn.list_executions(stateMachineArn=deployed.state_machine_arn)["executions"]) == 1
-    assert follow_execution(sfn, again, timeout_seconds=30, out=lambda _: None, poll_seconds=0.05).succeeded
+    result = follow_execution(sfn, again, timeout_seconds=30, out=lambda _: None, poll_seconds=0.05)
+    assert result.succeeded, (result.error, result.cause)
 
 
 @pytest.mark.parametrize("command", ["deploy", "run"])
