@@ -36,6 +36,10 @@ INTERNALS: tuple[tuple[str, str, tuple[str, ...] | None], ...] = (
     ),
     (f"{_STATE_TASK}.service.state_task_service", "StateTaskService._from_error", None),
     ("moto.stepfunctions.parser.asl.utils.boto_client", "boto_client_for", None),
+    # stop_running_executions aborts executions through these.
+    ("moto.stepfunctions.parser.models", "stepfunctions_parser_backends", None),
+    ("moto.stepfunctions.parser.utils", "TMP_THREADS", None),
+    ("moto.stepfunctions.parser.backend.execution_worker", "ExecutionWorker.stop", None),
     (
         "moto.stepfunctions.parser.asl.component.common.retry.retrier_decl",
         "RetrierDecl._eval_body",

@@ -72,7 +72,8 @@ class Emulator:
         return self
 
     def stop(self) -> None:
-        """Stop the mock (its state is discarded) and wait for background trainers."""
+        """Stop the mock (its state is discarded) after aborting executions and trainers."""
+        rt.stop_running_executions()
         self.runtime.join_threads()
         if self._mock is not None:
             self._mock.stop()

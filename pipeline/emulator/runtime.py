@@ -84,3 +84,34 @@ def deactivate(runtime: Runtime) -> None:
             _active = None
             if _saved_level is not None:
                 _ENGINE_LOGGER.setLevel(_saved_level)
+
+
+def stop_running_executions(timeout: float = 10.0) -> int:
+    """Abort every RUNNING Step Functions execution and wait for its thread; the count aborted.
+
+    moto runs each execution in a daemon thread that outlives the mock: without this, an
+    execution started before ``stop()`` keeps calling SageMaker in the next emulator (a new
+    test's), which sees resources it never created.
+    """
+    import datetime
+
+    from moto.stepfunctions.parser.models import stepfunctions_parser_backends
+    from moto.stepfunctions.parser.utils import TMP_THREADS
+
+    aborted = 0
+    for _account, _region, backend in stepfunctions_parser_backends.iter_backends():
+        machines = list(backend.state_machines)
+        machines += [version for machine in machines for version in getattr(machine, "versions", {}).values()]
+        for machine in machines:
+            for execution in list(getattr(machine, "executions", [])):
+                if execution.status == "RUNNING" and execution.exec_worker is not None:
+                    execution.exec_worker.stop(
+                        stop_date=datetime.datetime.now(tz=datetime.timezone.utc),
+                        error="Emulator.Stopped",
+                        cause="the emulator was stopped while this execution ran",
+                    )
+                    aborted += 1
+    deadline = time.monotonic() + timeout
+    for thread in list(TMP_THREADS):
+        thread.join(max(0.0, deadline - time.monotonic()))
+    return aborted

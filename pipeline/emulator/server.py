@@ -177,6 +177,7 @@ class EmulatorServer:
         """Stop serving, close the socket (the port is free again), restore moto's settings."""
         if self._server is None:
             return
+        rt.stop_running_executions()
         self._server.shutdown()
         self._server.server_close()
         if self._thread is not None:

@@ -151,3 +151,28 @@ def test_moto_guard_names_the_version(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(compat, "INTERNALS", (*compat.INTERNALS, ("moto.sagemaker.models", "Gone.method", None)))
     with pytest.raises(MotoIncompatibleError, match=r"moto\.sagemaker\.models\.Gone\.method is missing"):
         compat.check_moto_compatibility()
+
+
+def test_stopping_the_emulator_aborts_running_executions() -> None:
+    import json as _json
+
+    import boto3
+
+    from pipeline.emulator import Emulator, Timings
+    from pipeline.emulator.runtime import stop_running_executions
+
+    definition = {"StartAt": "Sleep", "States": {"Sleep": {"Type": "Wait", "Seconds": 60, "End": True}}}
+    with Emulator(timings=Timings()):
+        sfn = boto3.client("stepfunctions", region_name="eu-west-1")
+        arn = sfn.create_state_machine(
+            name="sleepy", definition=_json.dumps(definition), roleArn="arn:aws:iam::123456789012:role/sfn"
+        )["stateMachineArn"]
+        execution = sfn.start_execution(stateMachineArn=arn, name="long")["executionArn"]
+        assert sfn.describe_execution(executionArn=execution)["status"] == "RUNNING"
+        started = time.monotonic()
+    from moto.stepfunctions.parser.utils import TMP_THREADS
+
+    # stop() aborted it: its thread has ended, long before the Wait would have.
+    assert time.monotonic() - started < 20
+    assert not [thread for thread in TMP_THREADS if thread.is_alive()]
+    assert stop_running_executions(timeout=1) == 0
