@@ -315,15 +315,16 @@ def summary(result: LocalRun) -> str:
 
 def keep_running(url: str, region: str, out: Printer, stop: threading.Event | None = None) -> None:
     """Print how to reach the emulator and block until Ctrl-C (or ``stop`` is set)."""
-    out("")
-    out(f"The emulator keeps running at {url}. Point boto3 or the AWS CLI at it with:")
-    out(f"  export AWS_ENDPOINT_URL={url}")
-    out(f"  export AWS_DEFAULT_REGION={region}")
-    out("  export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing")
-    out(f"Run again on it (update path): python -m pipeline local --attach {url}")
-    out("Press Ctrl-C to stop it.")
     event = stop or threading.Event()
+    # Ctrl-C is how this mode ends, so it may arrive at any point from here on.
     try:
+        out("")
+        out(f"The emulator keeps running at {url}. Point boto3 or the AWS CLI at it with:")
+        out(f"  export AWS_ENDPOINT_URL={url}")
+        out(f"  export AWS_DEFAULT_REGION={region}")
+        out("  export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing")
+        out(f"Run again on it (update path): python -m pipeline local --attach {url}")
+        out("Press Ctrl-C to stop it.")
         while not event.wait(0.5):
             pass
     except KeyboardInterrupt:
