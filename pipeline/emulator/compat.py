@@ -36,6 +36,11 @@ INTERNALS: tuple[tuple[str, str, tuple[str, ...] | None], ...] = (
     ),
     (f"{_STATE_TASK}.service.state_task_service", "StateTaskService._from_error", None),
     ("moto.stepfunctions.parser.asl.utils.boto_client", "boto_client_for", None),
+    # The bootstrap stack's outputs after ExecuteChangeSet (patches.execute_change_set_with_outputs).
+    ("moto.cloudformation.models", "CloudFormationBackend.execute_change_set", None),
+    ("moto.cloudformation.models", "CloudFormationBackend.describe_change_set", None),
+    ("moto.cloudformation.models", "Stack._parse_template", None),
+    ("moto.cloudformation.models", "Stack._create_output_map", None),
     # stop_running_executions aborts executions through these.
     ("moto.stepfunctions.parser.models", "stepfunctions_parser_backends", None),
     ("moto.stepfunctions.parser.utils", "TMP_THREADS", None),

@@ -11,6 +11,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+from moto.cloudformation.models import CloudFormationBackend
 from moto.core.responses import ActionResult, BaseResponse, EmptyResult
 from moto.sagemaker.models import SageMakerModelBackend
 from moto.sagemaker.responses import SageMakerResponse
@@ -64,6 +65,22 @@ def _sagemaker_stop_training_job(self: SageMakerResponse) -> EmptyResult:
     return EmptyResult()
 
 
+def execute_change_set_with_outputs(
+    original: Callable[..., Any], self: Any, change_set_name: str, *args: Any, **kwargs: Any
+) -> Any:
+    """ExecuteChangeSet, then rebuild the stack's outputs from its new template.
+
+    moto builds outputs only when a Stack object is created, so a stack created through a
+    CREATE change set keeps its empty template's (no) outputs and an UPDATE never refreshes
+    them; AWS recomputes them on every execution (the bootstrap reads them).
+    """
+    result = original(self, change_set_name, *args, **kwargs)
+    stack = self.stacks[self.describe_change_set(change_set_name).stack_id]
+    stack._parse_template()
+    stack.output_map = stack._create_output_map()
+    return result
+
+
 def install() -> None:
     """Check moto's internals, then patch them; safe to call many times."""
     global _installed
@@ -95,4 +112,6 @@ def install() -> None:
         # SageMaker Runtime and fault injection for every service.
         _wrap(SageMakerRuntimeResponse, "invoke_endpoint", invoke.invoke_endpoint)
         _wrap(BaseResponse, "call_action", call_faults.call_action)
+        # CloudFormation: outputs of stacks deployed through change sets (the bootstrap).
+        _wrap(CloudFormationBackend, "execute_change_set", execute_change_set_with_outputs)
         _installed = True

@@ -12,9 +12,9 @@ import boto3
 import pytest
 from cfnlint.decode import decode_str
 from moto import mock_aws
-from moto.cloudformation.models import CloudFormationBackend
 
 from pipeline.bootstrap import TEMPLATE_PATH, BootstrapParameters, BootstrapResult, bootstrap
+from pipeline.emulator import patches
 from tests.conftest import REGION
 
 ACCOUNT = "123456789012"  # moto's default account
@@ -61,24 +61,10 @@ def parameters() -> BootstrapParameters:
 
 
 @pytest.fixture
-def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """A moto account, with one gap of moto 5.2.5 filled so outputs can be read.
-
-    moto builds a stack's outputs when the Stack object is created; a stack created through a
-    CREATE change set therefore keeps the empty outputs of its empty template and an UPDATE
-    change set never refreshes them (CreateStack/UpdateStack do). AWS recomputes outputs on
-    every execution, so after moto's ExecuteChangeSet this rebuilds them from the new template.
-    """
-    original = CloudFormationBackend.execute_change_set
-
-    def execute_change_set(self: CloudFormationBackend, change_set_name: str, stack_name: str | None = None) -> None:
-        original(self, change_set_name, stack_name)
-        change_set = self.describe_change_set(change_set_name)
-        stack = self.stacks[change_set.stack_id]
-        stack._parse_template()
-        stack.output_map = stack._create_output_map()
-
-    monkeypatch.setattr(CloudFormationBackend, "execute_change_set", execute_change_set)
+def aws() -> Iterator[None]:
+    """A moto account with the emulator's patches, which rebuild a stack's outputs after
+    ExecuteChangeSet as AWS does (moto 5.2.5 leaves them empty)."""
+    patches.install()
     with mock_aws():
         yield
 

@@ -24,7 +24,6 @@ from typing import Any
 
 import boto3
 import pytest
-from moto.cloudformation.models import CloudFormationBackend
 
 from pipeline.bootstrap import TEMPLATE_PATH, bootstrap, default_stack_name, parameters_from_config
 from pipeline.config import load_config
@@ -104,26 +103,11 @@ class Stage:
         return result
 
 
-def _fill_change_set_outputs(monkeypatch: pytest.MonkeyPatch) -> None:
-    """moto 5.2.5 never rebuilds the outputs of a stack created through a change set (AWS does);
-    the same fix as tests/bootstrap/conftest.py, so bootstrap() can print the variables."""
-    original = CloudFormationBackend.execute_change_set
-
-    def execute_change_set(self: CloudFormationBackend, change_set_name: str, stack_name: str | None = None) -> None:
-        original(self, change_set_name, stack_name)
-        stack = self.stacks[self.describe_change_set(change_set_name).stack_id]
-        stack._parse_template()
-        stack.output_map = stack._create_output_map()
-
-    monkeypatch.setattr(CloudFormationBackend, "execute_change_set", execute_change_set)
-
-
 @pytest.fixture(scope="module")
 def stage(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stage]:
     """The emulator server, the bootstrap stack on it, and a fake OIDC token endpoint."""
     head = git(ROOT, "rev-parse", "HEAD")
-    with pytest.MonkeyPatch.context() as monkeypatch, FakeTokenServer() as tokens:
-        _fill_change_set_outputs(monkeypatch)
+    with FakeTokenServer() as tokens:
         # Wait states and retry intervals of the definition (30 s polls) run 100x faster.
         timings = Timings(time_scale=0.01)
         server = EmulatorServer(trainer=S3Trainer(), model_host=LocalModelHost(), timings=timings).start()
