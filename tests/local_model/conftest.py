@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
-import sys
 import types
 from collections.abc import Callable
 from pathlib import Path
@@ -41,29 +39,10 @@ def channels(tmp_path: Path) -> dict[str, Path]:
 
 
 @pytest.fixture
-def emulator_errors(monkeypatch: pytest.MonkeyPatch) -> types.SimpleNamespace:
-    """The emulator's TrainingFailed and ModelError; a local stand-in when it does not define them yet."""
-    try:
-        module = importlib.import_module("pipeline.emulator.errors")
-        return types.SimpleNamespace(TrainingFailed=module.TrainingFailed, ModelError=module.ModelError)
-    except (ImportError, AttributeError):
-        pass
+def emulator_errors() -> types.SimpleNamespace:
+    """The emulator's TrainingFailed and ModelError, which the trainer and host raise."""
+    from pipeline.emulator.errors import ModelError, TrainingFailed
 
-    class TrainingFailed(Exception):
-        def __init__(self, reason: str):
-            self.reason = reason
-            super().__init__(reason)
-
-    class ModelError(Exception):
-        def __init__(self, status_code: int, message: str):
-            self.status_code = status_code
-            self.message = message
-            super().__init__(f"{status_code}: {message}")
-
-    stand_in = types.ModuleType("pipeline.emulator.errors")
-    stand_in.TrainingFailed = TrainingFailed  # type: ignore[attr-defined]
-    stand_in.ModelError = ModelError  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "pipeline.emulator.errors", stand_in)
     return types.SimpleNamespace(TrainingFailed=TrainingFailed, ModelError=ModelError)
 
 
