@@ -36,6 +36,7 @@ FAKE_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "te
 # Local runs poll and retry every second: the emulator answers at once, AWS would not.
 LOCAL_OVERRIDES = {"endpoint_poll_seconds": 1, "retry_interval_seconds": 1, "retry_max_delay_seconds": 5}
 DEFAULT_WORK_DIR = ".pipeline-local"
+LOCAL_TIME_SCALE = 0.01
 
 Printer = Callable[[str], None]
 
@@ -72,10 +73,13 @@ def emulator(port: int, attach_url: str | None, out: Printer) -> Iterator[str]:
         out(f"emulator: attached to {attach_url}")
         yield attach_url
         return
-    from pipeline.emulator import EmulatorServer
+    from pipeline.emulator import EmulatorServer, Timings
     from pipeline.local_model import LocalModelHost, S3Trainer
 
-    server = EmulatorServer(port=port, trainer=S3Trainer(), model_host=LocalModelHost())
+    # Wait states and retry intervals run 100x faster: the emulated endpoint is ready at once,
+    # so the state machine's 1 s polls would only add idle time to a local run.
+    timings = Timings(time_scale=LOCAL_TIME_SCALE)
+    server = EmulatorServer(port=port, trainer=S3Trainer(), model_host=LocalModelHost(), timings=timings)
     try:
         server.start()
     except OSError as exc:
@@ -83,7 +87,7 @@ def emulator(port: int, attach_url: str | None, out: Printer) -> Iterator[str]:
             raise UsageError(f"port {port} on 127.0.0.1 is already in use: pass --port 0 for a free one") from None
         raise PipelineError(f"cannot start the emulator on 127.0.0.1:{port}: {exc.strerror or exc}") from None
     try:
-        out(f"emulator: started at {server.url}")
+        out(f"emulator: started at {server.url} (waits and retry intervals {1 / LOCAL_TIME_SCALE:.0f}x faster)")
         yield server.url
     finally:
         # A second Ctrl-C must not cut the shutdown short and leave the port bound.
