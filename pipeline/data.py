@@ -305,6 +305,10 @@ class PreparedData:
     validation: pd.DataFrame
     encoding: Encoding
 
+    def csv(self, name: str) -> bytes:
+        """The ``train`` or ``validation`` matrix as the algorithm reads it: CSV, label first, no header."""
+        return getattr(self, name).to_csv(header=False, index=False, float_format="%.10g").encode()
+
     def write(self, folder: str | Path) -> dict[str, Path]:
         """Write ``train/train.csv``, ``validation/validation.csv`` and ``encoding.json``."""
         folder = Path(folder)
@@ -316,7 +320,7 @@ class PreparedData:
         try:
             for name in ("train", "validation"):
                 paths[name].parent.mkdir(parents=True, exist_ok=True)
-                getattr(self, name).to_csv(paths[name], header=False, index=False, float_format="%.10g")
+                paths[name].write_bytes(self.csv(name))
             paths["encoding"].write_text(self.encoding.to_json())
         except OSError as exc:
             raise DataError(f"cannot write prepared data to {str(folder)!r}: {exc.strerror or exc}") from None

@@ -26,10 +26,8 @@ def upload_prepared(prepared: PreparedData, s3: Any, config: PipelineConfig) -> 
     """
     bucket, prefix = data_location(config)
     objects = {
-        f"{prefix}/train/train.csv": prepared.train.to_csv(header=False, index=False, float_format="%.10g").encode(),
-        f"{prefix}/validation/validation.csv": prepared.validation.to_csv(
-            header=False, index=False, float_format="%.10g"
-        ).encode(),
+        f"{prefix}/train/train.csv": prepared.csv("train"),
+        f"{prefix}/validation/validation.csv": prepared.csv("validation"),
         f"{prefix}/{ENCODING_KEY}": prepared.encoding.to_json().encode(),
     }
     written = []
