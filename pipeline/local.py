@@ -37,6 +37,8 @@ FAKE_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "te
 LOCAL_OVERRIDES = {"endpoint_poll_seconds": 1, "retry_interval_seconds": 1, "retry_max_delay_seconds": 5}
 DEFAULT_WORK_DIR = ".pipeline-local"
 LOCAL_TIME_SCALE = 0.01
+# Written in the work folder while `local --keep` holds an emulator up, so later runs reuse it.
+KEPT_EMULATOR_FILE = "emulator-url"
 
 Printer = Callable[[str], None]
 
@@ -327,7 +329,7 @@ def keep_running(url: str, region: str, out: Printer, stop: threading.Event | No
         out(f"  export AWS_ENDPOINT_URL={url}")
         out(f"  export AWS_DEFAULT_REGION={region}")
         out("  export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing")
-        out(f"Run again on it (update path): python -m pipeline local --attach {url}")
+        out("Run `python -m pipeline local` again (same --work-dir) to take the update path on it.")
         out("Press Ctrl-C to stop it.")
         while not event.wait(0.5):
             pass
@@ -348,13 +350,39 @@ def cmd_local(args: argparse.Namespace) -> int:
     out = print
     # A SIGTERM (CI cancelling, `kill`) must stop the emulator and free the port like Ctrl-C does.
     signal.signal(signal.SIGTERM, interrupt)
-    with emulator(args.port, args.attach, out) as url:
+    attach = args.attach or kept_emulator(work_dir, out)
+    with emulator(args.port, attach, out) as url:
         result = run_local(config, endpoint_url=url, work_dir=work_dir, raw=raw, out=out, timeout_seconds=args.timeout)
         out(summary(result))
         sys.stdout.flush()
-        if args.keep and not args.attach:
-            keep_running(url, config.region, out)
+        if args.keep and not attach:
+            marker = work_dir / KEPT_EMULATOR_FILE
+            marker.write_text(url + "\n")
+            try:
+                keep_running(url, config.region, out)
+            finally:
+                marker.unlink(missing_ok=True)
     return 0
+
+
+def kept_emulator(work_dir: Path, out: Printer) -> str | None:
+    """The URL of an emulator an earlier ``--keep`` run left up for this work folder, if it answers.
+
+    This is what makes a second ``local`` run take the update path: the first run's endpoint
+    lives in that emulator. A stale record (the emulator was killed) is removed.
+    """
+    marker = work_dir / KEPT_EMULATOR_FILE
+    if not marker.is_file():
+        return None
+    url = marker.read_text().strip()
+    try:
+        check_attached(url)
+    except UsageError:
+        out(f"emulator: {url} (recorded in {marker}) no longer answers; starting a new one")
+        marker.unlink(missing_ok=True)
+        return None
+    out(f"emulator: reusing the one an earlier --keep run left at {url}")
+    return url
 
 
 def register_cli(commands: Any) -> None:

@@ -121,7 +121,7 @@ def test_attach_to_nothing_exits_2(tmp_path):
     assert "no emulator answers at" in result.stderr
 
 
-def test_ctrl_c_with_keep_stops_everything(tmp_path):
+def test_second_run_reuses_the_kept_emulator_and_ctrl_c_stops_everything(tmp_path):
     env = {**os.environ, "PIPELINE_CONFIG": str(Path(__file__).parents[1] / "config" / "pipeline.toml")}
     process = subprocess.Popen(
         [sys.executable, "-u", "-m", "pipeline", "local", "--keep", "--rows", "500", "--work-dir", str(tmp_path / "w")],
@@ -132,7 +132,7 @@ def test_ctrl_c_with_keep_stops_everything(tmp_path):
         text=True,
     )
     output = io.StringIO()
-    deadline = time.monotonic() + 120
+    deadline = time.monotonic() + 180
     port = None
     try:
         for line in process.stdout:
@@ -142,12 +142,22 @@ def test_ctrl_c_with_keep_stops_everything(tmp_path):
             if "Press Ctrl-C" in line or time.monotonic() > deadline:
                 break
         assert port is not None, output.getvalue()
+        assert (tmp_path / "w" / "emulator-url").read_text().strip() == f"http://127.0.0.1:{port}"
+
+        # Running the command again (same work folder) reuses that emulator: the update path.
+        second = run_cli("--rows", "500", "--work-dir", str(tmp_path / "w"), cwd=tmp_path)
+        assert second.returncode == 0, second.stdout + second.stderr
+        assert f"reusing the one an earlier --keep run left at http://127.0.0.1:{port}" in second.stdout
+        assert "exists, so this run takes the update path" in second.stdout
+        assert "endpoint big-mart-staging: updated" in second.stdout
+
         process.send_signal(signal.SIGINT)
         process.wait(timeout=30)
     finally:
         if process.poll() is None:
             process.kill()
     assert process.returncode == 0, output.getvalue() + process.stdout.read()
+    assert not (tmp_path / "w" / "emulator-url").exists()
     with socket.socket() as probe:
         # Like the server, allow binding over TIME_WAIT connections; a listener would still block.
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
