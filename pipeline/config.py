@@ -115,6 +115,7 @@ class PipelineConfig:
     smoke_max_prediction: float = 20000.0
     smoke_calls: int = 20
     smoke_p95_ms: float = 1000.0
+    smoke_p50_ms: float | None = None
     smoke_wait_seconds: int = 1800
     # Deployment guardrails for updates (off by default): SageMaker blue/green traffic shifting
     # with automatic rollback on CloudWatch alarms, passed in UpdateEndpoint's DeploymentConfig.
@@ -483,6 +484,7 @@ def check_values(values: dict[str, Any], problems: list[str]) -> None:
         "data_seed": (0, 2**31 - 1),
         "smoke_calls": (1, 10_000),
         "smoke_p95_ms": (1.0, 600_000.0),
+        "smoke_p50_ms": (1.0, 600_000.0),
         "smoke_wait_seconds": (0, 24 * 3600),
         "deployment_wait_seconds": (0, 3600),
         "deployment_termination_wait_seconds": (0, 3600),

@@ -278,7 +278,9 @@ def register_cli(subparsers: Any) -> None:
     checks = parser.add_argument_group("checks (defaults from the configuration's smoke_* keys)")
     checks.add_argument("--calls", type=positive_int, help="single-row calls measured for latency (smoke_calls)")
     checks.add_argument("--p95-ms", type=positive_float, help="p95 latency limit in ms (smoke_p95_ms)")
-    checks.add_argument("--p50-ms", type=positive_float, help="p50 latency limit in ms (default: none)")
+    checks.add_argument(
+        "--p50-ms", type=positive_float, help="p50 latency limit in ms (default: smoke_p50_ms, unset = none)"
+    )
     checks.add_argument(
         "--batch-rows", type=positive_int, default=DEFAULT_BATCH_ROWS, help="rows in the batch call (default: 10)"
     )

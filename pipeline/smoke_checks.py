@@ -57,7 +57,7 @@ class Limits:
             "max_prediction": config.smoke_max_prediction,
             "calls": config.smoke_calls,
             "p95_ms": config.smoke_p95_ms,
-            "p50_ms": None,
+            "p50_ms": config.smoke_p50_ms,
         }
         values.update({k: v for k, v in changes.items() if v is not None})
         return cls(**values)

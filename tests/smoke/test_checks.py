@@ -52,6 +52,7 @@ def test_limits_come_from_the_configuration_with_overrides() -> None:
     cfg = load_config("prod", environ={}).replace(smoke_min_prediction=-10.0)
     assert Limits.from_config(cfg) == Limits(-10.0, 20000.0, 20, 500.0, None)
     assert Limits.from_config(cfg, calls=3, p95_ms=None, p50_ms=80.0) == Limits(-10.0, 20000.0, 3, 500.0, 80.0)
+    assert Limits.from_config(cfg.replace(smoke_p50_ms=40.0)).p50_ms == 40.0
 
 
 @pytest.mark.parametrize(
