@@ -125,6 +125,7 @@ def test_checked_in_file_has_staging_and_prod():
             {"deployment_strategy": "linear", "rollback_alarms": "a", "deployment_step_percent": "5"},
             "deployment_step_percent = 5 is out of range for linear (must be between 10 and 50)",
         ),
+        ({"smoke_p50_ms": "0"}, "smoke_p50_ms = 0.0 is out of range (must be between 1.0 and 600000.0)"),
         (
             {"deployment_max_seconds": "60"},
             "deployment_max_seconds = 60 is out of range (must be between 600 and 14400)",
