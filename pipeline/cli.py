@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, NoReturn
 
 from pipeline.errors import PipelineError, UsageError
 
@@ -19,7 +19,7 @@ Handler = Callable[[argparse.Namespace], int]
 class ArgumentParser(argparse.ArgumentParser):
     """argparse that raises UsageError instead of exiting, so one handler reports everything."""
 
-    def error(self, message: str) -> Any:  # type: ignore[override]
+    def error(self, message: str) -> NoReturn:
         raise UsageError(f"{self.prog}: {message} (see --help)")
 
 

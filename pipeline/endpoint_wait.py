@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypedDict
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -51,6 +51,14 @@ class Backoff:
         while True:
             yield delay
             delay = min(self.most, delay * self.factor)
+
+
+class WaitOptions(TypedDict):
+    """How to wait, passed on as keyword arguments: ``wait_for_config(..., **options)``."""
+
+    backoff: Backoff
+    sleep: Callable[[float], None]
+    clock: Callable[[], float]
 
 
 @dataclass(frozen=True)

@@ -108,7 +108,7 @@ class HistoryTracker:
         elif kind.endswith("Exited") and kind.startswith(STAGE_TYPES):
             self._exited(event["stateExitedEventDetails"]["name"], when)
         elif kind in TASK_FAILURES and self.open is not None:
-            details = next((v for k, v in event.items() if k.endswith("EventDetails")), {})
+            details: dict[str, Any] = next((v for k, v in event.items() if k.endswith("EventDetails")), {})
             self.open.error = details.get("error") or kind
         elif kind in ("TaskSucceeded", "ActivitySucceeded", "LambdaFunctionSucceeded") and self.open is not None:
             self.open.error = None  # a retry succeeded

@@ -13,7 +13,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from pipeline.endpoint_wait import MISSING_STATUS, Backoff, EndpointWait, wait_for_config
+from pipeline.endpoint_wait import MISSING_STATUS, Backoff, EndpointWait, WaitOptions, wait_for_config
 from pipeline.smoke_checks import Limits, Payloads, Retry, SmokeResult, describe_error, smoke_test
 
 # Outcomes of a rollback.
@@ -106,7 +106,7 @@ def rollback(
     target = previous.config_name
     assert target is not None  # restorable guarantees it
     manual = (update_command(endpoint_name, target),)
-    waits = {"backoff": backoff, "sleep": sleep, "clock": clock}
+    waits: WaitOptions = {"backoff": backoff, "sleep": sleep, "clock": clock}
 
     state = wait_for_config(sagemaker, endpoint_name, None, timeout=timeout, until_settled=True, **waits)
     refusal = _refusal(state, endpoint_name, target, deployed_config)

@@ -21,7 +21,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from pipeline import github_actions as gha
 from pipeline import validation
 from pipeline.config import PipelineConfig
-from pipeline.endpoint_wait import Backoff, EndpointWait, wait_for_config
+from pipeline.endpoint_wait import Backoff, EndpointWait, WaitOptions, wait_for_config
 from pipeline.errors import PipelineError, UsageError
 from pipeline.rollback import DISABLED, FAILED, ROLLED_BACK, PreviousEndpoint, RollbackResult, rollback
 from pipeline.smoke_checks import Limits, Payloads, Retry, SmokeResult, describe_error, prepare_payloads, smoke_test
@@ -141,7 +141,7 @@ def smoke_and_rollback(
     own check makes ``rollback_calls`` single-row calls under the same limits.
     """
     name = deployment.endpoint_name
-    waits = {"backoff": backoff, "sleep": sleep, "clock": clock}
+    waits: WaitOptions = {"backoff": backoff, "sleep": sleep, "clock": clock}
     state = wait_for_config(sagemaker, name, deployment.expected_config, timeout=wait_seconds, **waits)
     result = smoke_test(runtime, name, payloads, limits, retry=retry) if state.ok else None
     outcome = SmokeOutcome(deployment, state, result, None)

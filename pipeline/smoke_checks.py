@@ -52,7 +52,7 @@ class Limits:
     @classmethod
     def from_config(cls, config: PipelineConfig, **changes: Any) -> Limits:
         """The configured limits; ``changes`` (e.g. ``calls=5``) override, None values ignored."""
-        values = {
+        values: dict[str, Any] = {
             "min_prediction": config.smoke_min_prediction,
             "max_prediction": config.smoke_max_prediction,
             "calls": config.smoke_calls,

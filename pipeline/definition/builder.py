@@ -181,7 +181,8 @@ class Builder:
             volume_size=c.training_volume_gb,
             max_run=c.training_max_runtime_seconds,
             output_path=c.output_uri,
-            hyperparameters=dict(c.hyperparameters),
+            # CreateTrainingJob takes strings; the SDK would str() each value anyway.
+            hyperparameters={name: str(value) for name, value in c.hyperparameters.items()},
             debugger_hook_config=False,
             disable_profiler=True,
             sagemaker_session=offline_session(c.region),

@@ -21,7 +21,7 @@ def extend(state: S, **fields: Any) -> S:
     def to_dict() -> dict[str, Any]:
         return {**base(), **fields}
 
-    state.to_dict = to_dict  # type: ignore[method-assign]
+    state.to_dict = to_dict
     return state
 
 

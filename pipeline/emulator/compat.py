@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import inspect
+from typing import Any
 
 from pipeline.emulator.errors import MotoIncompatibleError
 
@@ -108,8 +109,8 @@ INTERNALS: tuple[tuple[str, str, tuple[str, ...] | None], ...] = (
 )
 
 
-def _resolve(module_name: str, path: str) -> object:
-    obj: object = importlib.import_module(module_name)
+def _resolve(module_name: str, path: str) -> Any:
+    obj: Any = importlib.import_module(module_name)
     for part in path.split("."):
         obj = getattr(obj, part)
     return obj

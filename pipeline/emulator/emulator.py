@@ -7,6 +7,7 @@ from typing import Any
 import boto3
 from moto import mock_aws
 from moto.core import DEFAULT_ACCOUNT_ID
+from moto.core.config import DefaultConfig
 from moto.sagemaker.models import sagemaker_backends
 
 from pipeline.emulator import endpoints, patches
@@ -22,11 +23,12 @@ from pipeline.emulator.faults import (
     InvokeFault,
     TrainingFailure,
     UpdateRollback,
+    _check_calls,
 )
 from pipeline.emulator.hooks import ModelHost, Trainer
 from pipeline.emulator.timings import Timings
 
-SFN_CONFIG = {"stepfunctions": {"execute_state_machine": True}}
+SFN_CONFIG: DefaultConfig = {"stepfunctions": {"execute_state_machine": True}}
 FAKE_KEYS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
 
 
@@ -115,29 +117,33 @@ class Emulator:
         calls: list[int] | None = None,
     ) -> CallError:
         """Make calls of ``service:Action`` (e.g. ``sagemaker:CreateTrainingJob``) fail."""
-        return self.faults.add(CallError(operation=operation, code=code, message=message, status=status, calls=calls))
+        return self.faults.add(
+            CallError(operation=operation, code=code, message=message, status=status, calls=_check_calls(calls))
+        )
 
     def delay_call(self, operation: str, seconds: float, *, calls: list[int] | None = None) -> CallDelay:
         """Make calls of ``service:Action`` take ``seconds`` longer."""
-        return self.faults.add(CallDelay(operation=operation, seconds=seconds, calls=calls))
+        return self.faults.add(CallDelay(operation=operation, seconds=seconds, calls=_check_calls(calls)))
 
     def fail_training(
         self, reason: str, *, job: str = "*", status: str = "Failed", calls: list[int] | None = None
     ) -> TrainingFailure:
         """Make matching training jobs end Failed (or Stopped) with ``reason``."""
-        return self.faults.add(TrainingFailure(reason=reason, job=job, status=status, calls=calls))
+        return self.faults.add(TrainingFailure(reason=reason, job=job, status=status, calls=_check_calls(calls)))
 
     def fail_endpoint_creation(
         self, reason: str, *, endpoint: str = "*", calls: list[int] | None = None
     ) -> EndpointCreateFailure:
         """Make matching endpoints go Creating -> Failed with ``reason``."""
-        return self.faults.add(EndpointCreateFailure(reason=reason, endpoint=endpoint, calls=calls))
+        return self.faults.add(EndpointCreateFailure(reason=reason, endpoint=endpoint, calls=_check_calls(calls)))
 
     def roll_back_update(
         self, reason: str = "", *, endpoint: str = "*", final_status: str = "InService", calls: list[int] | None = None
     ) -> UpdateRollback:
         """Make updates of matching endpoints roll back to the old config."""
-        return self.faults.add(UpdateRollback(reason=reason, endpoint=endpoint, final_status=final_status, calls=calls))
+        return self.faults.add(
+            UpdateRollback(reason=reason, endpoint=endpoint, final_status=final_status, calls=_check_calls(calls))
+        )
 
     def misbehave_on_invoke(
         self,
@@ -150,7 +156,9 @@ class Emulator:
     ) -> InvokeFault:
         """Make InvokeEndpoint misbehave: garbage, nan, wrong_count, error, latency."""
         return self.faults.add(
-            InvokeFault(behaviour=behaviour, endpoint=endpoint, status=status, seconds=seconds, calls=calls)
+            InvokeFault(
+                behaviour=behaviour, endpoint=endpoint, status=status, seconds=seconds, calls=_check_calls(calls)
+            )
         )
 
     def set_endpoint_status(self, endpoint: str, status: str, reason: str = "") -> None:

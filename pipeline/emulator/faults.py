@@ -11,7 +11,7 @@ import json
 import threading
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from pipeline.emulator.errors import FaultSpecError
 from pipeline.emulator.timings import Timings
@@ -160,6 +160,7 @@ class InvokeFault(_Fault):
 
 
 Fault = CallError | CallDelay | TrainingFailure | EndpointCreateFailure | UpdateRollback | InvokeFault
+_F = TypeVar("_F", bound=Fault)
 FAULT_KINDS: dict[str, type] = {
     cls.kind: cls for cls in (CallError, CallDelay, TrainingFailure, EndpointCreateFailure, UpdateRollback, InvokeFault)
 }
@@ -200,7 +201,7 @@ class FaultPlan:
         self._lock = threading.Lock()
         self._faults: list[Fault] = list(faults or [])
 
-    def add(self, fault: Fault) -> Fault:
+    def add(self, fault: _F) -> _F:
         """Activate one fault and return it."""
         with self._lock:
             self._faults.append(fault)

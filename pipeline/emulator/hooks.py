@@ -11,10 +11,11 @@ class Trainer(Protocol):
     Called with the CreateTrainingJob request (TrainingJobName, HyperParameters,
     InputDataConfig, OutputDataConfig, ...) and an S3 client on the emulator. It must write
     ``<S3OutputPath>/<TrainingJobName>/output/model.tar.gz``; raising
-    ``pipeline.emulator.TrainingFailed(reason)`` ends the job Failed with that reason.
+    ``pipeline.emulator.TrainingFailed(reason)`` ends the job Failed with that reason. Whatever
+    it returns is ignored.
     """
 
-    def __call__(self, request: dict[str, Any], s3_client: Any) -> None: ...
+    def __call__(self, request: dict[str, Any], s3_client: Any) -> object: ...
 
 
 class ModelHost(Protocol):
@@ -23,8 +24,8 @@ class ModelHost(Protocol):
     def load(self, endpoint_name: str, model_data_url: str, s3_client: Any) -> None:
         """Load the model an endpoint serves once it becomes InService on a config."""
 
-    def unload(self, endpoint_name: str) -> None:
-        """Forget an endpoint (it was deleted)."""
+    def unload(self, endpoint_name: str) -> object:
+        """Forget an endpoint (it was deleted); whatever it returns is ignored."""
 
     def invoke(self, endpoint_name: str, body: bytes, content_type: str, accept: str | None) -> tuple[bytes, str]:
         """Answer one InvokeEndpoint: (body, content type); may raise ModelError."""

@@ -53,6 +53,11 @@ def _static_hook(original: Callable[..., Any], hook: Callable[..., Any]) -> Call
     return wrapper
 
 
+def _wrap_static(owner: Any, name: str, hook: Callable[..., Any]) -> None:
+    # Like _wrap, for a staticmethod: hook(original, *args, **kwargs).
+    setattr(owner, name, staticmethod(_static_hook(getattr(owner, name), hook)))
+
+
 def _sagemaker_update_endpoint(self: SageMakerResponse) -> ActionResult:
     endpoint = endpoints.update_endpoint(
         self.sagemaker_backend, self._get_param("EndpointName"), self._get_param("EndpointConfigName")
@@ -94,10 +99,8 @@ def install() -> None:
         _wrap(error_equals_decl.ErrorEqualsDecl, "_eval_body", sfn_engine.error_equals_eval)
         _wrap(WaitFunction, "_wait_interval", sfn_engine.wait_interval)
         retrier_decl.time = sfn_engine._ScaledTime()  # type: ignore[assignment]
-        IntrinsicParser.parse = staticmethod(_static_hook(IntrinsicParser.parse, sfn_engine.intrinsic_parse))
-        Preprocessor._text_of_str = staticmethod(
-            _static_hook(Preprocessor._text_of_str, sfn_engine.intrinsic_text_of_str)
-        )
+        _wrap_static(IntrinsicParser, "parse", sfn_engine.intrinsic_parse)
+        _wrap_static(Preprocessor, "_text_of_str", sfn_engine.intrinsic_text_of_str)
         _wrap(StepFunctionsParserBackend, "start_execution", sfn_engine.start_execution)
         _wrap(StepFunctionResponse, "describe_execution", sfn_engine.describe_execution)
         # SageMaker.

@@ -99,7 +99,11 @@ def stop_running_executions(timeout: float = 10.0) -> int:
     from moto.stepfunctions.parser.utils import TMP_THREADS
 
     aborted = 0
-    for _account, _region, backend in stepfunctions_parser_backends.iter_backends():
+    # Not iter_backends(): moto types its backends as BaseBackend; the dicts keep the real type.
+    backends = (
+        backend for region_backends in stepfunctions_parser_backends.values() for backend in region_backends.values()
+    )
+    for backend in backends:
         machines = list(backend.state_machines)
         machines += [version for machine in machines for version in getattr(machine, "versions", {}).values()]
         for machine in machines:

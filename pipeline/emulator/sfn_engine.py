@@ -177,8 +177,9 @@ def start_execution(
     )
     # Reported by DescribeExecution as AWS does: the unqualified ARN plus version/alias ARNs.
     execution.state_machine_arn = base.arn
-    execution.emulator_version_arn = version_arn
-    execution.emulator_alias_arn = alias_arn
+    # Extra attributes on moto's Execution, read back by describe_execution.
+    execution.emulator_version_arn = version_arn  # type: ignore[attr-defined]
+    execution.emulator_alias_arn = alias_arn  # type: ignore[attr-defined]
     base.executions.append(execution)
     execution.start()
     return execution

@@ -86,7 +86,10 @@ class StateTaskServiceSageMaker(StateTaskServiceCallback):
     def __init__(self) -> None:
         # WaitForTaskToken is listed only because moto's callback plumbing needs a token
         # endpoint for every integration pattern; a .waitForTaskToken resource is refused below.
-        super().__init__(supported_integration_patterns={ResourceCondition.Sync, ResourceCondition.WaitForTaskToken})
+        super().__init__(
+            # moto wants set[ResourceCondition], but its ResourceCondition constants are plain str.
+            supported_integration_patterns={ResourceCondition.Sync, ResourceCondition.WaitForTaskToken},  # type: ignore[arg-type]
+        )
 
     def _get_supported_parameters(self) -> set[str] | None:
         action = OPTIMISED_ACTIONS.get(self.resource.api_action.lower())
@@ -129,7 +132,8 @@ class StateTaskServiceSageMaker(StateTaskServiceCallback):
             env=env,
             error_name=error_name,
             event_type=HistoryEventType.TaskFailed,
-            event_details=EventDetails(
+            # moto declares EventDetails total, though each event sets only its own key (as moto does).
+            event_details=EventDetails(  # type: ignore[typeddict-item]
                 taskFailedEventDetails=TaskFailedEventDetails(
                     error=error,
                     cause=cause,

@@ -176,8 +176,8 @@ def _read_csv(channel_name: str, files: list[Path], csv_weights: int) -> Channel
     table = np.asarray(rows, dtype=np.float64)
     label = table[:, 0]
     if np.isnan(label).any():
-        line = int(np.flatnonzero(np.isnan(label))[0]) + 1
-        raise AlgorithmError(f"Channel {channel_name}: row {line} has no label (empty first column)")
+        row = int(np.flatnonzero(np.isnan(label))[0]) + 1
+        raise AlgorithmError(f"Channel {channel_name}: row {row} has no label (empty first column)")
     weight = table[:, 1] if csv_weights == 1 else None
     features = table[:, first_feature:]
     dmatrix = xgb.DMatrix(features, label=label, weight=weight, missing=math.nan)

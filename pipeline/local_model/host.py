@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import threading
 from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import urlparse
 
 import xgboost as xgb
@@ -54,7 +55,7 @@ def load_boosters(tar_bytes: bytes, source: str) -> LoadedModel:
                     f"{source}: {name} is a pickled booster; the local host loads xgboost model files only"
                 ) from None
             raise ModelLoadError(f"{source}: {name} cannot be loaded by xgboost {xgb.__version__}: {error}") from None
-        booster.set_param("nthread", 1)
+        booster.set_param("nthread", "1")
         boosters.append(booster)
     objective = json.loads(boosters[0].save_config())["learner"]["objective"]["name"]
     return LoadedModel(source, tuple(boosters), objective, boosters[0].num_features())
@@ -73,7 +74,7 @@ class LocalModelHost:
         self._lock = threading.Lock()
         self._models: dict[str, LoadedModel] = {}
 
-    def load(self, endpoint_name: str, model_data_url: str, s3_client: object) -> None:
+    def load(self, endpoint_name: str, model_data_url: str, s3_client: Any) -> None:
         """Download model_data_url (s3://.../model.tar.gz) and serve it as endpoint_name.
 
         Raise ModelLoadError if it cannot be downloaded or loaded; the endpoint then keeps its
@@ -81,7 +82,7 @@ class LocalModelHost:
         """
         bucket, key = _split_s3_url(model_data_url)
         try:
-            body = s3_client.get_object(Bucket=bucket, Key=key)["Body"].read()  # type: ignore[attr-defined]
+            body = s3_client.get_object(Bucket=bucket, Key=key)["Body"].read()
         except Exception as error:
             raise ModelLoadError(f"Cannot download {model_data_url}: {error}") from None
         self.load_artifact(endpoint_name, body, model_data_url)

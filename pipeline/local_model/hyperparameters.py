@@ -327,10 +327,9 @@ def validate(hyperparameters: Mapping[str, object]) -> dict[str, Any]:
             raise AlgorithmError(f"Missing required hyperparameter: {name}")
     parsed: dict[str, Any] = {}
     for name, raw in resolved.items():
-        spec = SPECS.get(name)
-        if spec is None:
+        if name not in SPECS:
             raise AlgorithmError(_unknown_name_message(name, raw))
-        parsed[name] = _parse(spec, raw)
+        parsed[name] = _parse(SPECS[name], raw)
     for name, value in parsed.items():
         _check_range(SPECS[name], value)
     _check_dependencies(parsed)

@@ -80,8 +80,8 @@ def _libsvm_rows(text: str) -> xgb.DMatrix:
     for row, line in enumerate(text.split("\n")):
         for token in line.split(" "):
             if ":" in token:
-                index, value = token.split(":")[:2]
-                entries.append((row, int(index), float(value)))
+                index, raw = token.split(":")[:2]
+                entries.append((row, int(index), float(raw)))
     if not entries:
         raise ValueError("no index:value token in the payload")
     shift = 1 if min(col for _, col, _ in entries) >= 1 else 0
@@ -166,7 +166,8 @@ def predict(boosters: list[xgb.Booster], dmatrix: xgb.DMatrix, vote: bool) -> np
         # Most frequent value per row; ties go to the smallest, as scipy.stats.mode does.
         result = np.empty(stacked.shape[1:], dtype=stacked.dtype)
         for index in np.ndindex(*stacked.shape[1:]):
-            values, counts = np.unique(stacked[(slice(None), *index)], return_counts=True)
+            column = (slice(None), *index)  # every booster's output at index
+            values, counts = np.unique(stacked[column], return_counts=True)
             result[index] = values[np.argmax(counts)]
         return result
     return stacked.mean(axis=0)
