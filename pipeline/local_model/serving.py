@@ -34,6 +34,7 @@ import csv
 import io
 import json
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import xgboost as xgb
@@ -166,7 +167,9 @@ def predict(boosters: list[xgb.Booster], dmatrix: xgb.DMatrix, vote: bool) -> np
         # Most frequent value per row; ties go to the smallest, as scipy.stats.mode does.
         result = np.empty(stacked.shape[1:], dtype=stacked.dtype)
         for index in np.ndindex(*stacked.shape[1:]):
-            column = (slice(None), *index)  # every booster's output at index
+            # Every booster's output at index. Typed Any: numpy's stubs differ between the numpy
+            # versions Python 3.10 and 3.11+ get, and each rejects the other's spelling.
+            column: Any = (slice(None), *index)
             values, counts = np.unique(stacked[column], return_counts=True)
             result[index] = values[np.argmax(counts)]
         return result
