@@ -30,6 +30,7 @@ else:  # setup.cfg installs tomli on Python 3.10
 from pipeline import data
 from pipeline.local_model import LocalModelHost, train_from_channels
 from pipeline.local_model.artifact import ARTIFACT_NAME, write_model_tar
+from pipeline.smoke_checks import percentile
 
 DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "config" / "pipeline.toml"
 
@@ -39,12 +40,6 @@ def default_hyperparameters(config: Path) -> dict[str, str]:
     with config.open("rb") as handle:
         table = tomllib.load(handle)["defaults"]["hyperparameters"]
     return {name: str(value) for name, value in table.items()}
-
-
-def percentile(values: list[float], fraction: float) -> float:
-    """Nearest-rank percentile (no interpolation: with 100 samples p95 is the 95th value)."""
-    ordered = sorted(values)
-    return ordered[max(0, min(len(ordered) - 1, round(fraction * len(ordered)) - 1))]
 
 
 def main(argv: list[str] | None = None) -> int:
