@@ -69,10 +69,8 @@ def test_no_import_by_string() -> None:
         name
         for name, tree in MODULES.items()
         for node in ast.walk(tree)
-        if isinstance(node, ast.Attribute)
-        and node.attr == "import_module"
-        or isinstance(node, ast.Name)
-        and node.id == "__import__"
+        if (isinstance(node, ast.Attribute) and node.attr == "import_module")
+        or (isinstance(node, ast.Name) and node.id == "__import__")
     }
     assert users <= IMPORT_BY_STRING_ALLOWED
 

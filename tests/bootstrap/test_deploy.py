@@ -13,9 +13,9 @@ from pipeline.bootstrap import BootstrapParameters
 from pipeline.cli import bootstrap as bootstrap_cli
 from pipeline.config import load_config
 from pipeline.definition import execution_input, run_id_for_commit
-from pipeline.permissions import policy_allows, web_identity_allowed
 from tests.bootstrap.conftest import ACCOUNT, PROVIDER_ARN, STACK, Deployed, deploy, make_parameters
 from tests.conftest import REGION
+from tests.tooling.permissions import policy_allows, web_identity_allowed
 
 pytestmark = [
     pytest.mark.bootstrap,
