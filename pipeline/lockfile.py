@@ -187,6 +187,7 @@ def stamp(root: Path = ROOT) -> str:
 def _uv() -> list[str]:
     """How to run uv: the one on PATH, the project's .venv's, or this interpreter's module."""
     import shutil
+
     for candidate in (shutil.which("uv"), str(ROOT / ".venv" / "bin" / "uv")):
         if candidate and os.access(candidate, os.X_OK):
             return [candidate]
@@ -253,6 +254,7 @@ def generate(root: Path = ROOT, *, out_dir: Path | None = None, extra_args: Sequ
     import shutil
     import subprocess
     import tempfile
+
     digest = declaration_digest(root)
     written = []
     with tempfile.TemporaryDirectory(prefix="lock-") as scratch:
@@ -282,6 +284,7 @@ def resolve_differences(root: Path = ROOT) -> list[str]:
     """Re-resolve against the index into a scratch copy; a unified diff per lock that changed."""
     import difflib
     import tempfile
+
     diffs = []
     with tempfile.TemporaryDirectory(prefix="lock-check-") as scratch:
         generate(root, out_dir=Path(scratch))
@@ -296,6 +299,7 @@ def resolve_differences(root: Path = ROOT) -> list[str]:
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m pipeline.lockfile [compile|check|stamp|ready]``; exit 2 for a stale lock."""
     import argparse  # here, not at the top: setup-env.sh's no-op path pays for every import
+
     parser = argparse.ArgumentParser(prog="scripts/lock.sh", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command")
     regenerate = commands.add_parser("compile", help="regenerate requirements/*.txt (the default; needs the index)")
