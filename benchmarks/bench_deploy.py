@@ -64,13 +64,13 @@ def sdk(config: PipelineConfig, changed: PipelineConfig, sfn: Any) -> list[Calla
     from pipeline.definition.context import partition
 
     def deploy(cfg: PipelineConfig, first: bool) -> Any:
-        with sdk_partition(partition(cfg.region)):
+        with sdk_partition(partition(cfg.account.region)):
             graph = build_graph(cfg)
-            tags = [{"key": k, "value": v} for k, v in cfg.tags.items()]
-            workflow = Workflow(cfg.state_machine_name, graph, cfg.workflow_role_arn, tags=tags, client=sfn)
+            tags = [{"key": k, "value": v} for k, v in cfg.account.tags.items()]
+            workflow = Workflow(cfg.state_machine.name, graph, cfg.account.workflow_role_arn, tags=tags, client=sfn)
             workflow.create()  # a new process knows no ARN: create() returns the existing one
             if not first:
-                workflow.update(definition=graph, role=cfg.workflow_role_arn)
+                workflow.update(definition=graph, role=cfg.account.workflow_role_arn)
             return workflow.state_machine_arn
 
     return [lambda: deploy(config, True), lambda: deploy(config, False), lambda: deploy(changed, False)]
@@ -88,8 +88,8 @@ def measure(
     seconds: list[list[float]] = [[] for _ in SCENARIOS]
     counts: list[tuple[int, int]] = [(0, 0)] * len(SCENARIOS)
     for round_ in range(repeat):
-        config = base.replace(state_machine_name=f"{base.state_machine_name}-{tag}-{round_}")
-        changed = config.replace(hyperparameters={**config.hyperparameters, "eta": 0.3})
+        config = base.replace(state_machine_name=f"{base.state_machine.name}-{tag}-{round_}")
+        changed = config.replace(hyperparameters={**config.training.hyperparameters, "eta": 0.3})
         counter.take()
         for index, scenario in enumerate(make(config, changed, sfn)):
             began = time.perf_counter()
@@ -107,7 +107,7 @@ def main(argv: list[str] | None = None) -> None:
     base = load_config("staging", environ={})
     base.training_image  # noqa: B018 - resolve the image once, outside the timings
     with Emulator():
-        sfn = boto3.client("stepfunctions", region_name=base.region)
+        sfn = boto3.client("stepfunctions", region_name=base.account.region)
         counter = Counter(sfn)
         mine = measure(ours, base, sfn, counter, args.repeat, "ours")
         theirs = measure(sdk, base, sfn, counter, args.repeat, "sdk")

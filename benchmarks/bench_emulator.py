@@ -23,13 +23,17 @@ def main() -> None:
     """Set up, run once, print the figures."""
     cfg = load_config("staging")
     with Emulator(timings=Timings(time_scale=0.0)):
-        s3 = boto3.client("s3", region_name=cfg.region, **KEYS)
-        s3.create_bucket(Bucket=cfg.bucket, CreateBucketConfiguration={"LocationConstraint": cfg.region})
+        s3 = boto3.client("s3", region_name=cfg.account.region, **KEYS)
+        s3.create_bucket(
+            Bucket=cfg.account.bucket, CreateBucketConfiguration={"LocationConstraint": cfg.account.region}
+        )
         for channel in ("train", "validation"):
-            s3.put_object(Bucket=cfg.bucket, Key=f"{cfg.prefix}/data/{channel}/part.csv", Body=b"1,2\n")
-        sfn = boto3.client("stepfunctions", region_name=cfg.region, **KEYS)
+            s3.put_object(Bucket=cfg.account.bucket, Key=f"{cfg.account.prefix}/data/{channel}/part.csv", Body=b"1,2\n")
+        sfn = boto3.client("stepfunctions", region_name=cfg.account.region, **KEYS)
         arn = sfn.create_state_machine(
-            name=cfg.state_machine_name, definition=json.dumps(build_definition(cfg)), roleArn=cfg.workflow_role_arn
+            name=cfg.state_machine.name,
+            definition=json.dumps(build_definition(cfg)),
+            roleArn=cfg.account.workflow_role_arn,
         )["stateMachineArn"]
         started = time.perf_counter()
         execution = sfn.start_execution(

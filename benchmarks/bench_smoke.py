@@ -42,10 +42,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     cfg = load_config("staging")
-    prepared = data.prepare(data.generate_raw(args.rows, seed=3), cfg.validation_fraction, cfg.data_seed)
+    prepared = data.prepare(data.generate_raw(args.rows, seed=3), cfg.data.validation_fraction, cfg.data.seed)
     with Emulator(trainer=S3Trainer(log=lambda _line: None), model_host=LocalModelHost(), timings=Timings()) as emu:
         started = time.perf_counter()
-        live = Live(emu, cfg, boto3.Session(region_name=cfg.region), prepared, {"old": 20, "new": 100})
+        live = Live(emu, cfg, boto3.Session(region_name=cfg.account.region), prepared, {"old": 20, "new": 100})
         setup = time.perf_counter() - started
         live.create("old")
         live.deploy("new")

@@ -237,9 +237,9 @@ def image_repository_arn(image_uri: str) -> str:
 
 
 def parameters_from_config(
-    cfg: Any, *, github_owner: str, github_repo: str, existing_oidc_provider_arn: str = ""
+    cfg: PipelineConfig, *, github_owner: str, github_repo: str, existing_oidc_provider_arn: str = ""
 ) -> BootstrapParameters:
-    """Derive the stack parameters from a ``pipeline.config.PipelineConfig`` and the repository."""
+    """Derive the stack parameters from the configuration and the repository."""
     try:
         repository_arn = image_repository_arn(cfg.training_image)
     except UsageError as exc:
@@ -248,10 +248,10 @@ def parameters_from_config(
         github_owner=github_owner,
         github_repo=github_repo,
         environment_name=cfg.environment,
-        project_name=cfg.endpoint_name,
-        state_machine_name=cfg.state_machine_name,
-        bucket_name=cfg.bucket,
-        prefix=cfg.prefix,
+        project_name=cfg.endpoint.name,
+        state_machine_name=cfg.state_machine.name,
+        bucket_name=cfg.account.bucket,
+        prefix=cfg.account.prefix,
         algorithm_image_repository_arn=repository_arn,
         existing_oidc_provider_arn=existing_oidc_provider_arn,
     )
@@ -514,8 +514,8 @@ def bootstrap_from_config(
     if session is None:
         import boto3
 
-        session = boto3.Session(profile_name=profile, region_name=cfg.region)
-    cfn = aws.client(session, "cloudformation", endpoint_url=endpoint_url, region_name=cfg.region)
+        session = boto3.Session(profile_name=profile, region_name=cfg.account.region)
+    cfn = aws.client(session, "cloudformation", endpoint_url=endpoint_url, region_name=cfg.account.region)
     return bootstrap(
         cfn,
         stack_name=stack_name or default_stack_name(parameters.project_name),

@@ -41,12 +41,12 @@ def clients_for(
     """
     endpoint_url = endpoint_url or os.environ.get("AWS_ENDPOINT_URL") or None
     options = aws.AwsOptions(
-        role_arn=config.deploy_role_arn,
-        region=config.region,
+        role_arn=config.account.deploy_role_arn,
+        region=config.account.region,
         profile=profile,
         duration_seconds=role_duration,
         endpoint_url=endpoint_url,
     )
-    sts_session = boto3.Session(region_name=config.region)
+    sts_session = boto3.Session(region_name=config.account.region)
     session = aws.get_session(options, sts_session=sts_session)
     return Clients(session=session, endpoint_url=endpoint_url)

@@ -10,18 +10,21 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import importlib.util
 import json
 import math
 import os
 import sys
+import typing
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import MISSING, dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, get_type_hints
 
 from pipeline import validation
 from pipeline.errors import ConfigError
+from pipeline.hyperparameters import SPECS, HyperparameterError, parse_value
 from pipeline.sdk import quiet_sagemaker_sdk
 
 if sys.version_info >= (3, 11):
@@ -36,10 +39,9 @@ DEFAULT_CONFIG_NAME = Path("config") / "pipeline.toml"
 MAX_RUN_ID_LENGTH = 24
 RUN_NAME_KINDS = ("train", "model", "config")
 
-# SageMaker's built-in XGBoost hyperparameters that this project accepts, with their types
-# and allowed ranges (a subset of the algorithm's table; unknown names are rejected so a typo
-# fails here instead of inside a paid training job).
-OBJECTIVES = (
+# This pipeline serves a regression (the smoke test checks predicted sales), so of the algorithm's
+# objectives (pipeline.hyperparameters) it accepts the regression ones.
+REGRESSION_OBJECTIVES = (
     "reg:squarederror",
     "reg:squaredlogerror",
     "reg:pseudohubererror",
@@ -48,104 +50,202 @@ OBJECTIVES = (
     "count:poisson",
     "reg:gamma",
 )
-EVAL_METRICS = ("rmse", "rmsle", "mae", "mape", "mphe", "poisson-nloglik", "gamma-deviance", "tweedie-nloglik")
-TREE_METHODS = ("auto", "exact", "approx", "hist")
-HYPERPARAMETERS: dict[str, tuple[type, Any]] = {
-    # name: (type, allowed) where allowed is (low, high) inclusive bounds or a tuple of choices
-    "num_round": (int, (1, 100_000)),
-    "max_depth": (int, (0, 64)),
-    "eta": (float, (0.0, 1.0)),
-    "gamma": (float, (0.0, math.inf)),
-    "min_child_weight": (float, (0.0, math.inf)),
-    "subsample": (float, (1e-9, 1.0)),
-    "colsample_bytree": (float, (1e-9, 1.0)),
-    "lambda": (float, (0.0, math.inf)),
-    "alpha": (float, (0.0, math.inf)),
-    "early_stopping_rounds": (int, (1, 100_000)),
-    "seed": (int, (0, 2**31 - 1)),
-    "verbosity": (int, (0, 3)),
-    "objective": (str, OBJECTIVES),
-    "eval_metric": (str, EVAL_METRICS),
-    "tree_method": (str, TREE_METHODS),
-}
-REQUIRED_HYPERPARAMETERS = ("num_round",)
+REQUIRED_HYPERPARAMETERS = tuple(name for name, spec in SPECS.items() if spec.required)
 
 HyperparameterValue = int | float | str
+Hyperparameters = dict[str, HyperparameterValue]
+Tags = dict[str, str]
+
+
+def setting(key: str, default: Any = MISSING, *, between: tuple[Any, Any] | None = None) -> Any:
+    """A section field read from the file key ``key``, optionally limited to ``between`` (inclusive).
+
+    Table and list fields use ``field(default_factory=..., metadata={"key": ..., "between": None})``.
+    """
+    return field(default=default, metadata={"key": key, "between": between})
+
+
+@dataclass(frozen=True)
+class Account:
+    """Where the pipeline lives in AWS: region, bucket, roles, tags."""
+
+    region: str = setting("region")
+    bucket: str = setting("bucket")
+    sagemaker_role_arn: str = setting("sagemaker_role_arn")
+    workflow_role_arn: str = setting("workflow_role_arn")
+    prefix: str = setting("prefix", "sagemaker/big-mart-pipeline")
+    deploy_role_arn: str | None = setting("deploy_role_arn", None)
+    tags: Tags = field(default_factory=dict, metadata={"key": "tags", "between": None})
+
+
+@dataclass(frozen=True)
+class StateMachineSettings:
+    """The Step Functions state machine: name, alias, timeouts, logging and tracing."""
+
+    name: str = setting("state_machine_name")
+    alias: str = setting("alias_name", "live")
+    task_timeout_seconds: int = setting("task_timeout_seconds", 300, between=(1, 3600))
+    execution_timeout_seconds: int = setting("execution_timeout_seconds", 4 * 3600, between=(60, 365 * 24 * 3600))
+    logging_level: str = setting("logging_level", "OFF")
+    log_group_arn: str | None = setting("log_group_arn", None)
+    tracing: bool = setting("tracing", False)
+
+
+@dataclass(frozen=True)
+class Training:
+    """The training job: built-in algorithm image, instances, limits, hyperparameters."""
+
+    image_framework: str = setting("image_framework", "xgboost")
+    image_version: str = setting("image_version", "3.0-5")
+    instance_type: str = setting("training_instance_type", "ml.m5.xlarge")
+    instance_count: int = setting("training_instance_count", 1, between=(1, 100))
+    volume_gb: int = setting("training_volume_gb", 10, between=(1, 16384))
+    max_runtime_seconds: int = setting("training_max_runtime_seconds", 3600, between=(1, 28 * 24 * 3600))
+    hyperparameters: Hyperparameters = field(default_factory=dict, metadata={"key": "hyperparameters", "between": None})
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """The endpoint: its stable name, instances, and how often the state machine polls it."""
+
+    name: str = setting("endpoint_name")
+    instance_type: str = setting("endpoint_instance_type", "ml.m5.large")
+    instance_count: int = setting("endpoint_instance_count", 1, between=(1, 100))
+    # How often the state machine polls an endpoint that is changing state.
+    poll_seconds: int = setting("endpoint_poll_seconds", 30, between=(1, 3600))
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """The retriers of every Task: exponential backoff with full jitter."""
+
+    interval_seconds: int = setting("retry_interval_seconds", 10, between=(1, 3600))
+    max_attempts: int = setting("retry_max_attempts", 4, between=(0, 99_999_999))
+    backoff_rate: float = setting("retry_backoff_rate", 2.0, between=(1.0, 10.0))
+    max_delay_seconds: int = setting("retry_max_delay_seconds", 300, between=(1, 31_622_400))
+
+
+@dataclass(frozen=True)
+class DataSettings:
+    """How the training data is split."""
+
+    validation_fraction: float = setting("validation_fraction", 0.2, between=(0.01, 0.9))
+    seed: int = setting("data_seed", 42, between=(0, 2**31 - 1))
+
+
+@dataclass(frozen=True)
+class Smoke:
+    """The smoke test of the live endpoint."""
+
+    # Regression trees can undershoot a little below zero for cheap items; far below is garbage.
+    min_prediction: float = setting("smoke_min_prediction", -1000.0)
+    max_prediction: float = setting("smoke_max_prediction", 20000.0)
+    calls: int = setting("smoke_calls", 20, between=(1, 10_000))
+    p95_ms: float = setting("smoke_p95_ms", 1000.0, between=(1.0, 600_000.0))
+    p50_ms: float | None = setting("smoke_p50_ms", None, between=(1.0, 600_000.0))
+    wait_seconds: int = setting("smoke_wait_seconds", 1800, between=(0, 24 * 3600))
+
+
+@dataclass(frozen=True)
+class Guardrails:
+    """Deployment guardrails for updates (off by default): SageMaker blue/green traffic shifting
+    with automatic rollback on CloudWatch alarms, passed in UpdateEndpoint's DeploymentConfig."""
+
+    strategy: str = setting("deployment_strategy", "none")
+    step_percent: int = setting("deployment_step_percent", 10)
+    wait_seconds: int = setting("deployment_wait_seconds", 300, between=(0, 3600))
+    termination_wait_seconds: int = setting("deployment_termination_wait_seconds", 0, between=(0, 3600))
+    max_seconds: int = setting("deployment_max_seconds", 3600, between=(600, 14400))
+    rollback_alarms: list[str] = field(default_factory=list, metadata={"key": "rollback_alarms", "between": None})
+
+
+# The sections of PipelineConfig, by attribute name.
+SECTIONS: dict[str, type] = {
+    "account": Account,
+    "state_machine": StateMachineSettings,
+    "training": Training,
+    "endpoint": Endpoint,
+    "retry": RetryPolicy,
+    "data": DataSettings,
+    "smoke": Smoke,
+    "guardrails": Guardrails,
+}
+
+
+@dataclass(frozen=True)
+class Key:
+    """One key of the configuration file: where it lives in PipelineConfig and its real type."""
+
+    name: str
+    section: str
+    attribute: str
+    type: Any
+    default: Any
+    between: tuple[Any, Any] | None
+
+    @property
+    def required(self) -> bool:
+        """True when the key has no default."""
+        return self.default is MISSING
+
+
+def _keys() -> dict[str, Key]:
+    keys = {}
+    for section, cls in SECTIONS.items():
+        hints = get_type_hints(cls)
+        for f in dataclasses.fields(cls):
+            default = f.default if f.default_factory is MISSING else f.default_factory()
+            keys[f.metadata["key"]] = Key(
+                f.metadata["key"], section, f.name, hints[f.name], default, f.metadata["between"]
+            )
+    return keys
+
+
+KEYS = _keys()
+SETTABLE = sorted(KEYS)
+REQUIRED = ["environment", *(key.name for key in KEYS.values() if key.required)]
+TABLE_KEYS = tuple(name for name, key in KEYS.items() if typing.get_origin(key.type) is dict)
 
 
 @dataclass(frozen=True)
 class PipelineConfig:
-    """A validated deployment of the Big Mart pipeline in one environment."""
+    """A validated deployment of the Big Mart pipeline in one environment, in typed sections."""
 
     environment: str
-    state_machine_name: str
-    region: str
-    bucket: str
-    sagemaker_role_arn: str
-    workflow_role_arn: str
-    endpoint_name: str
-    prefix: str = "sagemaker/big-mart-pipeline"
-    deploy_role_arn: str | None = None
-    image_framework: str = "xgboost"
-    image_version: str = "3.0-5"
-    training_instance_type: str = "ml.m5.xlarge"
-    training_instance_count: int = 1
-    training_volume_gb: int = 10
-    training_max_runtime_seconds: int = 3600
-    hyperparameters: dict[str, HyperparameterValue] = field(default_factory=dict)
-    endpoint_instance_type: str = "ml.m5.large"
-    endpoint_instance_count: int = 1
-    tags: dict[str, str] = field(default_factory=dict)
-    alias_name: str = "live"
-    # How often the state machine polls an endpoint that is changing state.
-    endpoint_poll_seconds: int = 30
-    task_timeout_seconds: int = 300
-    execution_timeout_seconds: int = 4 * 3600
-    retry_interval_seconds: int = 10
-    retry_max_attempts: int = 4
-    retry_backoff_rate: float = 2.0
-    retry_max_delay_seconds: int = 300
-    logging_level: str = "OFF"
-    log_group_arn: str | None = None
-    tracing: bool = False
-    validation_fraction: float = 0.2
-    data_seed: int = 42
-    # Regression trees can undershoot a little below zero for cheap items; far below is garbage.
-    smoke_min_prediction: float = -1000.0
-    smoke_max_prediction: float = 20000.0
-    smoke_calls: int = 20
-    smoke_p95_ms: float = 1000.0
-    smoke_p50_ms: float | None = None
-    smoke_wait_seconds: int = 1800
-    # Deployment guardrails for updates (off by default): SageMaker blue/green traffic shifting
-    # with automatic rollback on CloudWatch alarms, passed in UpdateEndpoint's DeploymentConfig.
-    deployment_strategy: str = "none"
-    deployment_step_percent: int = 10
-    deployment_wait_seconds: int = 300
-    deployment_termination_wait_seconds: int = 0
-    deployment_max_seconds: int = 3600
-    rollback_alarms: list[str] = field(default_factory=list)
+    account: Account
+    state_machine: StateMachineSettings
+    training: Training
+    endpoint: Endpoint
+    retry: RetryPolicy
+    data: DataSettings
+    smoke: Smoke
+    guardrails: Guardrails
 
     @property
     def data_uri(self) -> str:
         """S3 prefix holding the prepared data (``train/``, ``validation/``, ``encoding.json``)."""
-        return f"s3://{self.bucket}/{self.prefix}/data"
+        return f"s3://{self.account.bucket}/{self.account.prefix}/data"
 
     @property
     def output_uri(self) -> str:
         """S3 prefix under which training jobs write their artifacts."""
-        return f"s3://{self.bucket}/{self.prefix}/output"
+        return f"s3://{self.account.bucket}/{self.account.prefix}/output"
 
     @cached_property
     def training_image(self) -> str:
-        """The ECR URI of the SageMaker built-in algorithm image, resolved offline."""
-        return resolve_image(self.image_framework, self.region, self.image_version)
+        """The ECR URI of the SageMaker built-in algorithm image (the SDK resolves it, offline)."""
+        return resolve_image(self.training.image_framework, self.account.region, self.training.image_version)
+
+    def values(self) -> dict[str, Any]:
+        """Every setting by its file key (``endpoint_name``, ``retry_max_attempts``, ...)."""
+        flat: dict[str, Any] = {"environment": self.environment}
+        for key in KEYS.values():
+            flat[key.name] = getattr(getattr(self, key.section), key.attribute)
+        return flat
 
     def replace(self, **changes: Any) -> PipelineConfig:
-        """A copy with some fields changed, validated again."""
-        values = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
-        values.update(changes)
-        return build_config(values)
+        """A copy with some settings (by file key) changed, validated again."""
+        return build_config({**self.values(), **changes})
 
 
 def resolve_image(framework: str, region: str, version: str) -> str:
@@ -156,11 +256,29 @@ def resolve_image(framework: str, region: str, version: str) -> str:
     return image_uris.retrieve(framework, region, version)
 
 
-FIELDS = {f.name: f for f in dataclasses.fields(PipelineConfig)}
-REQUIRED = [
-    f.name for f in FIELDS.values() if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
-]
-SETTABLE = sorted(set(FIELDS) - {"environment"})
+def image_problem(framework: str, region: str, version: str) -> str | None:
+    """Why the SDK could not resolve this image, or None: read from the SDK's data file, not the SDK.
+
+    Validation stays fast and SDK-free; the definition (which loads the SDK anyway) resolves the URI.
+    """
+    spec = importlib.util.find_spec("sagemaker")
+    locations = list(spec.submodule_search_locations or []) if spec else []
+    if not locations:
+        return "the SageMaker SDK (sagemaker<3) is not installed"
+    path = Path(locations[0]) / "image_uri_config" / f"{framework}.json"
+    if not path.is_file():
+        return f"Unsupported framework: {framework}"
+    training = json.loads(path.read_text()).get("training", {})
+    versions = training.get("versions", {})
+    name = training.get("version_aliases", {}).get(version, version)
+    if name not in versions:
+        return (
+            f"Unsupported {framework} version: {version}. Supported {framework} version(s): "
+            f"{', '.join([*versions, *training.get('version_aliases', {})])}."
+        )
+    if region not in versions[name].get("registries", {}):
+        return f"Unsupported region: {region} for {framework} {version}"
+    return None
 
 
 def env_var_name(key: str) -> str:
@@ -262,7 +380,7 @@ def merge_file_table(values: dict[str, Any], table: Mapping[str, Any], source: s
         if key not in SETTABLE:
             problems.append(f"{source}: unknown key {key!r}{did_you_mean(key, SETTABLE)}")
             continue
-        if key in ("hyperparameters", "tags") and isinstance(value, dict):
+        if key in TABLE_KEYS and isinstance(value, dict):
             values[key] = {**values.get(key, {}), **value}
         else:
             values[key] = value
@@ -274,7 +392,7 @@ def apply_string(values: dict[str, Any], key: str, raw: str, source: str, proble
     if head not in SETTABLE:
         problems.append(f"{source}: unknown key {head!r}{did_you_mean(head, SETTABLE)}")
         return
-    if head in ("hyperparameters", "tags"):
+    if head in TABLE_KEYS:
         if sub:
             values[head] = {**values.get(head, {}), sub: raw}
             return
@@ -294,7 +412,8 @@ def apply_string(values: dict[str, Any], key: str, raw: str, source: str, proble
 
 
 def build_config(values: Mapping[str, Any]) -> PipelineConfig:
-    """Coerce and validate raw values into a PipelineConfig, or raise ConfigError with all problems."""
+    """Convert and validate raw values (by file key) into a PipelineConfig, or raise ConfigError
+    with every problem."""
     problems: list[str] = []
     clean: dict[str, Any] = {}
     for name in REQUIRED:
@@ -306,52 +425,54 @@ def build_config(values: Mapping[str, Any]) -> PipelineConfig:
             )
             problems.append(f"{name} is required{hint}")
     for name, raw in values.items():
-        if name not in FIELDS:
+        if name == "environment":
+            continue
+        if name not in KEYS:
             problems.append(f"unknown key {name!r}{did_you_mean(name, SETTABLE)}")
             continue
         if raw is None:
             continue
-        converted = coerce(name, raw, problems)
+        converted = coerce(KEYS[name], raw, problems)
         if converted is not None:
             clean[name] = converted
-    defaults = {
-        name: f.default for name, f in FIELDS.items() if f.default is not dataclasses.MISSING and name not in clean
-    }
-    check_values({**defaults, **clean}, problems)
+    merged = {name: key.default for name, key in KEYS.items() if not key.required} | clean
+    check_values(merged, problems)
     if problems:
         raise ConfigError(problems)
-    return PipelineConfig(**clean)
+    sections = {
+        section: cls(**{key.attribute: merged[key.name] for key in KEYS.values() if key.section == section})
+        for section, cls in SECTIONS.items()
+    }
+    return PipelineConfig(environment=values["environment"], **sections)
 
 
-def field_type(name: str) -> str:
-    """The type annotation of a config field, as written (annotations are strings here)."""
-    return str(FIELDS[name].type)
-
-
-def coerce(name: str, raw: Any, problems: list[str]) -> Any:
-    """Convert a raw value (from TOML or a string) to the field's type, or record a problem."""
-    kind = field_type(name)
-    if name == "hyperparameters":
+def coerce(key: Key, raw: Any, problems: list[str]) -> Any:
+    """Convert a raw value (from TOML or a string) to the key's real type, or record a problem."""
+    name, kind = key.name, key.type
+    args = [arg for arg in typing.get_args(kind) if arg is not type(None)]
+    if isinstance(kind, type(int | None)) and len(args) == 1:  # X | None: a value converts to X
+        kind = args[0]
+    if kind == Hyperparameters:
         return coerce_hyperparameters(raw, problems)
-    if name == "tags":
+    if kind == Tags:
         return coerce_tags(raw, problems)
-    if kind.startswith("list"):
+    if kind == list[str]:
         return coerce_string_list(name, raw, problems)
-    if kind.startswith("bool"):
+    if kind is bool:
         if isinstance(raw, bool):
             return raw
         if isinstance(raw, str) and raw.lower() in ("true", "false", "1", "0", "yes", "no"):
             return raw.lower() in ("true", "1", "yes")
         problems.append(f"{name} = {raw!r} must be true or false")
         return None
-    if kind.startswith("int"):
-        return to_number(name, raw, int, problems)
-    if kind.startswith("float"):
-        return to_number(name, raw, float, problems)
-    if not isinstance(raw, str):
-        problems.append(f"{name} = {raw!r} must be a string")
-        return None
-    return raw
+    if kind in (int, float):
+        return to_number(name, raw, kind, problems)
+    if kind is str:
+        if not isinstance(raw, str):
+            problems.append(f"{name} = {raw!r} must be a string")
+            return None
+        return raw
+    raise TypeError(f"configuration key {name} has a type the loader does not convert: {kind!r}")
 
 
 def to_number(name: str, raw: Any, kind: type, problems: list[str]) -> Any:
@@ -372,32 +493,35 @@ def to_number(name: str, raw: Any, kind: type, problems: list[str]) -> Any:
 
 
 def coerce_hyperparameters(raw: Any, problems: list[str]) -> dict[str, HyperparameterValue] | None:
-    """Check each hyperparameter's name, type and range."""
+    """Check each hyperparameter against the algorithm's table (pipeline.hyperparameters)."""
     if not isinstance(raw, dict):
         problems.append(f"hyperparameters = {raw!r} must be a table of name = value")
         return None
     result: dict[str, HyperparameterValue] = {}
     for key, value in raw.items():
         label = f"hyperparameters.{key}"
-        if key not in HYPERPARAMETERS:
-            problems.append(f"{label} is not a supported XGBoost hyperparameter{did_you_mean(key, HYPERPARAMETERS)}")
+        spec = SPECS.get(key)
+        if spec is None:
+            problems.append(f"{label} is not a supported XGBoost hyperparameter{did_you_mean(key, SPECS)}")
             continue
-        kind, allowed = HYPERPARAMETERS[key]
-        if kind is str:
-            if value not in allowed:
-                problems.append(f"{label} = {value!r} is not allowed (allowed: {', '.join(allowed)})")
-                continue
-            result[key] = value
+        if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+            problems.append(f"{label} = {value!r} must be a number or a string")
             continue
-        number = to_number(label, value, kind, problems)
-        if number is None:
+        text = value if isinstance(value, str) else repr(value)
+        try:
+            parsed = parse_value(key, text)
+        except HyperparameterError as exc:
+            detail = str(exc).removeprefix(f"Hyperparameter {key}: ")
+            problems.append(f"{label} = {value!r}: {detail}")
             continue
-        low, high = allowed
-        if not low <= number <= high:
-            upper = "" if high == math.inf else f" and <= {high}"
-            problems.append(f"{label} = {value!r} is out of range (must be >= {low}{upper})")
+        if key == "objective" and parsed not in REGRESSION_OBJECTIVES:
+            problems.append(
+                f"{label} = {value!r} is not allowed: this pipeline is a regression "
+                f"(allowed: {', '.join(REGRESSION_OBJECTIVES)})"
+            )
             continue
-        result[key] = number
+        # Numbers keep their type (CreateTrainingJob gets str() of them); list-like values stay strings.
+        result[key] = parsed if spec.kind in ("integer", "float", "categorical") else text
     for key in REQUIRED_HYPERPARAMETERS:
         if key not in raw:
             problems.append(f"hyperparameters.{key} is required by the XGBoost algorithm")
@@ -468,28 +592,7 @@ def check_values(values: dict[str, Any], problems: list[str]) -> None:
             f"endpoint_name = {endpoint!r} is {len(endpoint)} characters long; per-run names "
             f"'<endpoint_name>-<run id>-<kind>' must fit in 63, so it may have at most {limit}"
         )
-    ranges = {
-        "training_instance_count": (1, 100),
-        "endpoint_instance_count": (1, 100),
-        "training_volume_gb": (1, 16384),
-        "training_max_runtime_seconds": (1, 28 * 24 * 3600),
-        "endpoint_poll_seconds": (1, 3600),
-        "task_timeout_seconds": (1, 3600),
-        "execution_timeout_seconds": (60, 365 * 24 * 3600),
-        "retry_interval_seconds": (1, 3600),
-        "retry_max_attempts": (0, 99_999_999),
-        "retry_backoff_rate": (1.0, 10.0),
-        "retry_max_delay_seconds": (1, 31_622_400),
-        "validation_fraction": (0.01, 0.9),
-        "data_seed": (0, 2**31 - 1),
-        "smoke_calls": (1, 10_000),
-        "smoke_p95_ms": (1.0, 600_000.0),
-        "smoke_p50_ms": (1.0, 600_000.0),
-        "smoke_wait_seconds": (0, 24 * 3600),
-        "deployment_wait_seconds": (0, 3600),
-        "deployment_termination_wait_seconds": (0, 3600),
-        "deployment_max_seconds": (600, 14400),
-    }
+    ranges = {name: key.between for name, key in KEYS.items() if key.between}
     for name, (low, high) in ranges.items():
         value = values.get(name)
         if value is not None and not low <= value <= high:
@@ -516,10 +619,9 @@ def check_values(values: dict[str, Any], problems: list[str]) -> None:
         )
     check_guardrails(values, problems)
     if not problems:
-        try:
-            resolve_image(values["image_framework"], values["region"], values["image_version"])
-        except ValueError as exc:
-            problems.append(f"image_version = {values['image_version']!r} cannot be resolved: {exc}")
+        problem = image_problem(values["image_framework"], values["region"], values["image_version"])
+        if problem:
+            problems.append(f"image_version = {values['image_version']!r} cannot be resolved: {problem}")
 
 
 DEPLOYMENT_STRATEGIES = ("none", "all_at_once", "canary", "linear")

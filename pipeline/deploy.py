@@ -70,9 +70,9 @@ class MachineSettings:
 
         return cls(
             definition=json.loads(definition_json(config)),
-            role_arn=config.workflow_role_arn,
+            role_arn=config.account.workflow_role_arn,
             logging=normalise_logging(logging_configuration(config)),
-            tracing=config.tracing,
+            tracing=config.state_machine.tracing,
         )
 
     @classmethod
@@ -134,14 +134,14 @@ class Plan:
 # -- names ------------------------------------------------------------------------------------
 def state_machine_arn(config: PipelineConfig) -> str:
     """The state machine's ARN, in the workflow role's partition and account (no AWS call)."""
-    parts = config.workflow_role_arn.split(":")
+    parts = config.account.workflow_role_arn.split(":")
     partition, account = parts[1], parts[4]
-    return f"arn:{partition}:states:{config.region}:{account}:stateMachine:{config.state_machine_name}"
+    return f"arn:{partition}:states:{config.account.region}:{account}:stateMachine:{config.state_machine.name}"
 
 
 def alias_arn(config: PipelineConfig) -> str:
     """The ARN of the configured alias (``config.alias_name``), the target of every run."""
-    return f"{state_machine_arn(config)}:{config.alias_name}"
+    return f"{state_machine_arn(config)}:{config.state_machine.alias}"
 
 
 def version_number(version_arn: str) -> int:
@@ -158,9 +158,9 @@ def logging_configuration(config: PipelineConfig) -> dict[str, Any]:
     Execution data (inputs and outputs) stays out of the logs: it would copy every stage's
     full SageMaker description into CloudWatch on each run.
     """
-    logging: dict[str, Any] = {"level": config.logging_level, "includeExecutionData": False}
-    if config.logging_level != "OFF" and config.log_group_arn:
-        logging["destinations"] = [{"cloudWatchLogsLogGroup": {"logGroupArn": config.log_group_arn}}]
+    logging: dict[str, Any] = {"level": config.state_machine.logging_level, "includeExecutionData": False}
+    if config.state_machine.logging_level != "OFF" and config.state_machine.log_group_arn:
+        logging["destinations"] = [{"cloudWatchLogsLogGroup": {"logGroupArn": config.state_machine.log_group_arn}}]
     return logging
 
 
@@ -232,14 +232,16 @@ def point_alias(
     routing = [{"stateMachineVersionArn": version_arn, "weight": 100}]
     description = alias_description(version_arn, settings, commit_sha)
     if alias is None:
-        sfn.create_state_machine_alias(name=config.alias_name, description=description, routingConfiguration=routing)
-        out(f"alias {config.alias_name}: created -> version {version_number(version_arn)}")
+        sfn.create_state_machine_alias(
+            name=config.state_machine.alias, description=description, routingConfiguration=routing
+        )
+        out(f"alias {config.state_machine.alias}: created -> version {version_number(version_arn)}")
         return
     sfn.update_state_machine_alias(
         stateMachineAliasArn=alias.arn, description=description, routingConfiguration=routing
     )
     before = f"version {version_number(alias.version_arn)}" if alias.version_arn else "a split routing"
-    out(f"alias {config.alias_name}: {before} -> version {version_number(version_arn)}")
+    out(f"alias {config.state_machine.alias}: {before} -> version {version_number(version_arn)}")
 
 
 def deploy_state_machine(
@@ -257,7 +259,7 @@ def deploy_state_machine(
     if alias is not None and alias.runs(settings):
         assert alias.version_arn is not None  # guaranteed by runs()
         out(
-            f"state machine {config.state_machine_name}: unchanged; alias {config.alias_name} "
+            f"state machine {config.state_machine.name}: unchanged; alias {config.state_machine.alias} "
             f"runs version {version_number(alias.version_arn)}"
         )
         return DeployResult("unchanged", machine_arn, alias.version_arn, alias.arn, alias.version_arn)
@@ -267,30 +269,30 @@ def deploy_state_machine(
 
     common = {
         "definition": definition_json(config),
-        "roleArn": config.workflow_role_arn,
+        "roleArn": config.account.workflow_role_arn,
         "loggingConfiguration": logging_configuration(config),
-        "tracingConfiguration": {"enabled": config.tracing},
+        "tracingConfiguration": {"enabled": config.state_machine.tracing},
         "publish": True,
         "versionDescription": version_description(commit_sha),
     }
     if current is None:
         response = sfn.create_state_machine(
-            name=config.state_machine_name,
+            name=config.state_machine.name,
             type="STANDARD",
-            tags=[{"key": k, "value": v} for k, v in sorted(config.tags.items())],
+            tags=[{"key": k, "value": v} for k, v in sorted(config.account.tags.items())],
             **common,
         )
         action: Action = "created"
-        out(f"state machine {config.state_machine_name}: created")
+        out(f"state machine {config.state_machine.name}: created")
     else:
         if MachineSettings.from_description(current) == settings:
             # The latest revision is right but the alias does not run it (no alias yet, a manual
             # rollback, or a deploy that stopped before moving the alias). Publishing it again is
             # how to get its version ARN: AWS returns the existing version of an unchanged
             # revision, and a fresh identical version would be as good.
-            out(f"state machine {config.state_machine_name}: definition current; publishing it for the alias")
+            out(f"state machine {config.state_machine.name}: definition current; publishing it for the alias")
         else:
-            out(f"state machine {config.state_machine_name}: {', '.join(changed_parts(current, settings))} changed")
+            out(f"state machine {config.state_machine.name}: {', '.join(changed_parts(current, settings))} changed")
         response = sfn.update_state_machine(stateMachineArn=machine_arn, **common)
         action = "updated"
     version_arn = response["stateMachineVersionArn"]
@@ -322,26 +324,28 @@ def plan_deployment(config: PipelineConfig, sfn: Any) -> Plan:
     """
     settings = MachineSettings.from_config(config)
     alias = read_alias(sfn, alias_arn(config))
-    name = config.state_machine_name
+    name = config.state_machine.name
     if alias is not None and alias.version_arn is not None:
         deployed = describe_or_none(sfn, alias.version_arn)
-        label = f"deployed: {name}, alias {config.alias_name} -> version {version_number(alias.version_arn)}"
+        label = f"deployed: {name}, alias {config.state_machine.alias} -> version {version_number(alias.version_arn)}"
     else:
         deployed = describe_or_none(sfn, state_machine_arn(config))
-        label = f"deployed: {name} (latest revision; alias {config.alias_name} "
+        label = f"deployed: {name} (latest revision; alias {config.state_machine.alias} "
         label += "absent)" if alias is None else "split between versions)"
     if deployed is None:
-        header = f"state machine {name} does not exist: deploy would create it and alias {config.alias_name}"
+        header = f"state machine {name} does not exist: deploy would create it and alias {config.state_machine.alias}"
         before: list[str] = []
         label = "deployed: nothing"
     else:
         current = MachineSettings.from_description(deployed)
         if current == settings and alias is not None and alias.version_arn is not None:
-            return Plan(False, f"no changes: alias {config.alias_name} of {name} already runs this configuration\n")
+            return Plan(
+                False, f"no changes: alias {config.state_machine.alias} of {name} already runs this configuration\n"
+            )
         header = f"state machine {name}: deploy would " + (
             f"update {', '.join(changed_parts(deployed, settings))} and publish a new version"
             if current != settings
-            else f"publish the current revision and point alias {config.alias_name} at it"
+            else f"publish the current revision and point alias {config.state_machine.alias} at it"
         )
         before = current.pretty()
     diff = "".join(difflib.unified_diff(before, settings.pretty(), fromfile=label, tofile="this configuration"))
@@ -362,7 +366,7 @@ def previous_version(sfn: Any, config: PipelineConfig, current_version_arn: str)
         if described is not None:
             return described
     raise PipelineError(
-        f"alias {config.alias_name} runs version {version_number(current_version_arn)} and no earlier "
+        f"alias {config.state_machine.alias} runs version {version_number(current_version_arn)} and no earlier "
         "version exists: nothing to roll back to"
     )
 
@@ -371,10 +375,12 @@ def rollback_alias(config: PipelineConfig, sfn: Any, *, out: Printer = print) ->
     """Point the alias at the version before the one it runs; the state machine is not changed."""
     alias = read_alias(sfn, alias_arn(config))
     if alias is None:
-        raise PipelineError(f"alias {config.alias_name} of {config.state_machine_name} does not exist: deploy first")
+        raise PipelineError(
+            f"alias {config.state_machine.alias} of {config.state_machine.name} does not exist: deploy first"
+        )
     if alias.version_arn is None:
         raise PipelineError(
-            f"alias {config.alias_name} splits traffic between two versions; set its routing by hand "
+            f"alias {config.state_machine.alias} splits traffic between two versions; set its routing by hand "
             "before rolling back"
         )
     target = previous_version(sfn, config, alias.version_arn)
@@ -386,7 +392,7 @@ def rollback_alias(config: PipelineConfig, sfn: Any, *, out: Printer = print) ->
         routingConfiguration=[{"stateMachineVersionArn": version_arn, "weight": 100}],
     )
     out(
-        f"alias {config.alias_name}: rolled back from version {version_number(alias.version_arn)} to "
+        f"alias {config.state_machine.alias}: rolled back from version {version_number(alias.version_arn)} to "
         f"version {version_number(version_arn)} ({target.get('description') or 'no description'})"
     )
     return DeployResult("rolled_back", state_machine_arn(config), version_arn, alias.arn, alias.version_arn)

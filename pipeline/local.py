@@ -144,14 +144,14 @@ def run_local(
     from pipeline.run import start_execution
 
     result = LocalRun(endpoint_url=endpoint_url, config=config)
-    session = emulator_session(config.region)
+    session = emulator_session(config.account.region)
     s3 = session.client("s3", endpoint_url=endpoint_url)
     sfn = session.client("stepfunctions", endpoint_url=endpoint_url)
     sagemaker = session.client("sagemaker", endpoint_url=endpoint_url)
     runtime = session.client("sagemaker-runtime", endpoint_url=endpoint_url)
 
     with timed(result, "prepare data"):
-        prepared = data.prepare(raw, config.validation_fraction, config.data_seed)
+        prepared = data.prepare(raw, config.data.validation_fraction, config.data.seed)
         paths = prepared.write(work_dir / "data")
         ensure_bucket(s3, config)
         uploaded = storage.upload_prepared(prepared, s3, config)
@@ -164,12 +164,12 @@ def run_local(
     result.deploy_action = deployed.action
     out(f"deploy: state machine {deployed.action} ({deployed.version_arn})")
 
-    endpoint_exists = endpoint_status(sagemaker, config.endpoint_name) is not None
+    endpoint_exists = endpoint_status(sagemaker, config.endpoint.name) is not None
     result.endpoint_action = "update" if endpoint_exists else "create"
     out(
-        f"endpoint: {config.endpoint_name} exists, so this run takes the update path (same endpoint, new config)"
+        f"endpoint: {config.endpoint.name} exists, so this run takes the update path (same endpoint, new config)"
         if endpoint_exists
-        else f"endpoint: {config.endpoint_name} does not exist yet, so this run creates it"
+        else f"endpoint: {config.endpoint.name} does not exist yet, so this run creates it"
     )
 
     run_id = run_id_now()
@@ -212,7 +212,7 @@ def run_local(
             "p95": percentile(latencies, 0.95),
         }
     with timed(result, "holdout evaluation"):
-        result.holdout_rmse = holdout_rmse(runtime, config.endpoint_name, prepared.validation)
+        result.holdout_rmse = holdout_rmse(runtime, config.endpoint.name, prepared.validation)
     model_uri = result.output.get(
         "ModelArtifacts", f"{config.output_uri}/{names['TrainingJobName']}/output/model.tar.gz"
     )
@@ -246,12 +246,14 @@ def timed(result: LocalRun, name: str) -> Iterator[None]:
 def ensure_bucket(s3: Any, config: PipelineConfig) -> None:
     """Create the configured bucket in the emulator when it is missing."""
     try:
-        s3.head_bucket(Bucket=config.bucket)
+        s3.head_bucket(Bucket=config.account.bucket)
     except ClientError:
         location = (
-            {} if config.region == "us-east-1" else {"CreateBucketConfiguration": {"LocationConstraint": config.region}}
+            {}
+            if config.account.region == "us-east-1"
+            else {"CreateBucketConfiguration": {"LocationConstraint": config.account.region}}
         )
-        s3.create_bucket(Bucket=config.bucket, **location)
+        s3.create_bucket(Bucket=config.account.bucket, **location)
 
 
 def endpoint_status(sagemaker: Any, name: str) -> str | None:
@@ -295,7 +297,7 @@ def download_model(s3: Any, uri: str, folder: Path) -> Path:
 
 def summary(result: LocalRun) -> str:
     """The end-of-run report: stages with durations, RMSE, latency, artifacts."""
-    lines = ["", "summary", f"  endpoint {result.config.endpoint_name}: {result.endpoint_action}d, smoke test passed"]
+    lines = ["", "summary", f"  endpoint {result.config.endpoint.name}: {result.endpoint_action}d, smoke test passed"]
     lines.append(f"  state machine: {result.deploy_action}")
     lines.append("  stages:")
     for stage in result.stages:

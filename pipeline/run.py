@@ -87,8 +87,8 @@ def upload_data(config: PipelineConfig, s3: Any, data_path: str | None, out: Pri
     """Prepare Big Mart data (a real Train.csv, or synthetic) and upload it where training reads it."""
     from pipeline import data, storage
 
-    raw = data.read_raw(data_path) if data_path else data.generate_raw(data.DEFAULT_ROWS, seed=config.data_seed)
-    prepared = data.prepare(raw, config.validation_fraction, config.data_seed)
+    raw = data.read_raw(data_path) if data_path else data.generate_raw(data.DEFAULT_ROWS, seed=config.data.seed)
+    prepared = data.prepare(raw, config.data.validation_fraction, config.data.seed)
     written = storage.upload_prepared(prepared, s3, config)
     source = data_path or f"synthetic data ({len(raw)} rows)"
     out(f"uploaded {source} to {config.data_uri}: {', '.join(uri.rsplit('/', 1)[1] for uri in written)}")

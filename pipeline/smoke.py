@@ -271,7 +271,7 @@ def smoke_deployment(
     from pipeline import aws
     from pipeline.storage import download_encoding
 
-    wait_seconds = config.smoke_wait_seconds if wait_seconds is None else wait_seconds
+    wait_seconds = config.smoke.wait_seconds if wait_seconds is None else wait_seconds
     if wait_seconds < 0:
         raise UsageError(f"wait seconds = {wait_seconds} must be 0 or more")
     if previous_config and not expected_config:
@@ -281,7 +281,7 @@ def smoke_deployment(
     else:
         previous = PreviousEndpoint("InService", previous_config) if previous_config else None
         source = "command-line flags" if expected_config else "the endpoint's current config"
-        deployment = Deployment(endpoint_name or config.endpoint_name, expected_config, previous, source)
+        deployment = Deployment(endpoint_name or config.endpoint.name, expected_config, previous, source)
     if endpoint_name and endpoint_name != deployment.endpoint_name:
         raise UsageError(
             f"--endpoint-name {endpoint_name} differs from the execution's endpoint {deployment.endpoint_name}"

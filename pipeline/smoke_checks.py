@@ -54,11 +54,11 @@ class Limits:
     def from_config(cls, config: PipelineConfig, **changes: Any) -> Limits:
         """The configured limits; ``changes`` (e.g. ``calls=5``) override, None values ignored."""
         values: dict[str, Any] = {
-            "min_prediction": config.smoke_min_prediction,
-            "max_prediction": config.smoke_max_prediction,
-            "calls": config.smoke_calls,
-            "p95_ms": config.smoke_p95_ms,
-            "p50_ms": config.smoke_p50_ms,
+            "min_prediction": config.smoke.min_prediction,
+            "max_prediction": config.smoke.max_prediction,
+            "calls": config.smoke.calls,
+            "p95_ms": config.smoke.p95_ms,
+            "p50_ms": config.smoke.p50_ms,
         }
         values.update({k: v for k, v in changes.items() if v is not None})
         return cls(**values)

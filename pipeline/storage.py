@@ -16,7 +16,7 @@ ENCODING_KEY = "encoding.json"
 
 def data_location(config: PipelineConfig) -> tuple[str, str]:
     """(bucket, key prefix) of the prepared data, matching the definition's channels."""
-    return config.bucket, f"{config.prefix}/data"
+    return config.account.bucket, f"{config.account.prefix}/data"
 
 
 def upload_prepared(prepared: PreparedData, s3: Any, config: PipelineConfig) -> list[str]:

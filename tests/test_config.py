@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -52,33 +53,33 @@ def problems_of(path: Path, environ=None, overrides=None, text=None) -> list[str
 
 def test_file_values_and_defaults(config_file):
     config = load(config_file)
-    assert config.bucket == "file-bucket"
-    assert config.prefix == "sagemaker/big-mart-pipeline"
-    assert config.hyperparameters == {"objective": "reg:squarederror", "num_round": 50, "eta": 0.1}
+    assert config.account.bucket == "file-bucket"
+    assert config.account.prefix == "sagemaker/big-mart-pipeline"
+    assert config.training.hyperparameters == {"objective": "reg:squarederror", "num_round": 50, "eta": 0.1}
     assert config.training_image.endswith("/sagemaker-xgboost:3.0-5")
 
 
 def test_precedence_flag_over_environment_over_file(config_file):
     environ = {"PIPELINE_BUCKET": "env-bucket", "PIPELINE_TRAINING_INSTANCE_COUNT": "2"}
-    assert load(config_file, environ).bucket == "env-bucket"
-    assert load(config_file, environ).training_instance_count == 2
+    assert load(config_file, environ).account.bucket == "env-bucket"
+    assert load(config_file, environ).training.instance_count == 2
     config = load(config_file, environ, {"bucket": "flag-bucket", "hyperparameters.eta": "0.05"})
-    assert config.bucket == "flag-bucket"
-    assert config.hyperparameters["eta"] == 0.05
-    assert config.hyperparameters["num_round"] == 50
+    assert config.account.bucket == "flag-bucket"
+    assert config.training.hyperparameters["eta"] == 0.05
+    assert config.training.hyperparameters["num_round"] == 50
 
 
 def test_environment_json_for_tables(config_file):
     config = load(config_file, {"PIPELINE_TAGS": '{"team": "ml"}', "PIPELINE_HYPERPARAMETERS": '{"max_depth": 3}'})
-    assert config.tags == {"team": "ml"}
-    assert config.hyperparameters["max_depth"] == 3
+    assert config.account.tags == {"team": "ml"}
+    assert config.training.hyperparameters["max_depth"] == 3
 
 
 def test_checked_in_file_has_staging_and_prod():
     staging = load_config("staging", environ={})
     prod = load_config("prod", environ={})
-    assert staging.endpoint_name != prod.endpoint_name
-    assert staging.hyperparameters["objective"] == "reg:squarederror"
+    assert staging.endpoint.name != prod.endpoint.name
+    assert staging.training.hyperparameters["objective"] == "reg:squarederror"
 
 
 @pytest.mark.parametrize(
@@ -99,16 +100,19 @@ def test_checked_in_file_has_staging_and_prod():
         ({"endpoint_name": "e" * 40}, "endpoint_name = '" + "e" * 40 + "' is 40 characters long; per-run names"),
         ({"training_instance_count": "two"}, "training_instance_count = 'two' must be an integer"),
         ({"training_instance_count": "0"}, "training_instance_count = 0 is out of range (must be between 1 and 100)"),
-        ({"hyperparameters.eta": "1.5"}, "hyperparameters.eta = '1.5' is out of range (must be >= 0.0 and <= 1.0)"),
+        ({"hyperparameters.eta": "1.5"}, "hyperparameters.eta = '1.5': 1.5 is not in [0, 1]"),
         (
             {"hyperparameters.max_dept": "3"},
             "hyperparameters.max_dept is not a supported XGBoost hyperparameter (did you mean 'max_depth'?)",
         ),
         (
             {"hyperparameters.objective": "reg:linear"},
-            "hyperparameters.objective = 'reg:linear' is not allowed (allowed: reg:squarederror",
+            "hyperparameters.objective = 'reg:linear' is not allowed: this pipeline is a regression (allowed: reg:squarederror",
         ),
-        ({"hyperparameters.num_round": "1.5"}, "hyperparameters.num_round = '1.5' must be an integer"),
+        (
+            {"hyperparameters.num_round": "1.5"},
+            "hyperparameters.num_round = '1.5': could not parse value '1.5' (expected an integer",
+        ),
         ({"prefix": "/abs/"}, "prefix = '/abs/' is not a valid S3 prefix"),
         ({"image_version": "9.9-9"}, "image_version = '9.9-9' cannot be resolved: Unsupported xgboost version"),
         ({"tracing": "maybe"}, "tracing = 'maybe' must be true or false"),
@@ -177,12 +181,45 @@ def test_missing_and_malformed_files(tmp_path):
 def test_config_file_from_environment_variable(config_file, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     config = load_config("staging", environ={"PIPELINE_CONFIG": str(config_file)})
-    assert config.state_machine_name == "sm-staging"
+    assert config.state_machine.name == "sm-staging"
 
 
 def test_rollback_alarms_from_environment_list(config_file):
     config = load(
         config_file, {"PIPELINE_ROLLBACK_ALARMS": "errors, latency", "PIPELINE_DEPLOYMENT_STRATEGY": "canary"}
     )
-    assert config.rollback_alarms == ["errors", "latency"]
-    assert load(config_file, {"PIPELINE_ROLLBACK_ALARMS": '["x"]'}).rollback_alarms == ["x"]
+    assert config.guardrails.rollback_alarms == ["errors", "latency"]
+    assert load(config_file, {"PIPELINE_ROLLBACK_ALARMS": '["x"]'}).guardrails.rollback_alarms == ["x"]
+
+
+def test_sections_hold_each_key_once_with_its_real_type():
+    from pipeline.config import KEYS, SECTIONS
+
+    assert len(KEYS) == sum(len(dataclasses.fields(cls)) for cls in SECTIONS.values())
+    config = load_config("staging", environ={"PIPELINE_TRACING": "true", "PIPELINE_SMOKE_P50_MS": "250"})
+    assert config.state_machine.tracing is True
+    assert config.smoke.p50_ms == 250.0 and isinstance(config.smoke.p50_ms, float)
+    assert config.values()["smoke_p50_ms"] == 250.0
+    assert config.replace(endpoint_poll_seconds=5).endpoint.poll_seconds == 5
+
+
+def test_hyperparameters_use_the_algorithm_table():
+    from pipeline.config import REGRESSION_OBJECTIVES
+    from pipeline.hyperparameters import SPECS
+
+    assert set(REGRESSION_OBJECTIVES) <= set(SPECS["objective"].allowed)
+    # A name the algorithm knows is accepted by the configuration too, typed as the algorithm parses it.
+    config = load_config("staging", environ={}, overrides={"hyperparameters.max_bin": "64"})
+    assert config.training.hyperparameters["max_bin"] == 64
+
+
+def test_validation_needs_no_sagemaker_sdk():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from pipeline.config import load_config; load_config('staging', environ={}); "
+        "print('sagemaker' in sys.modules)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120)
+    assert done.stdout.strip() == "False"

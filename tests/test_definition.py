@@ -125,7 +125,7 @@ def test_every_task_has_timeout_retry_and_catch(definition):
 
 def test_training_is_bounded_and_retried_per_aws_guidance(definition, staging):
     train = definition["States"][names.TRAIN_MODEL]
-    assert train["Parameters"]["StoppingCondition"] == {"MaxRuntimeInSeconds": staging.training_max_runtime_seconds}
+    assert train["Parameters"]["StoppingCondition"] == {"MaxRuntimeInSeconds": staging.training.max_runtime_seconds}
     errors = train["Retry"][0]["ErrorEquals"]
     for name in (
         "ThrottlingException",
@@ -133,7 +133,7 @@ def test_training_is_bounded_and_retried_per_aws_guidance(definition, staging):
         "SageMaker.ResourceLimitExceededException",
     ):
         assert name in errors
-    assert train["TimeoutSeconds"] > staging.training_max_runtime_seconds
+    assert train["TimeoutSeconds"] > staging.training.max_runtime_seconds
 
 
 def test_endpoint_status_routing(definition):
@@ -191,7 +191,7 @@ def test_failures_name_their_stage(definition):
 
 
 def test_endpoint_name_is_stable_and_per_run_names_come_from_input(definition, staging):
-    assert definition["States"][names.CREATE_ENDPOINT]["Parameters"]["EndpointName"] == staging.endpoint_name
+    assert definition["States"][names.CREATE_ENDPOINT]["Parameters"]["EndpointName"] == staging.endpoint.name
     assert (
         definition["States"][names.UPDATE_ENDPOINT]["Parameters"]["EndpointConfigName.$"]
         == "$$.Execution.Input['EndpointConfigName']"

@@ -31,9 +31,9 @@ def raw():
 
 
 def served_and_file_predictions(url: str, config, run, validation) -> tuple[np.ndarray, np.ndarray]:
-    session = emulator_session(config.region)
+    session = emulator_session(config.account.region)
     runtime = session.client("sagemaker-runtime", endpoint_url=url)
-    served = np.array(predict(runtime, config.endpoint_name, validation.iloc[:, 1:]))
+    served = np.array(predict(runtime, config.endpoint.name, validation.iloc[:, 1:]))
     with tarfile.open(run.artifacts["model"]) as tar:
         model_bytes = tar.extractfile("xgboost-model").read()
     booster = xgb.Booster()
@@ -57,7 +57,7 @@ def test_two_runs_create_then_update_and_serve_the_trained_model(raw, tmp_path):
         assert second.output["EndpointConfigName"] != first.output["EndpointConfigName"]
         assert any("takes the update path" in line for line in lines)
 
-        validation = data.prepare(raw, config.validation_fraction, config.data_seed).validation
+        validation = data.prepare(raw, config.data.validation_fraction, config.data.seed).validation
         served, own = served_and_file_predictions(url, config, second, validation)
         np.testing.assert_allclose(served, own, rtol=1e-6)
         labels = validation.iloc[:, 0].to_numpy()

@@ -28,7 +28,7 @@ def handle(args: argparse.Namespace) -> int:
 
     config = config_from_args(args)
     raw = data.read_raw(args.data) if args.data else data.generate_raw(args.rows, seed=args.seed)
-    prepared = data.prepare(raw, config.validation_fraction, config.data_seed)
+    prepared = data.prepare(raw, config.data.validation_fraction, config.data.seed)
     paths = prepared.write(args.out)
     summary = data.describe(prepared)
     source = args.data or f"synthetic ({args.rows} rows, seed {args.seed})"

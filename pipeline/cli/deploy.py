@@ -72,5 +72,5 @@ def handle(args: argparse.Namespace) -> int:
 
 def plan_summary(config: PipelineConfig, plan: Plan) -> str:
     """The job summary of ``deploy --plan``: the diff in a code block."""
-    title = f"### Deploy plan: {config.state_machine_name} ({config.environment})\n\n"
+    title = f"### Deploy plan: {config.state_machine.name} ({config.environment})\n\n"
     return title + f"```diff\n{plan.text}```\n"

@@ -64,7 +64,7 @@ def handle(args: argparse.Namespace) -> int:
             marker = work_dir / KEPT_EMULATOR_FILE
             marker.write_text(url + "\n")
             try:
-                keep_running(url, config.region, out)
+                keep_running(url, config.account.region, out)
             finally:
                 marker.unlink(missing_ok=True)
     return 0

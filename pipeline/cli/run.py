@@ -58,7 +58,7 @@ def handle(args: argparse.Namespace) -> int:
         raise UsageError(f"--poll-seconds {args.poll_seconds} must be above 0")
     config = config_from_args(args)
     run_id = run_id_for_commit(resolve_commit(args.commit) or "", run_attempt(args.attempt))
-    timeout = args.timeout or config.execution_timeout_seconds
+    timeout = args.timeout or config.state_machine.execution_timeout_seconds
     clients = clients_from_args(config, args)
     sfn = clients("stepfunctions")
     try:
@@ -74,7 +74,7 @@ def handle(args: argparse.Namespace) -> int:
     github_actions.append_summary(summary_markdown(result, build_definition(config), title, timeout))
     if result.succeeded:
         output = result.output or {}
-        endpoint = output.get(Output.ENDPOINT, config.endpoint_name)
+        endpoint = output.get(Output.ENDPOINT, config.endpoint.name)
         print(f"succeeded: endpoint {endpoint} serves {output.get(Output.ENDPOINT_CONFIG, '?')}")
         return 0
     problems = failure_lines(result, timeout)

@@ -33,7 +33,7 @@ STAGES: tuple[Callable[[StageContext], Stage], ...] = (
 
 def build_definition(config: PipelineConfig) -> dict[str, Any]:
     """The state machine definition (ASL) for a configuration, as a dict."""
-    with sdk_partition(partition(config.region)):
+    with sdk_partition(partition(config.account.region)):
         return graph(config).to_dict()
 
 
@@ -51,10 +51,10 @@ def graph(config: PipelineConfig) -> Graph:
             state.next(after.entry)
     return Graph(
         Chain([stages[0].entry]),
-        timeout_seconds=config.execution_timeout_seconds,
+        timeout_seconds=config.state_machine.execution_timeout_seconds,
         comment=(
             f"Big Mart sales model ({config.environment}): train XGBoost, save the model, configure and "
-            f"deploy endpoint {config.endpoint_name}. Input: {', '.join(INPUT_KEYS)}."
+            f"deploy endpoint {config.endpoint.name}. Input: {', '.join(INPUT_KEYS)}."
         ),
     )
 

@@ -69,17 +69,17 @@ class StageContext:
 
     def tags(self) -> dict[str, str] | None:
         """The configured resource tags, or None for none (the SDK then writes no Tags)."""
-        return dict(self.config.tags) or None
+        return dict(self.config.account.tags) or None
 
     def retry(self, errors: list[str]) -> JitteredRetry:
         """The retry policy from the configuration, with exponential backoff and full jitter."""
         c = self.config
         return JitteredRetry(
             error_equals=errors,
-            interval_seconds=c.retry_interval_seconds,
-            max_attempts=c.retry_max_attempts,
-            backoff_rate=c.retry_backoff_rate,
-            max_delay_seconds=c.retry_max_delay_seconds,
+            interval_seconds=c.retry.interval_seconds,
+            max_attempts=c.retry.max_attempts,
+            backoff_rate=c.retry.backoff_rate,
+            max_delay_seconds=c.retry.max_delay_seconds,
         )
 
     def failure(self, state_id: str, stage: str, error: str, cause: str) -> Pass:
@@ -111,16 +111,16 @@ class StageContext:
 
     def sdk_resource(self, action: str) -> str:
         """The ARN of a SageMaker call through the AWS SDK integration."""
-        return f"arn:{partition(self.config.region)}:states:::aws-sdk:sagemaker:{action}"
+        return f"arn:{partition(self.config.account.region)}:states:::aws-sdk:sagemaker:{action}"
 
     def describe(self, state_id: str, result_path: str, selector: dict[str, str] | None) -> Task:
         """A DescribeEndpoint call through the AWS SDK integration."""
         task = Task(
             state_id,
             resource=self.sdk_resource("describeEndpoint"),
-            parameters={"EndpointName": self.config.endpoint_name},
+            parameters={"EndpointName": self.config.endpoint.name},
             result_path=result_path,
-            timeout_seconds=self.config.task_timeout_seconds,
+            timeout_seconds=self.config.state_machine.task_timeout_seconds,
         )
         return extend(task, ResultSelector=selector) if selector else task
 

@@ -49,7 +49,7 @@ def check_run_id(run_id: str) -> str:
 def execution_input(config: PipelineConfig, run_id: str) -> dict[str, str]:
     """The execution input of one run: unique SageMaker names, each <= 63 characters."""
     check_run_id(run_id)
-    base = f"{config.endpoint_name}-{run_id}"
+    base = f"{config.endpoint.name}-{run_id}"
     names = {
         "TrainingJobName": f"{base}-train",
         "ModelName": f"{base}-model",

@@ -27,14 +27,11 @@ from typing import Any
 import numpy as np
 import xgboost as xgb
 
+from pipeline.hyperparameters import CONTAINER_ONLY, MAXIMIZE_METRICS
 from pipeline.local_model import channels as ch
 from pipeline.local_model.artifact import MODEL_NAME
 from pipeline.local_model.exceptions import AlgorithmError
-from pipeline.local_model.hyperparameters import (
-    CONTAINER_ONLY,
-    MAXIMIZE_METRICS,
-    validate,
-)
+from pipeline.local_model.hyperparameters import validate
 
 logger = logging.getLogger(__name__)
 

@@ -96,11 +96,15 @@ def test_outputs_agree_with_the_checked_in_configuration(deployed: Deployed) -> 
     cfg = load_config("staging")
     outputs = deployed.result.outputs
     assert (outputs["SageMakerRoleArn"], outputs["WorkflowRoleArn"], outputs["DeployRoleArn"]) == (
-        cfg.sagemaker_role_arn,
-        cfg.workflow_role_arn,
-        cfg.deploy_role_arn,
+        cfg.account.sagemaker_role_arn,
+        cfg.account.workflow_role_arn,
+        cfg.account.deploy_role_arn,
     )
-    assert (outputs["BucketName"], outputs["Prefix"], outputs["Region"]) == (cfg.bucket, cfg.prefix, cfg.region)
+    assert (outputs["BucketName"], outputs["Prefix"], outputs["Region"]) == (
+        cfg.account.bucket,
+        cfg.account.prefix,
+        cfg.account.region,
+    )
 
 
 def test_resources_exist(deployed: Deployed) -> None:

@@ -222,10 +222,12 @@ def test_github_variable_names_are_the_config_environment_variables() -> None:
 def test_role_names_match_the_configuration_convention(template: dict[str, Any]) -> None:
     cfg = pipeline_config.load_config("staging")
     names = {
-        logical_id: resource["Properties"]["RoleName"]["Fn::Sub"].replace("${ProjectName}", cfg.endpoint_name)
+        logical_id: resource["Properties"]["RoleName"]["Fn::Sub"].replace("${ProjectName}", cfg.endpoint.name)
         for logical_id, resource in template["Resources"].items()
         if resource["Type"] == "AWS::IAM::Role"
     }
-    assert cfg.sagemaker_role_arn.endswith(":role/" + names["SageMakerExecutionRole"])
-    assert cfg.workflow_role_arn.endswith(":role/" + names["WorkflowRole"])
-    assert cfg.deploy_role_arn is not None and cfg.deploy_role_arn.endswith(":role/" + names["DeployRole"])
+    assert cfg.account.sagemaker_role_arn.endswith(":role/" + names["SageMakerExecutionRole"])
+    assert cfg.account.workflow_role_arn.endswith(":role/" + names["WorkflowRole"])
+    assert cfg.account.deploy_role_arn is not None and cfg.account.deploy_role_arn.endswith(
+        ":role/" + names["DeployRole"]
+    )

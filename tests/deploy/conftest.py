@@ -97,8 +97,8 @@ def calls(sfn: Any) -> CallLog:
 def bucket(emulator: Emulator, config: PipelineConfig) -> str:
     """The configured bucket, created on the emulator."""
     s3 = boto3.client("s3", region_name=REGION)
-    s3.create_bucket(Bucket=config.bucket, CreateBucketConfiguration={"LocationConstraint": REGION})
-    return config.bucket
+    s3.create_bucket(Bucket=config.account.bucket, CreateBucketConfiguration={"LocationConstraint": REGION})
+    return config.account.bucket
 
 
 @pytest.fixture

@@ -63,11 +63,11 @@ def test_first_deploy_creates_version_1_and_the_alias(config: PipelineConfig, sf
     version = sfn.describe_state_machine(stateMachineArn=f"{arn}:1")
     assert COMMIT in version["description"]
     assert json.loads(version["definition"]) == json.loads(definition_json(config))
-    assert version["roleArn"] == config.workflow_role_arn
+    assert version["roleArn"] == config.account.workflow_role_arn
     assert version["tracingConfiguration"] == {"enabled": False}
     assert version["loggingConfiguration"]["level"] == "OFF"
     tags = {t["key"]: t["value"] for t in sfn.list_tags_for_resource(resourceArn=arn)["tags"]}
-    assert tags == config.tags
+    assert tags == config.account.tags
     assert any("created" in line for line in lines)
 
 
@@ -86,7 +86,7 @@ def test_changed_definition_updates_once_publishes_and_moves_the_alias(
     config: PipelineConfig, sfn: Any, calls: CallLog
 ) -> None:
     first = deploy_state_machine(config, sfn, commit_sha=COMMIT, out=quiet)
-    changed = config.replace(hyperparameters={**config.hyperparameters, "eta": 0.3})
+    changed = config.replace(hyperparameters={**config.training.hyperparameters, "eta": 0.3})
     calls.clear()
 
     result = deploy_state_machine(changed, sfn, commit_sha=OTHER_COMMIT, out=quiet)
@@ -164,7 +164,7 @@ def test_plan_writes_nothing_and_shows_the_diff(config: PipelineConfig, sfn: Any
 
     plan = plan_deployment(
         config.replace(
-            hyperparameters={**config.hyperparameters, "eta": 0.3},
+            hyperparameters={**config.training.hyperparameters, "eta": 0.3},
             workflow_role_arn="arn:aws:iam::123456789012:role/other",
         ),
         sfn,

@@ -33,8 +33,8 @@ def deployed(config: PipelineConfig, sfn: Any, bucket: str) -> Any:
     """The state machine and its alias deployed on the emulator, training data uploaded."""
     from pipeline import data, storage
 
-    prepared = data.prepare(data.generate_raw(400, seed=1), config.validation_fraction, config.data_seed)
-    storage.upload_prepared(prepared, boto3.client("s3", region_name=config.region), config)
+    prepared = data.prepare(data.generate_raw(400, seed=1), config.data.validation_fraction, config.data.seed)
+    storage.upload_prepared(prepared, boto3.client("s3", region_name=config.account.region), config)
     return deploy_state_machine(config, sfn, commit_sha=COMMIT, out=lambda _: None)
 
 
@@ -54,7 +54,7 @@ def test_run_of_the_real_definition_succeeds_with_a_line_per_stage(
     assert result.succeeded
     assert [stage.name for stage in result.stages] == STAGES
     assert all(stage.seconds is not None and stage.seconds >= 0 for stage in result.stages)
-    assert result.output is not None and result.output["EndpointName"] == config.endpoint_name
+    assert result.output is not None and result.output["EndpointName"] == config.endpoint.name
     assert result.output["PreviousEndpoint"]["EndpointStatus"] == "Absent"
     assert result.version_arn == deployed.version_arn
     assert result.failed_stage is None and result.error is None

@@ -33,20 +33,22 @@ class Pipeline:
 
         self.emu = emu
         self.cfg = load_config("staging")
-        assert self.cfg.region == REGION
+        assert self.cfg.account.region == REGION
         self.s3 = boto3.client("s3", region_name=REGION)
         self.sfn = boto3.client("stepfunctions", region_name=REGION)
         self.sagemaker = boto3.client("sagemaker", region_name=REGION)
-        self.s3.create_bucket(Bucket=self.cfg.bucket, CreateBucketConfiguration={"LocationConstraint": REGION})
+        self.s3.create_bucket(Bucket=self.cfg.account.bucket, CreateBucketConfiguration={"LocationConstraint": REGION})
         for channel in ("train", "validation"):
             self.s3.put_object(
-                Bucket=self.cfg.bucket, Key=f"{self.cfg.prefix}/data/{channel}/part.csv", Body=b"1.0,2.0,3.0\n"
+                Bucket=self.cfg.account.bucket,
+                Key=f"{self.cfg.account.prefix}/data/{channel}/part.csv",
+                Body=b"1.0,2.0,3.0\n",
             )
         self.definition = build_definition(self.cfg)
         self.arn = self.sfn.create_state_machine(
-            name=self.cfg.state_machine_name,
+            name=self.cfg.state_machine.name,
             definition=json.dumps(self.definition),
-            roleArn=self.cfg.workflow_role_arn,
+            roleArn=self.cfg.account.workflow_role_arn,
         )["stateMachineArn"]
 
     def input(self, run_id: str) -> dict[str, Any]:
@@ -83,7 +85,7 @@ class Pipeline:
         ]
 
     def endpoint(self) -> dict[str, Any]:
-        return self.sagemaker.describe_endpoint(EndpointName=self.cfg.endpoint_name)
+        return self.sagemaker.describe_endpoint(EndpointName=self.cfg.endpoint.name)
 
     def config_name(self, run_id: str) -> str:
         return self.input(run_id)["EndpointConfigName"]

@@ -70,7 +70,7 @@ def test_throttling_past_max_attempts_fails(pipeline: Pipeline) -> None:
     desc = pipeline.run("run1")
     assert desc["status"] == "FAILED"
     assert desc["error"] == "Pipeline.TrainModelFailed" and "ThrottlingException" in desc["cause"]
-    attempts = pipeline.cfg.retry_max_attempts + 1
+    attempts = pipeline.cfg.retry.max_attempts + 1
     assert len(pipeline.task_failures(desc["executionArn"])) == attempts
 
 
@@ -123,7 +123,7 @@ def test_same_name_and_input_twice_is_one_execution(pipeline: Pipeline) -> None:
 
 def test_failed_endpoint_is_deleted_and_created_again(pipeline: Pipeline) -> None:
     assert pipeline.run("run1")["status"] == "SUCCEEDED"
-    pipeline.emu.set_endpoint_status(pipeline.cfg.endpoint_name, "Failed", "Health check failed")
+    pipeline.emu.set_endpoint_status(pipeline.cfg.endpoint.name, "Failed", "Health check failed")
     desc = pipeline.run("run2")
     assert desc["status"] == "SUCCEEDED", desc
     called = pipeline.resources_called(desc["executionArn"])
@@ -134,7 +134,7 @@ def test_failed_endpoint_is_deleted_and_created_again(pipeline: Pipeline) -> Non
 
 def test_update_rollback_failed_endpoint_fails_without_deleting(pipeline: Pipeline) -> None:
     assert pipeline.run("run1")["status"] == "SUCCEEDED"
-    pipeline.emu.set_endpoint_status(pipeline.cfg.endpoint_name, "UpdateRollbackFailed", "mixed fleet")
+    pipeline.emu.set_endpoint_status(pipeline.cfg.endpoint.name, "UpdateRollbackFailed", "mixed fleet")
     desc = pipeline.run("run2")
     assert desc["status"] == "FAILED"
     assert desc["error"] == "Pipeline.EndpointUpdateRollbackFailed"

@@ -116,7 +116,9 @@ def stage(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stage]:
             parameters = parameters_from_config(
                 config, github_owner=OWNER, github_repo=REPO, existing_oidc_provider_arn=PROVIDER_ARN
             )
-            cfn = boto3.client("cloudformation", region_name=config.region, endpoint_url=server.url, **FAKE_KEYS)
+            cfn = boto3.client(
+                "cloudformation", region_name=config.account.region, endpoint_url=server.url, **FAKE_KEYS
+            )
             result = bootstrap(
                 cfn,
                 stack_name=default_stack_name(parameters.project_name),
@@ -127,7 +129,7 @@ def stage(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stage]:
             )
             assert result.status == "created"
             variables = dict(result.github_variables)
-            iam = boto3.client("iam", region_name=config.region, endpoint_url=server.url, **FAKE_KEYS)
+            iam = boto3.client("iam", region_name=config.account.region, endpoint_url=server.url, **FAKE_KEYS)
             role_name = variables["PIPELINE_DEPLOY_ROLE_ARN"].rpartition("/")[2]
             trust = iam.get_role(RoleName=role_name)["Role"]["AssumeRolePolicyDocument"]
             trust = trust if isinstance(trust, dict) else json.loads(trust)

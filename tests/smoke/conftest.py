@@ -61,13 +61,13 @@ class Live:
     ):
         self.emu = emu
         self.cfg = cfg
-        self.name = cfg.endpoint_name
+        self.name = cfg.endpoint.name
         self.s3 = session.client("s3")
         self.sagemaker = session.client("sagemaker")
         self.sfn = session.client("stepfunctions")
         # As the command does: botocore does not retry, the smoke test does.
         self.runtime = aws.client(session, "sagemaker-runtime", max_attempts=1)
-        self.s3.create_bucket(Bucket=cfg.bucket, CreateBucketConfiguration={"LocationConstraint": REGION})
+        self.s3.create_bucket(Bucket=cfg.account.bucket, CreateBucketConfiguration={"LocationConstraint": REGION})
         upload_prepared(prepared, self.s3, cfg)
         self.payloads: Payloads = prepare_payloads(download_encoding(self.s3, cfg), rows=8, seed=11)
         self.configs: dict[str, str] = {}
@@ -88,7 +88,7 @@ class Live:
             TrainingJobName=job,
             HyperParameters={"objective": "reg:squarederror", "num_round": str(rounds), "max_depth": "4"},
             AlgorithmSpecification={"TrainingImage": self.cfg.training_image, "TrainingInputMode": "File"},
-            RoleArn=self.cfg.sagemaker_role_arn,
+            RoleArn=self.cfg.account.sagemaker_role_arn,
             InputDataConfig=[
                 {
                     "ChannelName": channel,
@@ -117,7 +117,7 @@ class Live:
         self.sagemaker.create_model(
             ModelName=model,
             PrimaryContainer={"Image": self.cfg.training_image, "ModelDataUrl": self.artifacts[label]},
-            ExecutionRoleArn=self.cfg.sagemaker_role_arn,
+            ExecutionRoleArn=self.cfg.account.sagemaker_role_arn,
         )
         self.configs[label] = f"{self.name}-{label}-config"
         self.sagemaker.create_endpoint_config(
@@ -180,11 +180,11 @@ class Live:
         from pipeline.definition import build_definition
 
         # Fewer boosting rounds than configured: the smoke test needs a real model, not a good one.
-        quick = self.cfg.replace(hyperparameters={**self.cfg.hyperparameters, "num_round": 10})
+        quick = self.cfg.replace(hyperparameters={**self.cfg.training.hyperparameters, "num_round": 10})
         return self.sfn.create_state_machine(
-            name=self.cfg.state_machine_name,
+            name=self.cfg.state_machine.name,
             definition=json.dumps(build_definition(quick)),
-            roleArn=self.cfg.workflow_role_arn,
+            roleArn=self.cfg.account.workflow_role_arn,
         )["stateMachineArn"]
 
     def run_execution(self, machine_arn: str, run_id: str) -> dict[str, Any]:
@@ -218,7 +218,7 @@ def boto_session() -> boto3.Session:
 def prepared() -> data.PreparedData:
     """Big Mart rows prepared by the project's code (pure computation, so made once)."""
     cfg = load_config("staging")
-    return data.prepare(data.generate_raw(ROWS, seed=3), cfg.validation_fraction, cfg.data_seed)
+    return data.prepare(data.generate_raw(ROWS, seed=3), cfg.data.validation_fraction, cfg.data.seed)
 
 
 @pytest.fixture

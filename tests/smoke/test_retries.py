@@ -81,7 +81,7 @@ def test_describe_throttling_is_polled_through(live: Live, fake_time: FakeTime) 
     fault = live.emu.fail_call("sagemaker:DescribeEndpoint", "ThrottlingException", "Rate exceeded", calls=[1, 2])
 
     # botocore's own retries would hide the throttling from the wait: one attempt per call.
-    sagemaker = aws.client(boto3.Session(region_name=live.cfg.region), "sagemaker", max_attempts=1)
+    sagemaker = aws.client(boto3.Session(region_name=live.cfg.account.region), "sagemaker", max_attempts=1)
     state = wait_for_config(
         sagemaker,
         live.name,

@@ -20,7 +20,7 @@ STATUS = "$.deployed.EndpointStatus"
 def build(ctx: StageContext) -> Stage:
     """Poll DescribeEndpoint until the deployment settles; ends in Deployed or a failure."""
     c = ctx.config
-    wait_deploy = Wait(names.WAIT_FOR_DEPLOYMENT, seconds=c.endpoint_poll_seconds)
+    wait_deploy = Wait(names.WAIT_FOR_DEPLOYMENT, seconds=c.endpoint.poll_seconds)
     check = ctx.describe(names.CHECK_DEPLOYMENT, "$.deployed", None)
     check.add_retry(ctx.retry(DESCRIBE_RETRY_ERRORS))
     check_error = Choice(names.CHECK_THROTTLED, comment="Throttling while watching the deployment: look again later.")
@@ -32,7 +32,7 @@ def build(ctx: StageContext) -> Stage:
     report = Pass(
         names.REPORT_DEPLOYMENT,
         parameters={
-            Output.ENDPOINT: c.endpoint_name,
+            Output.ENDPOINT: c.endpoint.name,
             f"{Output.ENDPOINT_CONFIG}.$": "$.EndpointConfigName",
             f"{Output.MODEL}.$": "$.ModelName",
             f"{Output.TRAINING_JOB}.$": "$.TrainingJobName",

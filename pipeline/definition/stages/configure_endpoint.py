@@ -15,11 +15,11 @@ def build(ctx: StageContext) -> Stage:
         names.CONFIGURE_ENDPOINT,
         endpoint_config_name=ctx.run["EndpointConfigName"],
         model_name=ctx.run["ModelName"],
-        initial_instance_count=c.endpoint_instance_count,
-        instance_type=c.endpoint_instance_type,
+        initial_instance_count=c.endpoint.instance_count,
+        instance_type=c.endpoint.instance_type,
         tags=ctx.tags(),
         result_path="$.endpoint_config",
-        timeout_seconds=c.task_timeout_seconds,
+        timeout_seconds=c.state_machine.task_timeout_seconds,
     )
     ctx.guard(step, names.CONFIGURE_ENDPOINT, SAGEMAKER_RETRY_ERRORS)
     return Stage(step, [step])

@@ -33,7 +33,7 @@ STATUS = "$.endpoint.EndpointStatus"
 def build(ctx: StageContext) -> Stage:
     """Find the endpoint and route by its status; exits are the create and update calls."""
     c = ctx.config
-    name = c.endpoint_name
+    name = c.endpoint.name
     find = ctx.describe(
         names.FIND_ENDPOINT,
         "$.endpoint",
@@ -52,7 +52,7 @@ def build(ctx: StageContext) -> Stage:
             endpoint_config_name=ctx.run["EndpointConfigName"],
             tags=ctx.tags(),
             result_path="$.deploy_call",
-            timeout_seconds=c.task_timeout_seconds,
+            timeout_seconds=c.state_machine.task_timeout_seconds,
         ),
         names.CREATE_ENDPOINT,
         SAGEMAKER_RETRY_ERRORS,
@@ -63,7 +63,7 @@ def build(ctx: StageContext) -> Stage:
         endpoint_config_name=ctx.run["EndpointConfigName"],
         update=True,
         result_path="$.deploy_call",
-        timeout_seconds=c.task_timeout_seconds,
+        timeout_seconds=c.state_machine.task_timeout_seconds,
     )
     guardrails = deployment_config(c)
     if guardrails:
@@ -75,13 +75,13 @@ def build(ctx: StageContext) -> Stage:
             resource=ctx.sdk_resource("deleteEndpoint"),
             parameters={"EndpointName": name},
             result_path="$.delete_call",
-            timeout_seconds=c.task_timeout_seconds,
+            timeout_seconds=c.state_machine.task_timeout_seconds,
             comment="A Failed endpoint serves nothing and AWS allows only DeleteEndpoint on it.",
         ),
         names.DELETE_FAILED_ENDPOINT,
         THROTTLING_ERRORS,
     )
-    settle = Wait(names.WAIT_TO_SETTLE, seconds=c.endpoint_poll_seconds)
+    settle = Wait(names.WAIT_TO_SETTLE, seconds=c.endpoint.poll_seconds)
     unexpected = ctx.failure(
         names.UNEXPECTED_ENDPOINT_STATUS,
         names.FIND_ENDPOINT,
@@ -109,7 +109,7 @@ def build(ctx: StageContext) -> Stage:
 
 def needs_operator(ctx: StageContext) -> State:
     """The failure for an UpdateRollbackFailed endpoint, shared with the deployment check."""
-    name = ctx.config.endpoint_name
+    name = ctx.config.endpoint.name
     return ctx.shared(
         names.NEEDS_OPERATOR,
         lambda: ctx.failure(
@@ -126,24 +126,26 @@ def needs_operator(ctx: StageContext) -> State:
 
 def deployment_config(config: PipelineConfig) -> dict[str, Any] | None:
     """UpdateEndpoint's DeploymentConfig for the configured guardrails, or None when off."""
-    if config.deployment_strategy == "none":
+    if config.guardrails.strategy == "none":
         return None
     routing: dict[str, Any] = {
-        "Type": config.deployment_strategy.upper(),
-        "WaitIntervalInSeconds": config.deployment_wait_seconds,
+        "Type": config.guardrails.strategy.upper(),
+        "WaitIntervalInSeconds": config.guardrails.wait_seconds,
     }
-    step = {"Type": "CAPACITY_PERCENT", "Value": config.deployment_step_percent}
-    if config.deployment_strategy == "canary":
+    step = {"Type": "CAPACITY_PERCENT", "Value": config.guardrails.step_percent}
+    if config.guardrails.strategy == "canary":
         routing["CanarySize"] = step
-    elif config.deployment_strategy == "linear":
+    elif config.guardrails.strategy == "linear":
         routing["LinearStepSize"] = step
     result: dict[str, Any] = {
         "BlueGreenUpdatePolicy": {
             "TrafficRoutingConfiguration": routing,
-            "TerminationWaitInSeconds": config.deployment_termination_wait_seconds,
-            "MaximumExecutionTimeoutInSeconds": config.deployment_max_seconds,
+            "TerminationWaitInSeconds": config.guardrails.termination_wait_seconds,
+            "MaximumExecutionTimeoutInSeconds": config.guardrails.max_seconds,
         }
     }
-    if config.rollback_alarms:
-        result["AutoRollbackConfiguration"] = {"Alarms": [{"AlarmName": name} for name in config.rollback_alarms]}
+    if config.guardrails.rollback_alarms:
+        result["AutoRollbackConfiguration"] = {
+            "Alarms": [{"AlarmName": name} for name in config.guardrails.rollback_alarms]
+        }
     return result

@@ -19,7 +19,7 @@ def build(ctx: StageContext) -> Stage:
         model_name=ctx.run["ModelName"],
         tags=ctx.tags(),
         result_path="$.model",
-        timeout_seconds=ctx.config.task_timeout_seconds,
+        timeout_seconds=ctx.config.state_machine.task_timeout_seconds,
     )
     container = step.parameters["PrimaryContainer"]
     container.pop("ModelDataUrl.$", None)

@@ -23,17 +23,17 @@ def build(ctx: StageContext) -> Stage:
     c = ctx.config
     estimator = Estimator(
         image_uri=c.training_image,
-        role=c.sagemaker_role_arn,
-        instance_count=c.training_instance_count,
-        instance_type=c.training_instance_type,
-        volume_size=c.training_volume_gb,
-        max_run=c.training_max_runtime_seconds,
+        role=c.account.sagemaker_role_arn,
+        instance_count=c.training.instance_count,
+        instance_type=c.training.instance_type,
+        volume_size=c.training.volume_gb,
+        max_run=c.training.max_runtime_seconds,
         output_path=c.output_uri,
         # CreateTrainingJob takes strings; the SDK would str() each value anyway.
-        hyperparameters={name: str(value) for name, value in c.hyperparameters.items()},
+        hyperparameters={name: str(value) for name, value in c.training.hyperparameters.items()},
         debugger_hook_config=False,
         disable_profiler=True,
-        sagemaker_session=offline_session(c.region),
+        sagemaker_session=offline_session(c.account.region),
     )
     channels = {name: TrainingInput(f"{c.data_uri}/{name}/", content_type="text/csv") for name in CHANNELS}
     step = TrainingStep(
@@ -43,7 +43,7 @@ def build(ctx: StageContext) -> Stage:
         data=channels,
         tags=ctx.tags(),
         result_path="$.training",
-        timeout_seconds=c.training_max_runtime_seconds + TRAINING_TIMEOUT_MARGIN_SECONDS,
+        timeout_seconds=c.training.max_runtime_seconds + TRAINING_TIMEOUT_MARGIN_SECONDS,
     )
     step.parameters.pop("ProfilerConfig", None)
     step.parameters.pop("ProfilerRuleConfigurations", None)
