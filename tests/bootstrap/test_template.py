@@ -215,7 +215,7 @@ def test_github_variable_names_are_the_config_environment_variables() -> None:
         if variable == "AWS_REGION":
             continue
         key = variable.removeprefix(pipeline_config.ENV_PREFIX).lower()
-        assert key in pipeline_config.FIELDS, f"{variable} sets no configuration key"
+        assert key in pipeline_config.KEYS, f"{variable} sets no configuration key"
         assert pipeline_config.env_var_name(key) == variable
 
 
