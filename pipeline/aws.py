@@ -24,7 +24,7 @@ import urllib.parse
 import urllib.request
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 import boto3
 from botocore.client import BaseClient
@@ -35,6 +35,14 @@ from pipeline import github_actions as gha
 from pipeline import validation
 from pipeline.aws_errors import read_error
 from pipeline.errors import PipelineError, UsageError
+
+if TYPE_CHECKING:
+    from mypy_boto3_cloudformation import CloudFormationClient
+    from mypy_boto3_s3 import S3Client
+    from mypy_boto3_sagemaker import SageMakerClient
+    from mypy_boto3_sagemaker_runtime import SageMakerRuntimeClient
+    from mypy_boto3_stepfunctions import SFNClient
+    from mypy_boto3_sts import STSClient
 
 AUDIENCE = "sts.amazonaws.com"
 MIN_DURATION_SECONDS = 900
@@ -147,6 +155,67 @@ def validate_region(value: object) -> str:
     return str(value)
 
 
+# The services the package calls; each overload gives mypy that service's typed client.
+@overload
+def client(
+    session: boto3.Session,
+    service_name: Literal["cloudformation"],
+    *,
+    endpoint_url: str | None = ...,
+    region_name: str | None = ...,
+    max_attempts: int = ...,
+    credentials: Mapping[str, Any] | None = ...,
+) -> CloudFormationClient: ...
+@overload
+def client(
+    session: boto3.Session,
+    service_name: Literal["s3"],
+    *,
+    endpoint_url: str | None = ...,
+    region_name: str | None = ...,
+    max_attempts: int = ...,
+    credentials: Mapping[str, Any] | None = ...,
+) -> S3Client: ...
+@overload
+def client(
+    session: boto3.Session,
+    service_name: Literal["sagemaker"],
+    *,
+    endpoint_url: str | None = ...,
+    region_name: str | None = ...,
+    max_attempts: int = ...,
+    credentials: Mapping[str, Any] | None = ...,
+) -> SageMakerClient: ...
+@overload
+def client(
+    session: boto3.Session,
+    service_name: Literal["sagemaker-runtime"],
+    *,
+    endpoint_url: str | None = ...,
+    region_name: str | None = ...,
+    max_attempts: int = ...,
+    credentials: Mapping[str, Any] | None = ...,
+) -> SageMakerRuntimeClient: ...
+@overload
+def client(
+    session: boto3.Session,
+    service_name: Literal["stepfunctions"],
+    *,
+    endpoint_url: str | None = ...,
+    region_name: str | None = ...,
+    max_attempts: int = ...,
+    credentials: Mapping[str, Any] | None = ...,
+) -> SFNClient: ...
+@overload
+def client(
+    session: boto3.Session,
+    service_name: Literal["sts"],
+    *,
+    endpoint_url: str | None = ...,
+    region_name: str | None = ...,
+    max_attempts: int = ...,
+    credentials: Mapping[str, Any] | None = ...,
+) -> STSClient: ...
 def client(
     session: boto3.Session,
     service_name: str,
@@ -156,7 +225,7 @@ def client(
     max_attempts: int = DEFAULT_MAX_ATTEMPTS,
     credentials: Mapping[str, Any] | None = None,
 ) -> BaseClient:
-    """Create a ``service_name`` client from ``session`` with standard retries.
+    """Create a ``service_name`` client from ``session`` with standard retries: the one client factory.
 
     ``max_attempts`` is the total number of attempts per call, the first one included.
     ``endpoint_url`` overrides the endpoint (the offline emulator); when None, boto3 resolves it
@@ -176,7 +245,8 @@ def client(
         kwargs["aws_access_key_id"] = credentials["AccessKeyId"]
         kwargs["aws_secret_access_key"] = credentials["SecretAccessKey"]
         kwargs["aws_session_token"] = credentials["SessionToken"]
-    return session.client(service_name, **kwargs)
+    made: BaseClient = session.client(service_name, **kwargs)  # type: ignore[call-overload]
+    return made
 
 
 def sanitize_session_name(raw: str) -> str:
@@ -363,14 +433,14 @@ def _common_message(code: str, aws_message: str) -> str:
 
 
 def _call_sts(
-    call: Callable[[], dict[str, Any]],
+    call: Callable[[], Mapping[str, Any]],
     describe: Callable[[str, str, int], str],
     role_arn: str,
     endpoint: str,
     secrets: tuple[str, ...],
 ) -> dict[str, Any]:
     try:
-        credentials: dict[str, Any] = call()["Credentials"]
+        credentials: dict[str, Any] = dict(call()["Credentials"])
     except ClientError as err:
         error = read_error(err)
         code = error.code or "Unknown"
@@ -388,7 +458,7 @@ def _call_sts(
 
 
 def assume_role_with_web_identity(
-    sts: BaseClient,
+    sts: STSClient,
     *,
     role_arn: str,
     token: str,
@@ -415,7 +485,7 @@ def assume_role_with_web_identity(
 
 
 def assume_role(
-    sts: BaseClient,
+    sts: STSClient,
     *,
     role_arn: str,
     session_name: str,

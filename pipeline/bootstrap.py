@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, fields
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, TextIO
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, TextIO
 
 from botocore.exceptions import ClientError
 
@@ -27,11 +27,14 @@ from pipeline.errors import ConfigError, PipelineError, UsageError
 
 if TYPE_CHECKING:
     import boto3
+    from mypy_boto3_cloudformation import CloudFormationClient
+    from mypy_boto3_cloudformation.literals import CapabilityType as Capability
+    from mypy_boto3_cloudformation.type_defs import ParameterTypeDef
 
     from pipeline.config import PipelineConfig
 
 TEMPLATE_PATH = Path(__file__).resolve().parent.parent / "infra" / "bootstrap.yaml"
-CAPABILITIES = ("CAPABILITY_NAMED_IAM",)
+CAPABILITIES: tuple[Capability, ...] = ("CAPABILITY_NAMED_IAM",)
 DEFAULT_POLL_SECONDS = 5.0
 DEFAULT_TIMEOUT_SECONDS = 30 * 60
 
@@ -121,7 +124,7 @@ class BootstrapParameters:
             raise ConfigError(found)
         return self
 
-    def as_cloudformation(self) -> list[dict[str, str]]:
+    def as_cloudformation(self) -> list[ParameterTypeDef]:
         """The parameters in the shape CloudFormation's API takes."""
         return [
             {"ParameterKey": self.CFN_NAMES[item.name], "ParameterValue": getattr(self, item.name)}
@@ -263,7 +266,7 @@ def default_stack_name(project_name: str) -> str:
 
 
 def bootstrap(
-    cfn: Any,
+    cfn: CloudFormationClient,
     *,
     stack_name: str,
     parameters: BootstrapParameters,
@@ -302,7 +305,7 @@ def bootstrap(
         )
     if status is not None and status.endswith("_IN_PROGRESS") and status != "REVIEW_IN_PROGRESS":
         raise PipelineError(f"stack {stack_name} is busy ({status}); wait for it to finish and run bootstrap again")
-    change_set_type = "CREATE" if status in (None, "REVIEW_IN_PROGRESS") else "UPDATE"
+    change_set_type: Literal["CREATE", "UPDATE"] = "CREATE" if status in (None, "REVIEW_IN_PROGRESS") else "UPDATE"
     name = change_set_name or "bootstrap-" + datetime.now(timezone.utc).strftime("%Y%m%d%H%M%S")
 
     try:
@@ -372,7 +375,7 @@ class _Poller:
             self.sleep(self.interval)
 
 
-def _stack_status(cfn: Any, stack_name: str) -> str | None:
+def _stack_status(cfn: CloudFormationClient, stack_name: str) -> str | None:
     try:
         stacks = cfn.describe_stacks(StackName=stack_name)["Stacks"]
     except ClientError as exc:
@@ -382,12 +385,12 @@ def _stack_status(cfn: Any, stack_name: str) -> str | None:
     return stacks[0]["StackStatus"] if stacks else None
 
 
-def _wait_for_change_set(cfn: Any, stack_name: str, name: str, waiter: _Poller) -> dict[str, Any]:
+def _wait_for_change_set(cfn: CloudFormationClient, stack_name: str, name: str, waiter: _Poller) -> dict[str, Any]:
     def describe() -> dict[str, Any]:
-        pages: list[dict[str, Any]] = []
+        pages: list[Mapping[str, Any]] = []
         token = None
         while True:
-            kwargs = {"StackName": stack_name, "ChangeSetName": name}
+            kwargs: dict[str, Any] = {"StackName": stack_name, "ChangeSetName": name}
             if token:
                 kwargs["NextToken"] = token
             page = cfn.describe_change_set(**kwargs)
@@ -406,7 +409,7 @@ def _wait_for_change_set(cfn: Any, stack_name: str, name: str, waiter: _Poller) 
     )
 
 
-def _wait_for_stack(cfn: Any, stack_name: str, waiter: _Poller) -> dict[str, Any]:
+def _wait_for_stack(cfn: CloudFormationClient, stack_name: str, waiter: _Poller) -> dict[str, Any]:
     return waiter.until(
         lambda: cfn.describe_stacks(StackName=stack_name)["Stacks"][0],
         lambda s: not s["StackStatus"].endswith("_IN_PROGRESS"),
@@ -414,7 +417,7 @@ def _wait_for_stack(cfn: Any, stack_name: str, waiter: _Poller) -> dict[str, Any
     )
 
 
-def _failure_events(cfn: Any, stack_name: str, since: datetime) -> list[str]:
+def _failure_events(cfn: CloudFormationClient, stack_name: str, since: datetime) -> list[str]:
     lines = []
     for event in cfn.describe_stack_events(StackName=stack_name).get("StackEvents", []):
         stamp = event.get("Timestamp")
@@ -432,7 +435,7 @@ def _outputs(stack: Mapping[str, Any]) -> dict[str, str]:
     return {item["OutputKey"]: item["OutputValue"] for item in stack.get("Outputs") or []}
 
 
-def _no_changes(cfn: Any, stack_name: str, name: str | None, out: TextIO) -> BootstrapResult:
+def _no_changes(cfn: CloudFormationClient, stack_name: str, name: str | None, out: TextIO) -> BootstrapResult:
     stack = cfn.describe_stacks(StackName=stack_name)["Stacks"][0]
     outputs = _outputs(stack)
     variables = github_variables(outputs)

@@ -4,12 +4,21 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Literal, overload
 
 import boto3
+from botocore.client import BaseClient
 
 from pipeline import aws
 from pipeline.config import PipelineConfig
+
+if TYPE_CHECKING:
+    from mypy_boto3_cloudformation import CloudFormationClient
+    from mypy_boto3_s3 import S3Client
+    from mypy_boto3_sagemaker import SageMakerClient
+    from mypy_boto3_sagemaker_runtime import SageMakerRuntimeClient
+    from mypy_boto3_stepfunctions import SFNClient
+    from mypy_boto3_sts import STSClient
 
 
 @dataclass
@@ -18,12 +27,24 @@ class Clients:
 
     session: boto3.Session
     endpoint_url: str | None = None
-    cache: dict[str, Any] = field(default_factory=dict, repr=False)
+    cache: dict[str, BaseClient] = field(default_factory=dict, repr=False)
 
-    def __call__(self, service: str) -> Any:
-        """The (cached) client for ``service``, with standard retries."""
+    @overload
+    def __call__(self, service: Literal["cloudformation"]) -> CloudFormationClient: ...
+    @overload
+    def __call__(self, service: Literal["s3"]) -> S3Client: ...
+    @overload
+    def __call__(self, service: Literal["sagemaker"]) -> SageMakerClient: ...
+    @overload
+    def __call__(self, service: Literal["sagemaker-runtime"]) -> SageMakerRuntimeClient: ...
+    @overload
+    def __call__(self, service: Literal["stepfunctions"]) -> SFNClient: ...
+    @overload
+    def __call__(self, service: Literal["sts"]) -> STSClient: ...
+    def __call__(self, service: str) -> BaseClient:
+        """The (cached) client for ``service``, made by :func:`pipeline.aws.client` (standard retries)."""
         if service not in self.cache:
-            self.cache[service] = aws.client(self.session, service, endpoint_url=self.endpoint_url)
+            self.cache[service] = aws.client(self.session, service, endpoint_url=self.endpoint_url)  # type: ignore[call-overload]
         return self.cache[service]
 
 

@@ -21,15 +21,19 @@ import difflib
 import hashlib
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from botocore.exceptions import ClientError
 
 from pipeline.aws_errors import error_code
 from pipeline.config import PipelineConfig
 from pipeline.errors import PipelineError
+
+if TYPE_CHECKING:
+    from mypy_boto3_stepfunctions import SFNClient
+    from mypy_boto3_stepfunctions.type_defs import RoutingConfigurationListItemTypeDef
 
 Printer = Callable[[str], None]
 Action = Literal["created", "updated", "unchanged", "rolled_back"]
@@ -76,7 +80,7 @@ class MachineSettings:
         )
 
     @classmethod
-    def from_description(cls, described: dict[str, Any]) -> MachineSettings:
+    def from_description(cls, described: Mapping[str, Any]) -> MachineSettings:
         """The settings of a ``DescribeStateMachine`` answer (a machine or a version)."""
         return cls(
             definition=json.loads(described["definition"]),
@@ -189,7 +193,7 @@ def version_description(commit_sha: str | None) -> str:
 
 
 # -- reads ------------------------------------------------------------------------------------
-def read_alias(sfn: Any, arn: str) -> AliasState | None:
+def read_alias(sfn: SFNClient, arn: str) -> AliasState | None:
     """Describe the alias; None when it (or its state machine) does not exist."""
     try:
         alias = sfn.describe_state_machine_alias(stateMachineAliasArn=arn)
@@ -208,7 +212,7 @@ def read_alias(sfn: Any, arn: str) -> AliasState | None:
     )
 
 
-def describe_or_none(sfn: Any, arn: str) -> dict[str, Any] | None:
+def describe_or_none(sfn: SFNClient, arn: str) -> Mapping[str, Any] | None:
     """``DescribeStateMachine`` (of a machine or a version ARN); None when it does not exist."""
     try:
         return sfn.describe_state_machine(stateMachineArn=arn)
@@ -220,7 +224,7 @@ def describe_or_none(sfn: Any, arn: str) -> dict[str, Any] | None:
 
 # -- writes -----------------------------------------------------------------------------------
 def point_alias(
-    sfn: Any,
+    sfn: SFNClient,
     config: PipelineConfig,
     alias: AliasState | None,
     version_arn: str,
@@ -229,7 +233,7 @@ def point_alias(
     out: Printer,
 ) -> None:
     """Create the alias, or update it, so it routes 100% to ``version_arn`` and records it."""
-    routing = [{"stateMachineVersionArn": version_arn, "weight": 100}]
+    routing: list[RoutingConfigurationListItemTypeDef] = [{"stateMachineVersionArn": version_arn, "weight": 100}]
     description = alias_description(version_arn, settings, commit_sha)
     if alias is None:
         sfn.create_state_machine_alias(
@@ -245,7 +249,7 @@ def point_alias(
 
 
 def deploy_state_machine(
-    config: PipelineConfig, sfn: Any, *, commit_sha: str | None = None, out: Printer = print
+    config: PipelineConfig, sfn: SFNClient, *, commit_sha: str | None = None, out: Printer = print
 ) -> DeployResult:
     """Make the alias run this configuration's state machine, writing only what differs.
 
@@ -267,7 +271,7 @@ def deploy_state_machine(
     current = describe_or_none(sfn, machine_arn)
     from pipeline.definition import definition_json
 
-    common = {
+    common: dict[str, Any] = {
         "definition": definition_json(config),
         "roleArn": config.account.workflow_role_arn,
         "loggingConfiguration": logging_configuration(config),
@@ -276,7 +280,7 @@ def deploy_state_machine(
         "versionDescription": version_description(commit_sha),
     }
     if current is None:
-        response = sfn.create_state_machine(
+        response: Mapping[str, Any] = sfn.create_state_machine(
             name=config.state_machine.name,
             type="STANDARD",
             tags=[{"key": k, "value": v} for k, v in sorted(config.account.tags.items())],
@@ -303,7 +307,7 @@ def deploy_state_machine(
     return DeployResult(action, machine_arn, version_arn, alias_arn(config), previous)
 
 
-def changed_parts(current: dict[str, Any], settings: MachineSettings) -> list[str]:
+def changed_parts(current: Mapping[str, Any], settings: MachineSettings) -> list[str]:
     """Which managed settings differ between a described machine and the wanted ones."""
     deployed = MachineSettings.from_description(current)
     names = {
@@ -316,7 +320,7 @@ def changed_parts(current: dict[str, Any], settings: MachineSettings) -> list[st
 
 
 # -- plan -------------------------------------------------------------------------------------
-def plan_deployment(config: PipelineConfig, sfn: Any) -> Plan:
+def plan_deployment(config: PipelineConfig, sfn: SFNClient) -> Plan:
     """A readable unified diff of what a deploy would change, against what the alias runs.
 
     Compares with the version the alias runs (what executions get), else with the latest
@@ -353,7 +357,7 @@ def plan_deployment(config: PipelineConfig, sfn: Any) -> Plan:
 
 
 # -- rollback ---------------------------------------------------------------------------------
-def previous_version(sfn: Any, config: PipelineConfig, current_version_arn: str) -> dict[str, Any]:
+def previous_version(sfn: SFNClient, config: PipelineConfig, current_version_arn: str) -> Mapping[str, Any]:
     """Describe the highest existing version below the current one.
 
     AWS keeps no alias history, so "previous" means the next lower version number. moto (and so
@@ -371,7 +375,7 @@ def previous_version(sfn: Any, config: PipelineConfig, current_version_arn: str)
     )
 
 
-def rollback_alias(config: PipelineConfig, sfn: Any, *, out: Printer = print) -> DeployResult:
+def rollback_alias(config: PipelineConfig, sfn: SFNClient, *, out: Printer = print) -> DeployResult:
     """Point the alias at the version before the one it runs; the state machine is not changed."""
     alias = read_alias(sfn, alias_arn(config))
     if alias is None:

@@ -8,15 +8,18 @@ the waiter then reports success. This wait compares ``EndpointConfigName`` as we
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, TypedDict
+from typing import TYPE_CHECKING, Any, TypedDict
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from pipeline.aws_errors import error_code, error_message, read_error
 from pipeline.endpoint_status import CHANGING_STATUSES
 from pipeline.errors import PipelineError
+
+if TYPE_CHECKING:
+    from mypy_boto3_sagemaker import SageMakerClient
 
 # Error codes worth another try: AWS throttles and has bad moments; other 4xx will not heal.
 THROTTLING_CODES = frozenset(
@@ -110,7 +113,7 @@ def is_not_found(exc: ClientError) -> bool:
     return "Could not find endpoint" in message
 
 
-def describe(sagemaker: Any, endpoint_name: str) -> dict[str, Any] | None:
+def describe(sagemaker: SageMakerClient, endpoint_name: str) -> Mapping[str, Any] | None:
     """DescribeEndpoint, or None when the endpoint does not exist; other errors propagate."""
     try:
         return sagemaker.describe_endpoint(EndpointName=endpoint_name)
@@ -121,7 +124,7 @@ def describe(sagemaker: Any, endpoint_name: str) -> dict[str, Any] | None:
 
 
 def wait_for_config(
-    sagemaker: Any,
+    sagemaker: SageMakerClient,
     endpoint_name: str,
     config_name: str | None,
     *,

@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from mypy_boto3_stepfunctions import SFNClient
 
 Printer = Callable[[str], None]
 
@@ -99,7 +102,7 @@ class HistoryTracker:
         """``[   12.3s]``: time since the execution started."""
         return f"[{(when - self.started).total_seconds():7.1f}s]"
 
-    def feed(self, event: dict[str, Any]) -> None:
+    def feed(self, event: Mapping[str, Any]) -> None:
         """Account for one history event."""
         self.last_id = max(self.last_id, int(event["id"]))
         kind, when = event["type"], event["timestamp"]
@@ -140,7 +143,7 @@ class HistoryTracker:
                 self.out(f"{self.elapsed(when)} {name}: succeeded in {stage.seconds:.1f}s")
         self.open = None
 
-    def _ended(self, kind: str, event: dict[str, Any], when: datetime) -> None:
+    def _ended(self, kind: str, event: Mapping[str, Any], when: datetime) -> None:
         status, key = ENDINGS[kind]
         details = event.get(key) or {}
         self.status = status
@@ -157,14 +160,14 @@ class HistoryTracker:
         self.out(f"{self.elapsed(when)} execution {status}{where}: {self.error or kind}")
 
 
-def new_events(sfn: Any, execution_arn: str, after: int) -> list[dict[str, Any]]:
+def new_events(sfn: SFNClient, execution_arn: str, after: int) -> list[Mapping[str, Any]]:
     """History events with an id above ``after``, oldest first.
 
     Asks for the newest first and stops at the first page reaching ``after``, so each poll costs
     about one call however long the history grows (the endpoint polling loop adds events every
     cycle). Order within a page is not trusted: moto ignores ``reverseOrder`` and paging.
     """
-    found: dict[int, dict[str, Any]] = {}
+    found: dict[int, Mapping[str, Any]] = {}
     kwargs: dict[str, Any] = {"executionArn": execution_arn, "reverseOrder": True, "maxResults": 1000}
     while True:
         page = sfn.get_execution_history(**kwargs)
@@ -184,7 +187,7 @@ def delays(first: float, longest: float) -> Iterator[float]:
 
 
 def follow_execution(
-    sfn: Any,
+    sfn: SFNClient,
     execution_arn: str,
     *,
     timeout_seconds: float,

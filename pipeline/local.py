@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import boto3
 from botocore.exceptions import ClientError
@@ -28,6 +28,11 @@ from pipeline.aws_errors import error_message
 from pipeline.config import PipelineConfig
 from pipeline.errors import PipelineError, UsageError
 from pipeline.smoke_checks import percentile
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+    from mypy_boto3_sagemaker import SageMakerClient
+    from mypy_boto3_sagemaker_runtime import SageMakerRuntimeClient
 
 FAKE_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
 # Local runs poll and retry every second: the emulator answers at once, AWS would not.
@@ -61,7 +66,11 @@ class LocalRun:
 
 def emulator_session(region: str) -> boto3.Session:
     """A boto3 session with the emulator's placeholder credentials."""
-    return boto3.Session(region_name=region, **FAKE_CREDENTIALS)
+    return boto3.Session(
+        region_name=region,
+        aws_access_key_id=FAKE_CREDENTIALS["aws_access_key_id"],
+        aws_secret_access_key=FAKE_CREDENTIALS["aws_secret_access_key"],
+    )
 
 
 @contextmanager
@@ -141,14 +150,15 @@ def run_local(
     from pipeline.definition import execution_input, run_id_now
     from pipeline.deploy import deploy_state_machine
     from pipeline.follow import follow_execution
+    from pipeline.clients import Clients
     from pipeline.run import start_execution
 
     result = LocalRun(endpoint_url=endpoint_url, config=config)
     session = emulator_session(config.account.region)
-    s3 = session.client("s3", endpoint_url=endpoint_url)
-    sfn = session.client("stepfunctions", endpoint_url=endpoint_url)
-    sagemaker = session.client("sagemaker", endpoint_url=endpoint_url)
-    runtime = session.client("sagemaker-runtime", endpoint_url=endpoint_url)
+    # The same client factory (and retry settings) as every other command.
+    clients = Clients(session=session, endpoint_url=endpoint_url)
+    s3, sfn = clients("s3"), clients("stepfunctions")
+    sagemaker, runtime = clients("sagemaker"), clients("sagemaker-runtime")
 
     with timed(result, "prepare data"):
         prepared = data.prepare(raw, config.data.validation_fraction, config.data.seed)
@@ -243,12 +253,12 @@ def timed(result: LocalRun, name: str) -> Iterator[None]:
         result.timings[name] = time.perf_counter() - started
 
 
-def ensure_bucket(s3: Any, config: PipelineConfig) -> None:
+def ensure_bucket(s3: S3Client, config: PipelineConfig) -> None:
     """Create the configured bucket in the emulator when it is missing."""
     try:
         s3.head_bucket(Bucket=config.account.bucket)
     except ClientError:
-        location = (
+        location: dict[str, Any] = (
             {}
             if config.account.region == "us-east-1"
             else {"CreateBucketConfiguration": {"LocationConstraint": config.account.region}}
@@ -256,7 +266,7 @@ def ensure_bucket(s3: Any, config: PipelineConfig) -> None:
         s3.create_bucket(Bucket=config.account.bucket, **location)
 
 
-def endpoint_status(sagemaker: Any, name: str) -> str | None:
+def endpoint_status(sagemaker: SageMakerClient, name: str) -> str | None:
     """The endpoint's status, or None when it does not exist."""
     try:
         return sagemaker.describe_endpoint(EndpointName=name)["EndpointStatus"]
@@ -266,7 +276,7 @@ def endpoint_status(sagemaker: Any, name: str) -> str | None:
         raise
 
 
-def predict(runtime: Any, endpoint: str, features: Any) -> list[float]:
+def predict(runtime: SageMakerRuntimeClient, endpoint: str, features: Any) -> list[float]:
     """Predictions of the endpoint for encoded feature rows (text/csv in, text/csv out)."""
     response = runtime.invoke_endpoint(
         EndpointName=endpoint, ContentType="text/csv", Accept="text/csv", Body=data.to_csv_payload(features)
@@ -275,7 +285,7 @@ def predict(runtime: Any, endpoint: str, features: Any) -> list[float]:
     return [float(value) for value in text.replace(",", "\n").split()]
 
 
-def holdout_rmse(runtime: Any, endpoint: str, validation: Any) -> float:
+def holdout_rmse(runtime: SageMakerRuntimeClient, endpoint: str, validation: Any) -> float:
     """RMSE of the live endpoint's predictions on the held-out validation rows."""
     predictions = predict(runtime, endpoint, validation.iloc[:, 1:])
     labels = validation.iloc[:, 0].tolist()
@@ -284,7 +294,7 @@ def holdout_rmse(runtime: Any, endpoint: str, validation: Any) -> float:
     return math.sqrt(sum((p - y) ** 2 for p, y in zip(predictions, labels, strict=True)) / len(labels))
 
 
-def download_model(s3: Any, uri: str, folder: Path) -> Path:
+def download_model(s3: S3Client, uri: str, folder: Path) -> Path:
     """Copy the trained artifact to the work folder and unpack ``xgboost-model`` beside it."""
     bucket, _, key = uri.removeprefix("s3://").partition("/")
     folder.mkdir(parents=True, exist_ok=True)

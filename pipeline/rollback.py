@@ -9,13 +9,17 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from pipeline.aws_errors import describe_error
 from pipeline.endpoint_wait import MISSING_STATUS, Backoff, EndpointWait, WaitOptions, wait_for_config
 from pipeline.smoke_checks import Limits, Payloads, Retry, SmokeResult, smoke_test
+
+if TYPE_CHECKING:
+    from mypy_boto3_sagemaker import SageMakerClient
+    from mypy_boto3_sagemaker_runtime import SageMakerRuntimeClient
 
 # Outcomes of a rollback.
 ROLLED_BACK = "rolled_back"  # back on the previous config and answering
@@ -68,8 +72,8 @@ def failed_endpoint_commands(endpoint_name: str, config_name: str) -> tuple[str,
 
 
 def rollback(
-    sagemaker: Any,
-    runtime: Any,
+    sagemaker: SageMakerClient,
+    runtime: SageMakerRuntimeClient,
     endpoint_name: str,
     previous: PreviousEndpoint | None,
     deployed_config: str | None,

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
@@ -19,6 +19,10 @@ from pipeline.aws_errors import error_code
 from pipeline.config import PipelineConfig
 from pipeline.errors import UsageError
 from pipeline.follow import RunResult, StageTiming, follow_execution
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+    from mypy_boto3_stepfunctions import SFNClient
 
 __all__ = ["RunResult", "StageTiming", "execution_arn_for", "follow_execution", "start_execution"]
 
@@ -35,7 +39,7 @@ def execution_arn_for(target_arn: str, name: str) -> str:
 
 
 def start_execution(
-    config: PipelineConfig, sfn: Any, *, run_id: str, target_arn: str, name: str, out: Printer = print
+    config: PipelineConfig, sfn: SFNClient, *, run_id: str, target_arn: str, name: str, out: Printer = print
 ) -> str:
     """Start (or attach to) the execution ``name`` of ``target_arn`` for ``run_id``; its ARN.
 
@@ -83,7 +87,7 @@ def run_attempt(explicit: int | None, environ: Any = None) -> int:
     return int(raw)
 
 
-def upload_data(config: PipelineConfig, s3: Any, data_path: str | None, out: Printer = print) -> list[str]:
+def upload_data(config: PipelineConfig, s3: S3Client, data_path: str | None, out: Printer = print) -> list[str]:
     """Prepare Big Mart data (a real Train.csv, or synthetic) and upload it where training reads it."""
     from pipeline import data, storage
 

@@ -28,6 +28,9 @@ from pipeline.smoke_checks import Limits, Payloads, Retry, SmokeResult, prepare_
 
 if TYPE_CHECKING:
     import boto3
+    from mypy_boto3_sagemaker import SageMakerClient
+    from mypy_boto3_sagemaker_runtime import SageMakerRuntimeClient
+    from mypy_boto3_stepfunctions import SFNClient
 
     from pipeline.clients import Clients
 
@@ -74,7 +77,7 @@ class SmokeOutcome:
         return self.result.summary()
 
 
-def deployment_from_execution(sfn: Any, execution_arn: str) -> Deployment:
+def deployment_from_execution(sfn: SFNClient, execution_arn: str) -> Deployment:
     """Read the deployed and the previous config from a deploy execution's output.
 
     UsageError (exit 2) for a malformed or unknown ARN, or an execution whose output is not the
@@ -121,8 +124,8 @@ def check_execution_arn(arn: str) -> str:
 
 
 def smoke_and_rollback(
-    sagemaker: Any,
-    runtime: Any,
+    sagemaker: SageMakerClient,
+    runtime: SageMakerRuntimeClient,
     deployment: Deployment,
     payloads: Payloads,
     limits: Limits,

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -19,6 +19,9 @@ from pipeline import data
 from pipeline.aws_errors import describe_error
 from pipeline.config import PipelineConfig
 from pipeline.endpoint_wait import is_transient
+
+if TYPE_CHECKING:
+    from mypy_boto3_sagemaker_runtime import SageMakerRuntimeClient
 
 CONTENT_TYPE = "text/csv"
 ACCEPT = "text/csv"
@@ -152,8 +155,8 @@ def parse_predictions(body: bytes, content_type: str, rows: int, limits: Limits)
 
 
 def invoke(
-    runtime: Any, endpoint_name: str, body: bytes, retry: Retry, clock: Callable[[], float]
-) -> tuple[dict[str, Any], bytes, float, int]:
+    runtime: SageMakerRuntimeClient, endpoint_name: str, body: bytes, retry: Retry, clock: Callable[[], float]
+) -> tuple[Mapping[str, Any], bytes, float, int]:
     """InvokeEndpoint with retries of transient errors only.
 
     Returns (response, body, milliseconds of the successful attempt, retries). The last error
@@ -178,7 +181,7 @@ def invoke(
 
 
 def check_call(
-    runtime: Any,
+    runtime: SageMakerRuntimeClient,
     endpoint_name: str,
     body: bytes,
     rows: int,
@@ -205,7 +208,7 @@ def check_call(
 
 
 def smoke_test(
-    runtime: Any,
+    runtime: SageMakerRuntimeClient,
     endpoint_name: str,
     payloads: Payloads,
     limits: Limits,

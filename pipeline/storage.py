@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from botocore.exceptions import ClientError
 
@@ -10,6 +10,9 @@ from pipeline.aws_errors import error_code
 from pipeline.config import PipelineConfig
 from pipeline.data import Encoding, PreparedData
 from pipeline.errors import PipelineError
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
 
 ENCODING_KEY = "encoding.json"
 
@@ -19,7 +22,7 @@ def data_location(config: PipelineConfig) -> tuple[str, str]:
     return config.account.bucket, f"{config.account.prefix}/data"
 
 
-def upload_prepared(prepared: PreparedData, s3: Any, config: PipelineConfig) -> list[str]:
+def upload_prepared(prepared: PreparedData, s3: S3Client, config: PipelineConfig) -> list[str]:
     """Upload train/validation CSVs and the encoding where the state machine reads them.
 
     Returns the S3 URIs written. Fails with a clear message when the bucket is missing or
@@ -44,7 +47,7 @@ def upload_prepared(prepared: PreparedData, s3: Any, config: PipelineConfig) -> 
     return written
 
 
-def download_encoding(s3: Any, config: PipelineConfig) -> Encoding:
+def download_encoding(s3: S3Client, config: PipelineConfig) -> Encoding:
     """The encoding saved with the training data, for preparing rows exactly as training did."""
     bucket, prefix = data_location(config)
     key = f"{prefix}/{ENCODING_KEY}"

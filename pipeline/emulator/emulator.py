@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import boto3
 from moto import mock_aws
@@ -27,6 +27,9 @@ from pipeline.emulator.faults import (
 )
 from pipeline.emulator.hooks import ModelHost, Trainer
 from pipeline.emulator.timings import Timings
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
 
 SFN_CONFIG: DefaultConfig = {"stepfunctions": {"execute_state_machine": True}}
 FAKE_KEYS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
@@ -56,8 +59,13 @@ class Emulator:
         self._mock: Any = None
 
     # -- life cycle -------------------------------------------------------------------------
-    def _s3_client(self, region: str) -> Any:
-        return boto3.client("s3", region_name=region, **FAKE_KEYS)
+    def _s3_client(self, region: str) -> S3Client:
+        return boto3.client(
+            "s3",
+            region_name=region,
+            aws_access_key_id=FAKE_KEYS["aws_access_key_id"],
+            aws_secret_access_key=FAKE_KEYS["aws_secret_access_key"],
+        )
 
     def start(self) -> Emulator:
         """Check moto, patch it, start the mock and activate this emulator."""

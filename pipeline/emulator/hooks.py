@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
 
 
 class Trainer(Protocol):
@@ -15,13 +18,13 @@ class Trainer(Protocol):
     it returns is ignored.
     """
 
-    def __call__(self, request: dict[str, Any], s3_client: Any) -> object: ...
+    def __call__(self, request: dict[str, Any], s3_client: S3Client) -> object: ...
 
 
 class ModelHost(Protocol):
     """Serves models for endpoints."""
 
-    def load(self, endpoint_name: str, model_data_url: str, s3_client: Any) -> None:
+    def load(self, endpoint_name: str, model_data_url: str, s3_client: S3Client) -> None:
         """Load the model an endpoint serves once it becomes InService on a config."""
 
     def unload(self, endpoint_name: str) -> object:

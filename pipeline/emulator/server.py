@@ -16,7 +16,7 @@ import os
 import socket
 import threading
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import boto3
 from moto.core.config import default_user_config
@@ -32,6 +32,9 @@ from pipeline.emulator.errors import EmulatorError
 from pipeline.emulator.faults import EndpointState, FaultFile, fault_to_dict
 from pipeline.emulator.hooks import ModelHost, Trainer
 from pipeline.emulator.timings import Timings
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
 
 CONTROL_PREFIX = "/_emulator/"
 
@@ -140,8 +143,14 @@ class EmulatorServer:
             raise EmulatorError("the emulator server is not running")
         return f"http://{self.host}:{self._server.server_port}"
 
-    def _s3_client(self, region: str) -> Any:
-        return boto3.client("s3", region_name=region, endpoint_url=self.url, **FAKE_KEYS)
+    def _s3_client(self, region: str) -> S3Client:
+        return boto3.client(
+            "s3",
+            region_name=region,
+            endpoint_url=self.url,
+            aws_access_key_id=FAKE_KEYS["aws_access_key_id"],
+            aws_secret_access_key=FAKE_KEYS["aws_secret_access_key"],
+        )
 
     def start(self) -> EmulatorServer:
         """Bind, start serving in a thread, and turn on Step Functions executions."""

@@ -66,7 +66,8 @@ def optimised_error_name(code: str) -> str:
 @cache
 def _input_members(action: str) -> frozenset[str]:
     model = botocore.session.get_session().get_service_model("sagemaker")
-    return frozenset(model.operation_model(action).input_shape.members)
+    shape = model.operation_model(action).input_shape
+    return frozenset(shape.members) if shape is not None else frozenset()
 
 
 def _epoch_millis(value: Any) -> Any:

@@ -7,7 +7,7 @@ import io
 import tarfile
 import threading
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -17,6 +17,9 @@ from moto.sagemaker.exceptions import ResourceInUseException, ValidationError
 
 from pipeline.emulator import runtime as rt
 from pipeline.emulator.errors import TrainingFailed
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
 
 PLACEHOLDER_NOTE = b"Placeholder model written by the embedded AWS emulator (no trainer configured).\n"
 
@@ -50,7 +53,7 @@ def placeholder_model_tar() -> bytes:
     return buf.getvalue()
 
 
-def _check_inputs(request: dict[str, Any], s3: Any) -> None:
+def _check_inputs(request: dict[str, Any], s3: S3Client) -> None:
     # AWS fails the job when a channel's S3 prefix holds no object.
     for channel in request.get("InputDataConfig") or []:
         uri = channel.get("DataSource", {}).get("S3DataSource", {}).get("S3Uri")

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import threading
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING
 from urllib.parse import urlparse
 
 import xgboost as xgb
@@ -20,6 +20,9 @@ from pipeline.local_model import serving
 from pipeline.local_model._seam import model_error
 from pipeline.local_model.artifact import read_model_files
 from pipeline.local_model.exceptions import ModelLoadError
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
 
 _VOTING_OBJECTIVES = ("multi:softmax", "binary:hinge")
 
@@ -74,7 +77,7 @@ class LocalModelHost:
         self._lock = threading.Lock()
         self._models: dict[str, LoadedModel] = {}
 
-    def load(self, endpoint_name: str, model_data_url: str, s3_client: Any) -> None:
+    def load(self, endpoint_name: str, model_data_url: str, s3_client: S3Client) -> None:
         """Download model_data_url (s3://.../model.tar.gz) and serve it as endpoint_name.
 
         Raise ModelLoadError if it cannot be downloaded or loaded; the endpoint then keeps its

@@ -11,7 +11,7 @@ import logging
 import tempfile
 from collections.abc import Callable, Mapping
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -21,6 +21,9 @@ from pipeline.local_model.algorithm import TrainingResult, train_from_channels
 from pipeline.local_model.artifact import ARTIFACT_NAME, write_model_tar
 from pipeline.local_model.exceptions import AlgorithmError
 from pipeline.local_model.images import check_training_image
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
 
 logger = logging.getLogger(__name__)
 
@@ -37,7 +40,7 @@ def artifact_s3_uri(output_path: str, job_name: str) -> str:
     return f"{output_path.rstrip('/')}/{job_name}/output/{ARTIFACT_NAME}"
 
 
-def _download_prefix(s3_client: Any, uri: str, target: Path, channel: str) -> int:
+def _download_prefix(s3_client: S3Client, uri: str, target: Path, channel: str) -> int:
     bucket, prefix = _split_s3_uri(uri, f"Channel {channel} S3Uri")
     count = 0
     paginator = s3_client.get_paginator("list_objects_v2")
@@ -71,7 +74,7 @@ class S3Trainer:
         """log receives the per-round evaluation lines (default: this module's logger)."""
         self._log = log or logger.info
 
-    def __call__(self, request: Mapping[str, Any], s3_client: Any) -> TrainingResult:
+    def __call__(self, request: Mapping[str, Any], s3_client: S3Client) -> TrainingResult:
         """Run the training job described by request, reading and writing through s3_client."""
         try:
             return self._run(request, s3_client)
@@ -81,7 +84,7 @@ class S3Trainer:
             # SageMaker reports S3 problems of a job as a ClientError failure reason.
             raise training_failed(f"ClientError: {error}") from None
 
-    def _run(self, request: Mapping[str, Any], s3_client: Any) -> TrainingResult:
+    def _run(self, request: Mapping[str, Any], s3_client: S3Client) -> TrainingResult:
         job_name = request["TrainingJobName"]
         check_training_image(request.get("AlgorithmSpecification", {}).get("TrainingImage", ""))
         output_path = request.get("OutputDataConfig", {}).get("S3OutputPath")

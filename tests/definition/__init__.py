@@ -1,0 +1,1 @@
+"""Tests of the state machine's stage builders, one file per stage."""
