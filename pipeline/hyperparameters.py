@@ -82,21 +82,18 @@ class Interval:
         return not (self.max_open is not None and value >= self.max_open)
 
     def __str__(self) -> str:
-        low = (
-            f"[{self.min_closed}"
-            if self.min_closed is not None
-            else f"({self.min_open}"
-            if self.min_open is not None
-            else "(-inf"
+        low = _bound(self.min_closed, self.min_open, "-inf")
+        high = _bound(self.max_closed, self.max_open, "+inf")
+        return (
+            f"{'[' if self.min_closed is not None else '('}{low}, {high}{']' if self.max_closed is not None else ')'}"
         )
-        high = (
-            f"{self.max_closed}]"
-            if self.max_closed is not None
-            else f"{self.max_open})"
-            if self.max_open is not None
-            else "+inf)"
-        )
-        return f"{low}, {high}"
+
+
+def _bound(closed: float | None, open_: float | None, infinite: str) -> str:
+    """One end of an interval as printed: the closed bound, else the open one, else infinity."""
+    if closed is not None:
+        return str(closed)
+    return str(open_) if open_ is not None else infinite
 
 
 @dataclass(frozen=True)

@@ -147,10 +147,10 @@ def run_local(
     timeout_seconds: int = 600,
 ) -> LocalRun:
     """Run the pipeline once against the emulator at ``endpoint_url``; raise on failure."""
+    from pipeline.clients import Clients
     from pipeline.definition import execution_input, run_id_now
     from pipeline.deploy import deploy_state_machine
     from pipeline.follow import follow_execution
-    from pipeline.clients import Clients
     from pipeline.run import start_execution
 
     result = LocalRun(endpoint_url=endpoint_url, config=config)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from pipeline.errors import PipelineError, UsageError
 
@@ -23,6 +23,15 @@ class ArgumentParser(argparse.ArgumentParser):
 
     def error(self, message: str) -> NoReturn:
         raise UsageError(f"{self.prog}: {message} (see --help)")
+
+
+def add_command(commands: Any, name: str, help: str, description: str | None = None, *, aws: bool = True) -> Any:
+    """Add the subcommand ``name`` with the configuration options (and the AWS ones unless ``aws=False``)."""
+    parser = commands.add_parser(name, help=help, description=description)
+    add_config_arguments(parser)
+    if aws:
+        add_aws_arguments(parser)
+    return parser
 
 
 def add_config_arguments(parser: argparse.ArgumentParser) -> None:

@@ -5,13 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING, Any
 
-from pipeline.cli.common import (
-    add_aws_arguments,
-    add_config_arguments,
-    aws_failure,
-    clients_from_args,
-    config_from_args,
-)
+from pipeline.cli.common import add_command, aws_failure, clients_from_args, config_from_args
 
 if TYPE_CHECKING:
     from pipeline.config import PipelineConfig
@@ -20,13 +14,12 @@ if TYPE_CHECKING:
 
 def register(commands: Any) -> None:
     """Add the ``deploy`` command."""
-    parser = commands.add_parser(
+    parser = add_command(
+        commands,
         "deploy",
-        help="create or update the state machine, publish a version and point the alias at it",
-        description="Converge the state machine and its alias on this configuration; write nothing if unchanged.",
+        "create or update the state machine, publish a version and point the alias at it",
+        "Converge the state machine and its alias on this configuration; write nothing if unchanged.",
     )
-    add_config_arguments(parser)
-    add_aws_arguments(parser)
     parser.add_argument(
         "--commit", default=None, help="commit SHA recorded on the version (default: $GITHUB_SHA, else git HEAD)"
     )

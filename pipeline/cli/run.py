@@ -5,33 +5,25 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from pipeline.cli.common import (
-    add_aws_arguments,
-    add_config_arguments,
-    aws_failure,
-    clients_from_args,
-    config_from_args,
-    positive_int,
-)
+from pipeline.cli import common
 from pipeline.errors import UsageError
 
 
 def register(commands: Any) -> None:
     """Add the ``run`` command."""
-    parser = commands.add_parser(
+    parser = common.add_command(
+        commands,
         "run",
-        help="run the pipeline for a commit (train, save, configure, deploy the endpoint) and follow it",
-        description="Start an execution of the alias named after the commit and attempt, or attach to it.",
+        "run the pipeline for a commit (train, save, configure, deploy the endpoint) and follow it",
+        "Start an execution of the alias named after the commit and attempt, or attach to it.",
     )
-    add_config_arguments(parser)
-    add_aws_arguments(parser)
     parser.add_argument("--commit", default=None, help="commit SHA (default: $GITHUB_SHA, else git HEAD)")
     parser.add_argument(
-        "--attempt", type=positive_int, default=None, help="run attempt (default: $GITHUB_RUN_ATTEMPT, else 1)"
+        "--attempt", type=common.positive_int, default=None, help="run attempt (default: $GITHUB_RUN_ATTEMPT, else 1)"
     )
     parser.add_argument(
         "--timeout",
-        type=positive_int,
+        type=common.positive_int,
         default=None,
         help="seconds to follow the execution (default: the configured execution_timeout_seconds)",
     )
@@ -56,10 +48,10 @@ def handle(args: argparse.Namespace) -> int:
 
     if args.poll_seconds <= 0:
         raise UsageError(f"--poll-seconds {args.poll_seconds} must be above 0")
-    config = config_from_args(args)
+    config = common.config_from_args(args)
     run_id = run_id_for_commit(resolve_commit(args.commit) or "", run_attempt(args.attempt))
     timeout = args.timeout or config.state_machine.execution_timeout_seconds
-    clients = clients_from_args(config, args)
+    clients = common.clients_from_args(config, args)
     sfn = clients("stepfunctions")
     try:
         if args.upload_data or args.data:
@@ -68,7 +60,7 @@ def handle(args: argparse.Namespace) -> int:
         with github_actions.group(f"execution {run_id}"):
             result = follow_execution(sfn, arn, timeout_seconds=timeout, poll_seconds=args.poll_seconds)
     except ClientError as exc:
-        raise aws_failure(exc) from None
+        raise common.aws_failure(exc) from None
     write_outputs(result)
     title = f"Pipeline run {run_id} ({config.environment})"
     github_actions.append_summary(summary_markdown(result, build_definition(config), title, timeout))

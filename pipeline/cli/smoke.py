@@ -6,27 +6,19 @@ import argparse
 from typing import Any
 
 from pipeline import validation
-from pipeline.cli.common import (
-    add_aws_arguments,
-    add_config_arguments,
-    clients_from_args,
-    config_from_args,
-    positive_float,
-    positive_int,
-)
+from pipeline.cli.common import add_command, clients_from_args, config_from_args, positive_float, positive_int
 from pipeline.errors import UsageError
 from pipeline.smoke import DEFAULT_BATCH_ROWS, DEFAULT_ROLLBACK_CALLS, check_execution_arn
 
 
 def register(commands: Any) -> None:
     """Add the ``smoke`` command."""
-    parser = commands.add_parser(
+    parser = add_command(
+        commands,
         "smoke",
-        help="smoke-test the live endpoint after a deploy; roll back when it fails",
-        description="Prove the live endpoint answers correctly and fast; else roll back.",
+        "smoke-test the live endpoint after a deploy; roll back when it fails",
+        "Prove the live endpoint answers correctly and fast; else roll back.",
     )
-    add_config_arguments(parser)
-    add_aws_arguments(parser)
     what = parser.add_argument_group("what to check (default: whatever config the endpoint runs, no rollback)")
     which = what.add_mutually_exclusive_group()
     which.add_argument("--execution-arn", help="the deploy execution: its output names the new and previous config")

@@ -35,6 +35,17 @@ SFN_CONFIG: DefaultConfig = {"stepfunctions": {"execute_state_machine": True}}
 FAKE_KEYS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
 
 
+def fake_s3_client(region: str, endpoint_url: str | None = None) -> S3Client:
+    """An S3 client with the emulator's placeholder credentials (the hooks' client)."""
+    return boto3.client(
+        "s3",
+        region_name=region,
+        endpoint_url=endpoint_url,
+        aws_access_key_id=FAKE_KEYS["aws_access_key_id"],
+        aws_secret_access_key=FAKE_KEYS["aws_secret_access_key"],
+    )
+
+
 class Emulator:
     """SageMaker + Step Functions (+ S3, IAM, ...) emulated in this process.
 
@@ -60,12 +71,7 @@ class Emulator:
 
     # -- life cycle -------------------------------------------------------------------------
     def _s3_client(self, region: str) -> S3Client:
-        return boto3.client(
-            "s3",
-            region_name=region,
-            aws_access_key_id=FAKE_KEYS["aws_access_key_id"],
-            aws_secret_access_key=FAKE_KEYS["aws_secret_access_key"],
-        )
+        return fake_s3_client(region)
 
     def start(self) -> Emulator:
         """Check moto, patch it, start the mock and activate this emulator."""

@@ -18,7 +18,6 @@ import threading
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
-import boto3
 from moto.core.config import default_user_config
 from moto.moto_api._internal.models import moto_api_backend
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
@@ -27,7 +26,7 @@ from werkzeug.serving import BaseWSGIServer, make_server
 from pipeline.emulator import patches
 from pipeline.emulator import runtime as rt
 from pipeline.emulator.compat import MOTO_VERSION
-from pipeline.emulator.emulator import FAKE_KEYS, apply_fault_file, set_endpoint_state
+from pipeline.emulator.emulator import apply_fault_file, fake_s3_client, set_endpoint_state
 from pipeline.emulator.errors import EmulatorError
 from pipeline.emulator.faults import EndpointState, FaultFile, fault_to_dict
 from pipeline.emulator.hooks import ModelHost, Trainer
@@ -144,13 +143,7 @@ class EmulatorServer:
         return f"http://{self.host}:{self._server.server_port}"
 
     def _s3_client(self, region: str) -> S3Client:
-        return boto3.client(
-            "s3",
-            region_name=region,
-            endpoint_url=self.url,
-            aws_access_key_id=FAKE_KEYS["aws_access_key_id"],
-            aws_secret_access_key=FAKE_KEYS["aws_secret_access_key"],
-        )
+        return fake_s3_client(region, self.url)
 
     def start(self) -> EmulatorServer:
         """Bind, start serving in a thread, and turn on Step Functions executions."""

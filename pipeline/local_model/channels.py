@@ -141,16 +141,21 @@ def _parse_field(text: str, where: str, line_no: int, column: int) -> float:
         ) from None
 
 
+def _read_text(channel_name: str, file: Path) -> tuple[str, str]:
+    """Where a channel file is (for messages) and its text; AlgorithmError when it cannot be read."""
+    where = f"channel {channel_name}, file {file.name}"
+    try:
+        return where, file.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise AlgorithmError(f"Cannot read {where}: {error}") from None
+
+
 def _read_csv(channel_name: str, files: list[Path], csv_weights: int) -> ChannelData:
     rows: list[list[float]] = []
     delimiter: str | None = None
     width: int | None = None
     for file in files:
-        where = f"channel {channel_name}, file {file.name}"
-        try:
-            text = file.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as error:
-            raise AlgorithmError(f"Cannot read {where}: {error}") from None
+        where, text = _read_text(channel_name, file)
         for line_no, line in enumerate(text.splitlines(), start=1):
             if not line.strip():
                 continue
@@ -193,11 +198,7 @@ def _read_libsvm(channel_name: str, files: list[Path]) -> ChannelData:
     cols: list[int] = []
     values: list[float] = []
     for file in files:
-        where = f"channel {channel_name}, file {file.name}"
-        try:
-            text = file.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as error:
-            raise AlgorithmError(f"Cannot read {where}: {error}") from None
+        where, text = _read_text(channel_name, file)
         for line_no, line in enumerate(text.splitlines(), start=1):
             tokens = line.split()
             if not tokens:
