@@ -103,6 +103,12 @@ INTERNALS: tuple[tuple[str, str, tuple[str, ...] | None], ...] = (
     ("moto.sagemaker.responses", "SageMakerResponse.create_training_job", None),
     ("moto.sagemakerruntime.responses", "SageMakerRuntimeResponse.invoke_endpoint", ("self",)),
     ("moto.core.responses", "BaseResponse.call_action", ("self",)),
+    ("moto.core.responses", "BaseResponse.get_access_key", ("self",)),
+    (
+        "moto.sts.models",
+        "STSBackend.assume_role",
+        ("self", "region_name", "role_session_name", "role_arn", "policy", "duration", "external_id"),
+    ),
     ("moto.core.responses", "BaseResponse.serialized", ("self", "action_result")),
     ("moto.moto_server.werkzeug_app", "DomainDispatcherApplication", None),
     ("moto.settings", "moto_server_port", None),
