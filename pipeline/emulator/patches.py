@@ -29,7 +29,7 @@ from moto.stepfunctions.parser.models import StepFunctionsParserBackend
 from moto.stepfunctions.responses import StepFunctionResponse
 from moto.sts.models import STSBackend
 
-from pipeline.emulator import call_faults, credentials, endpoints, invoke, sfn_engine, training
+from pipeline.emulator import call_faults, credentials, endpoints, invoke, sfn_engine, sfn_lists, training
 from pipeline.emulator.compat import check_moto_compatibility
 
 _lock = threading.Lock()
@@ -104,6 +104,8 @@ def install() -> None:
         _wrap_static(Preprocessor, "_text_of_str", sfn_engine.intrinsic_text_of_str)
         _wrap(StepFunctionsParserBackend, "start_execution", sfn_engine.start_execution)
         _wrap(StepFunctionResponse, "describe_execution", sfn_engine.describe_execution)
+        _wrap(StepFunctionResponse, "list_executions", sfn_lists.list_executions)
+        StepFunctionResponse.list_state_machine_versions = sfn_lists.list_state_machine_versions  # type: ignore[attr-defined]
         # SageMaker.
         _wrap(SageMakerModelBackend, "create_training_job", training.create_training_job)
         _wrap(SageMakerModelBackend, "describe_training_job", training.describe_training_job)
