@@ -103,6 +103,15 @@ class Training:
     max_runtime_seconds: int = setting("training_max_runtime_seconds", 3600, between=(1, 28 * 24 * 3600))
     hyperparameters: Hyperparameters = field(default_factory=dict, metadata={"key": "hyperparameters", "between": None})
 
+    def hyperparameter_strings(self) -> dict[str, str]:
+        """The hyperparameters as CreateTrainingJob sends them (strings), written as configured.
+
+        A float-typed value given as a whole number (``min_child_weight = 6``) is sent as "6",
+        not Python's "6.0": the container parses either as a float, and the job then shows what
+        the configuration says.
+        """
+        return {name: hyperparameter_string(value) for name, value in self.hyperparameters.items()}
+
 
 @dataclass(frozen=True)
 class Endpoint:
@@ -246,6 +255,13 @@ class PipelineConfig:
     def replace(self, **changes: Any) -> PipelineConfig:
         """A copy with some settings (by file key) changed, validated again."""
         return build_config({**self.values(), **changes})
+
+
+def hyperparameter_string(value: HyperparameterValue) -> str:
+    """One hyperparameter as a string: whole floats without ".0", other floats as ``repr``."""
+    if isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
+        return str(int(value))
+    return str(value)
 
 
 def resolve_image(framework: str, region: str, version: str) -> str:

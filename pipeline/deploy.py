@@ -144,7 +144,7 @@ def state_machine_arn(config: PipelineConfig) -> str:
 
 
 def alias_arn(config: PipelineConfig) -> str:
-    """The ARN of the configured alias (``config.alias_name``), the target of every run."""
+    """The ARN of the configured alias (``config.state_machine.alias``), the target of every run."""
     return f"{state_machine_arn(config)}:{config.state_machine.alias}"
 
 
