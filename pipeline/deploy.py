@@ -23,20 +23,20 @@ import json
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
 from pipeline.aws_errors import error_code
 from pipeline.config import PipelineConfig
 from pipeline.errors import PipelineError
+from pipeline.outcomes import DeployAction
 
 if TYPE_CHECKING:
     from mypy_boto3_stepfunctions import SFNClient
     from mypy_boto3_stepfunctions.type_defs import RoutingConfigurationListItemTypeDef
 
 Printer = Callable[[str], None]
-Action = Literal["created", "updated", "unchanged", "rolled_back"]
 
 # Error codes meaning "the state machine (or its alias) does not exist". AWS answers a missing
 # alias with ResourceNotFound; moto answers an alias of a missing machine with StateMachineDoesNotExist.
@@ -51,7 +51,7 @@ _DESCRIPTION = re.compile(
 class DeployResult:
     """What a deploy (or rollback) did, and the ARNs a later step needs."""
 
-    action: Action
+    action: DeployAction
     state_machine_arn: str
     version_arn: str
     alias_arn: str
@@ -266,7 +266,7 @@ def deploy_state_machine(
             f"state machine {config.state_machine.name}: unchanged; alias {config.state_machine.alias} "
             f"runs version {version_number(alias.version_arn)}"
         )
-        return DeployResult("unchanged", machine_arn, alias.version_arn, alias.arn, alias.version_arn)
+        return DeployResult(DeployAction.UNCHANGED, machine_arn, alias.version_arn, alias.arn, alias.version_arn)
 
     current = describe_or_none(sfn, machine_arn)
     from pipeline.definition import definition_json
@@ -286,7 +286,7 @@ def deploy_state_machine(
             tags=[{"key": k, "value": v} for k, v in sorted(config.account.tags.items())],
             **common,
         )
-        action: Action = "created"
+        action = DeployAction.CREATED
         out(f"state machine {config.state_machine.name}: created")
     else:
         if MachineSettings.from_description(current) == settings:
@@ -298,7 +298,7 @@ def deploy_state_machine(
         else:
             out(f"state machine {config.state_machine.name}: {', '.join(changed_parts(current, settings))} changed")
         response = sfn.update_state_machine(stateMachineArn=machine_arn, **common)
-        action = "updated"
+        action = DeployAction.UPDATED
     version_arn = response["stateMachineVersionArn"]
     out(f"published version {version_number(version_arn)} ({version_description(commit_sha)})")
     if alias is None or not (alias.version_arn == version_arn and alias.runs(settings)):
@@ -399,4 +399,4 @@ def rollback_alias(config: PipelineConfig, sfn: SFNClient, *, out: Printer = pri
         f"alias {config.state_machine.alias}: rolled back from version {version_number(alias.version_arn)} to "
         f"version {version_number(version_arn)} ({target.get('description') or 'no description'})"
     )
-    return DeployResult("rolled_back", state_machine_arn(config), version_arn, alias.arn, alias.version_arn)
+    return DeployResult(DeployAction.ROLLED_BACK, state_machine_arn(config), version_arn, alias.arn, alias.version_arn)

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from pipeline.outcomes import ExecutionStatus
+
 if TYPE_CHECKING:
     from mypy_boto3_stepfunctions import SFNClient
 
@@ -32,13 +34,13 @@ TASK_FAILURES = (
     "LambdaFunctionTimedOut",
 )
 ENDINGS = {
-    "ExecutionSucceeded": ("SUCCEEDED", "executionSucceededEventDetails"),
-    "ExecutionFailed": ("FAILED", "executionFailedEventDetails"),
-    "ExecutionAborted": ("ABORTED", "executionAbortedEventDetails"),
-    "ExecutionTimedOut": ("TIMED_OUT", "executionTimedOutEventDetails"),
+    "ExecutionSucceeded": (ExecutionStatus.SUCCEEDED, "executionSucceededEventDetails"),
+    "ExecutionFailed": (ExecutionStatus.FAILED, "executionFailedEventDetails"),
+    "ExecutionAborted": (ExecutionStatus.ABORTED, "executionAbortedEventDetails"),
+    "ExecutionTimedOut": (ExecutionStatus.TIMED_OUT, "executionTimedOutEventDetails"),
 }
 # Status of a followed execution that was still running when the caller's timeout expired.
-STILL_RUNNING = "RUNNING"
+STILL_RUNNING = ExecutionStatus.RUNNING
 
 
 @dataclass
@@ -66,7 +68,7 @@ class StageTiming:
 class RunResult:
     """The outcome of following an execution."""
 
-    status: str
+    status: ExecutionStatus
     stages: list[StageTiming]
     output: dict[str, Any] | None
     error: str | None
@@ -80,7 +82,7 @@ class RunResult:
     @property
     def succeeded(self) -> bool:
         """True only when the execution SUCCEEDED."""
-        return self.status == "SUCCEEDED"
+        return self.status == ExecutionStatus.SUCCEEDED
 
 
 class HistoryTracker:
@@ -92,7 +94,7 @@ class HistoryTracker:
         self.stages: dict[str, StageTiming] = {}
         self.open: StageTiming | None = None
         self.last_id = 0
-        self.status: str | None = None
+        self.status: ExecutionStatus | None = None
         self.error: str | None = None
         self.cause: str | None = None
         self.failed_stage: str | None = None
@@ -148,12 +150,12 @@ class HistoryTracker:
         details = event.get(key) or {}
         self.status = status
         self.error, self.cause = details.get("error"), details.get("cause")
-        if status == "SUCCEEDED":
+        if status == ExecutionStatus.SUCCEEDED:
             self.out(f"{self.elapsed(when)} execution succeeded")
             return
         blamed = self.open or self.last_caught
         if blamed is not None:
-            blamed.status = {"FAILED": "failed", "ABORTED": "aborted", "TIMED_OUT": "timed_out"}[status]
+            blamed.status = status.value.lower()
             blamed.ended = blamed.ended or when
             self.failed_stage = blamed.name
         where = f" at stage {self.failed_stage!r}" if self.failed_stage else ""

@@ -15,17 +15,12 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from pipeline.aws_errors import describe_error
 from pipeline.endpoint_wait import MISSING_STATUS, Backoff, EndpointWait, WaitOptions, wait_for_config
+from pipeline.outcomes import RollbackOutcome
 from pipeline.smoke_checks import Limits, Payloads, Retry, SmokeResult, smoke_test
 
 if TYPE_CHECKING:
     from mypy_boto3_sagemaker import SageMakerClient
     from mypy_boto3_sagemaker_runtime import SageMakerRuntimeClient
-
-# Outcomes of a rollback.
-ROLLED_BACK = "rolled_back"  # back on the previous config and answering
-NOTHING_TO_ROLL_BACK = "nothing_to_roll_back"  # first deploy, or no previous config known
-DISABLED = "disabled"  # --no-rollback
-FAILED = "failed"  # a rollback was needed and did not complete: an operator must act
 
 
 @dataclass(frozen=True)
@@ -45,7 +40,7 @@ class PreviousEndpoint:
 class RollbackResult:
     """How a rollback went; ``manual`` holds the commands that finish it when it failed."""
 
-    outcome: str
+    outcome: RollbackOutcome
     message: str
     config_name: str | None = None
     check: SmokeResult | None = None
@@ -54,7 +49,7 @@ class RollbackResult:
     @property
     def ok(self) -> bool:
         """False only for a rollback that was needed and did not complete."""
-        return self.outcome != FAILED
+        return self.outcome != RollbackOutcome.FAILED
 
 
 def update_command(endpoint_name: str, config_name: str) -> str:
@@ -97,7 +92,7 @@ def rollback(
     """
     if previous is None:
         return RollbackResult(
-            NOTHING_TO_ROLL_BACK,
+            RollbackOutcome.NOTHING_TO_ROLL_BACK,
             "the config the endpoint ran before this deploy is not known (pass --execution-arn or --previous-config), "
             "so nothing was rolled back",
         )
@@ -107,7 +102,7 @@ def rollback(
             if previous.status == MISSING_STATUS
             else f"before this deploy the endpoint was {previous.status}, with no working config to return to"
         )
-        return RollbackResult(NOTHING_TO_ROLL_BACK, f"nothing to roll back to: {why}")
+        return RollbackResult(RollbackOutcome.NOTHING_TO_ROLL_BACK, f"nothing to roll back to: {why}")
     target = previous.config_name
     assert target is not None  # restorable guarantees it
     manual = (update_command(endpoint_name, target),)
@@ -122,12 +117,18 @@ def rollback(
             sagemaker.update_endpoint(EndpointName=endpoint_name, EndpointConfigName=target)
         except (ClientError, BotoCoreError) as exc:
             return RollbackResult(
-                FAILED, f"UpdateEndpoint to {target} was refused: {describe_error(exc)}", target, manual=manual
+                RollbackOutcome.FAILED,
+                f"UpdateEndpoint to {target} was refused: {describe_error(exc)}",
+                target,
+                manual=manual,
             )
         state = wait_for_config(sagemaker, endpoint_name, target, timeout=timeout, **waits)
         if not state.ok:
             return RollbackResult(
-                FAILED, f"rollback to {target} did not complete: {state.describe()}", target, manual=manual
+                RollbackOutcome.FAILED,
+                f"rollback to {target} did not complete: {state.describe()}",
+                target,
+                manual=manual,
             )
         how = f"updated back to {target}"
     else:
@@ -135,13 +136,15 @@ def rollback(
     check = smoke_test(runtime, endpoint_name, payloads, limits, retry=retry)
     if not check.passed:
         return RollbackResult(
-            FAILED,
+            RollbackOutcome.FAILED,
             f"{how}, but the previous config does not answer correctly either: {check.summary()}",
             target,
             check,
             manual=(),
         )
-    return RollbackResult(ROLLED_BACK, f"{how}; it answers correctly ({check.summary()})", target, check)
+    return RollbackResult(
+        RollbackOutcome.ROLLED_BACK, f"{how}; it answers correctly ({check.summary()})", target, check
+    )
 
 
 def _refusal(state: EndpointWait, endpoint_name: str, target: str, deployed: str | None) -> RollbackResult | None:
@@ -149,24 +152,26 @@ def _refusal(state: EndpointWait, endpoint_name: str, target: str, deployed: str
     manual = (update_command(endpoint_name, target),)
     if state.status == MISSING_STATUS:
         return RollbackResult(
-            FAILED,
+            RollbackOutcome.FAILED,
             f"endpoint {endpoint_name} no longer exists; nothing was rolled back",
             target,
             manual=(f"aws sagemaker create-endpoint --endpoint-name {endpoint_name} --endpoint-config-name {target}",),
         )
     if state.status == "Failed":
         return RollbackResult(
-            FAILED,
+            RollbackOutcome.FAILED,
             f"{state.describe()}; a Failed endpoint accepts only DeleteEndpoint, so no rollback was attempted "
             "(this command never deletes an endpoint)",
             target,
             manual=failed_endpoint_commands(endpoint_name, target),
         )
     if state.status != "InService":
-        return RollbackResult(FAILED, f"no rollback attempted: {state.describe()}", target, manual=manual)
+        return RollbackResult(
+            RollbackOutcome.FAILED, f"no rollback attempted: {state.describe()}", target, manual=manual
+        )
     if state.config_name not in (target, deployed):
         return RollbackResult(
-            FAILED,
+            RollbackOutcome.FAILED,
             f"endpoint {endpoint_name} now runs {state.config_name}, neither this deploy's {deployed} nor the "
             f"previous {target}: another deploy changed it, so it was left alone",
             target,

@@ -23,7 +23,8 @@ from pipeline.config import PipelineConfig
 from pipeline.definition.names import Output
 from pipeline.endpoint_wait import Backoff, EndpointWait, WaitOptions, wait_for_config
 from pipeline.errors import PipelineError, UsageError
-from pipeline.rollback import DISABLED, FAILED, ROLLED_BACK, PreviousEndpoint, RollbackResult, rollback
+from pipeline.outcomes import ExecutionStatus, RollbackOutcome
+from pipeline.rollback import PreviousEndpoint, RollbackResult, rollback
 from pipeline.smoke_checks import Limits, Payloads, Retry, SmokeResult, prepare_payloads, smoke_test
 
 if TYPE_CHECKING:
@@ -92,7 +93,7 @@ def deployment_from_execution(sfn: SFNClient, execution_arn: str) -> Deployment:
             raise UsageError(f"execution {execution_arn} does not exist ({code})") from None
         raise PipelineError(f"cannot describe execution {execution_arn}: {describe_error(exc)}") from None
     status = desc["status"]
-    if status != "SUCCEEDED":
+    if status != ExecutionStatus.SUCCEEDED:
         cause = f" ({desc.get('error', '')}: {desc.get('cause', '')})" if desc.get("error") else ""
         raise PipelineError(
             f"execution {execution_arn} is {status}{cause}; only a SUCCEEDED deploy leaves an endpoint to smoke-test"
@@ -152,7 +153,7 @@ def smoke_and_rollback(
         return outcome
     if not rollback_enabled:
         back: RollbackResult | None = RollbackResult(
-            DISABLED, "rollback disabled (--no-rollback): the endpoint was left as it is"
+            RollbackOutcome.DISABLED, "rollback disabled (--no-rollback): the endpoint was left as it is"
         )
     else:
         back = rollback(
@@ -234,14 +235,20 @@ def publish(outcome: SmokeOutcome, out: Callable[[str], None] = print) -> int:
     gha.append_summary(report_markdown(outcome))
     back = outcome.rollback
     gha.set_output("smoke_result", "passed" if outcome.passed else "failed")
-    gha.set_output("rolled_back_to", back.config_name or "" if back and back.outcome == ROLLED_BACK else "")
+    gha.set_output(
+        "rolled_back_to", back.config_name or "" if back and back.outcome == RollbackOutcome.ROLLED_BACK else ""
+    )
     if outcome.passed:
         return 0
     name = outcome.deployment.endpoint_name
-    if back is not None and back.outcome == FAILED:
+    if back is not None and back.outcome == RollbackOutcome.FAILED:
         manual = " Finish it by hand: " + " && ".join(back.manual) if back.manual else ""
         gha.error(f"Endpoint {name}: {back.message}.{manual}", title="Rollback failed")
-    tail = f" Rolled back to {back.config_name}." if back is not None and back.outcome == ROLLED_BACK else ""
+    tail = (
+        f" Rolled back to {back.config_name}."
+        if back is not None and back.outcome == RollbackOutcome.ROLLED_BACK
+        else ""
+    )
     gha.error(f"Smoke test of endpoint {name} failed: {outcome.failure}.{tail}", title="Smoke test failed")
     return 1
 

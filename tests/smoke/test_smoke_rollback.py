@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from pipeline.emulator import Timings
-from pipeline.rollback import FAILED, NOTHING_TO_ROLL_BACK, ROLLED_BACK
+from pipeline.outcomes import RollbackOutcome
 from pipeline.smoke import smoke_and_rollback
 from tests.smoke.conftest import FakeTime, Live
 
@@ -51,7 +51,7 @@ def test_bad_answers_fail_and_roll_back_to_the_previous_model(
     assert not outcome.passed
     assert expected in outcome.failure
     assert fault.seen >= 2  # the rollback's own check called the endpoint again
-    assert outcome.rollback is not None and outcome.rollback.outcome == ROLLED_BACK, outcome.rollback
+    assert outcome.rollback is not None and outcome.rollback.outcome == RollbackOutcome.ROLLED_BACK, outcome.rollback
     assert outcome.rollback.config_name == live.configs["old"]
     assert outcome.rollback.check is not None and outcome.rollback.check.passed
     endpoint = live.endpoint()
@@ -72,7 +72,7 @@ def test_latency_over_the_limit_fails_and_rolls_back(live: Live, quick: dict[str
     assert not outcome.passed
     assert outcome.failure.startswith("latency p95: ") and "(limit 40 ms)" in outcome.failure
     assert min(outcome.result.latencies_ms) >= 60
-    assert outcome.rollback.outcome == ROLLED_BACK
+    assert outcome.rollback.outcome == RollbackOutcome.ROLLED_BACK
     assert live.endpoint()["EndpointConfigName"] == live.configs["old"]
     assert live.served() == pytest.approx(live.model_predictions("old"))
 
@@ -103,7 +103,7 @@ def test_failed_endpoint_fails_without_any_rollback_attempt(live: Live, quick: d
 
     assert not outcome.passed and outcome.result is None
     assert "is Failed" in outcome.failure and "CapacityError" in outcome.failure
-    assert outcome.rollback.outcome == FAILED
+    assert outcome.rollback.outcome == RollbackOutcome.FAILED
     assert "accepts only DeleteEndpoint, so no rollback was attempted" in outcome.rollback.message
     assert outcome.rollback.manual[-1].endswith(f"--endpoint-config-name {live.configs['old']}")
     assert (updates.seen, deletes.seen) == (0, 0)
@@ -123,7 +123,7 @@ def test_endpoint_not_in_service_within_the_bound_fails(live: Live, quick: dict[
     assert "still not InService on" in outcome.failure and "after 20 s" in outcome.failure
     # Backoff 1, 2, 4, 8, then the rest of the bound; the same again while the rollback waits to settle.
     assert fake_time.sleeps == [1.0, 2.0, 4.0, 8.0, 5.0] * 2
-    assert outcome.rollback.outcome == FAILED and "Updating" in outcome.rollback.message
+    assert outcome.rollback.outcome == RollbackOutcome.FAILED and "Updating" in outcome.rollback.message
     assert live.endpoint()["EndpointStatus"] == "Updating"
 
 
@@ -136,7 +136,7 @@ def test_first_deploy_failing_has_nothing_to_roll_back(live: Live, quick: dict[s
     )
 
     assert not outcome.passed
-    assert outcome.rollback.outcome == NOTHING_TO_ROLL_BACK
+    assert outcome.rollback.outcome == RollbackOutcome.NOTHING_TO_ROLL_BACK
     assert "first deploy" in outcome.rollback.message
     endpoint = live.endpoint()  # never deleted
     assert (endpoint["EndpointStatus"], endpoint["EndpointConfigName"]) == ("InService", live.configs["new"])
@@ -150,7 +150,7 @@ def test_refused_rollback_update_is_reported_with_the_manual_command(live: Live,
 
     outcome = smoke_and_rollback(live.sagemaker, live.runtime, live.deployment(), live.payloads, live.limits(), **quick)
 
-    assert outcome.rollback.outcome == FAILED
+    assert outcome.rollback.outcome == RollbackOutcome.FAILED
     assert "AccessDeniedException" in outcome.rollback.message
     assert outcome.rollback.manual == (
         f"aws sagemaker update-endpoint --endpoint-name {live.name} --endpoint-config-name {live.configs['old']}",
@@ -168,7 +168,7 @@ def test_rollback_update_that_sagemaker_rolls_back_is_not_trusted(live: Live, qu
 
     outcome = smoke_and_rollback(live.sagemaker, live.runtime, live.deployment(), live.payloads, live.limits(), **quick)
 
-    assert outcome.rollback.outcome == FAILED
+    assert outcome.rollback.outcome == RollbackOutcome.FAILED
     assert f"InService on config {live.configs['new']}" in outcome.rollback.message
     assert f"not on {live.configs['old']}" in outcome.rollback.message
     assert live.endpoint()["EndpointConfigName"] == live.configs["new"]
@@ -182,7 +182,7 @@ def test_rollback_that_ends_update_rollback_failed_is_reported(live: Live, quick
 
     outcome = smoke_and_rollback(live.sagemaker, live.runtime, live.deployment(), live.payloads, live.limits(), **quick)
 
-    assert outcome.rollback.outcome == FAILED
+    assert outcome.rollback.outcome == RollbackOutcome.FAILED
     assert "UpdateRollbackFailed" in outcome.rollback.message
     assert outcome.rollback.manual[0].startswith("aws sagemaker update-endpoint")
 
@@ -197,7 +197,7 @@ def test_update_already_rolled_back_by_sagemaker_is_checked_not_updated(live: Li
 
     assert not outcome.passed and outcome.result is None
     assert f"not on {live.configs['new']}" in outcome.failure
-    assert outcome.rollback.outcome == ROLLED_BACK
+    assert outcome.rollback.outcome == RollbackOutcome.ROLLED_BACK
     assert "already back on" in outcome.rollback.message
     assert updates.seen == 0
 
@@ -209,5 +209,5 @@ def test_endpoint_changed_by_someone_else_is_left_alone(live: Live, quick: dict[
 
     outcome = smoke_and_rollback(live.sagemaker, live.runtime, live.deployment(), live.payloads, live.limits(), **quick)
 
-    assert outcome.rollback.outcome == FAILED and "another deploy changed it" in outcome.rollback.message
+    assert outcome.rollback.outcome == RollbackOutcome.FAILED and "another deploy changed it" in outcome.rollback.message
     assert live.endpoint()["EndpointConfigName"] == live.configs["other"]
