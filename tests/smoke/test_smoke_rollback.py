@@ -209,5 +209,7 @@ def test_endpoint_changed_by_someone_else_is_left_alone(live: Live, quick: dict[
 
     outcome = smoke_and_rollback(live.sagemaker, live.runtime, live.deployment(), live.payloads, live.limits(), **quick)
 
-    assert outcome.rollback.outcome == RollbackOutcome.FAILED and "another deploy changed it" in outcome.rollback.message
+    assert (
+        outcome.rollback.outcome == RollbackOutcome.FAILED and "another deploy changed it" in outcome.rollback.message
+    )
     assert live.endpoint()["EndpointConfigName"] == live.configs["other"]
