@@ -341,12 +341,12 @@ def overlapping_names(project_names: Mapping[str, str]) -> list[str]:
     return found
 
 
-def environment_project_names(cfg: Any, config_path: str | None) -> dict[str, str]:
+def environment_project_names(cfg: PipelineConfig, config_path: str | None) -> dict[str, str]:
     """The project (endpoint) name of every environment of ``cfg``'s configuration file."""
     from pipeline.config import CONFIG_ENV_VAR, environments, find_config_file, load_config, read_config_file
 
     environ = {key: value for key, value in os.environ.items() if key == CONFIG_ENV_VAR}
-    names = {cfg.environment: cfg.endpoint_name}
+    names = {cfg.environment: cfg.endpoint.name}
     for name in environments(read_config_file(find_config_file(config_path, environ))):
         if name not in names:
             try:
