@@ -427,12 +427,18 @@ def cmd_deploy(args: argparse.Namespace) -> int:
     from pipeline.commit import resolve_commit
 
     config = config_from_args(args)
-    sfn = clients_for(config, args)("stepfunctions")
+    clients = clients_for(config, args)
+    sfn = clients("stepfunctions")
     try:
         if args.plan:
+            from pipeline.operations_cli import cost_lines
+
             plan = plan_deployment(config, sfn)
             print(plan.text, end="")
-            github_actions.append_summary(plan_summary(config, plan))
+            costs = cost_lines(config, clients)
+            for line in costs:
+                print(line)
+            github_actions.append_summary(plan_summary(config, plan, costs))
             github_actions.set_output("changes", "true" if plan.changes else "false")
             return 0
         if args.rollback:
@@ -452,10 +458,16 @@ def cmd_deploy(args: argparse.Namespace) -> int:
     return 0
 
 
-def plan_summary(config: PipelineConfig, plan: Plan) -> str:
-    """The job summary of ``deploy --plan``: the diff in a code block."""
-    title = f"### Deploy plan: {config.state_machine_name} ({config.environment})\n\n"
-    return title + f"```diff\n{plan.text}```\n"
+def plan_summary(config: PipelineConfig, plan: Plan, costs: list[str] | None = None) -> str:
+    """The job summary of ``deploy --plan``: the diff in a code block, then the hourly costs."""
+    from pipeline.training_data import synthetic_notice
+
+    notice = synthetic_notice(config)
+    title = (
+        f"{notice}\n\n" if notice else ""
+    ) + f"### Deploy plan: {config.state_machine_name} ({config.environment})\n\n"
+    cost_text = "".join(f"- {line}\n" for line in costs or [])
+    return title + f"```diff\n{plan.text}```\n" + (f"\n{cost_text}" if cost_text else "")
 
 
 def aws_failure(exc: ClientError) -> PipelineError:

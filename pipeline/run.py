@@ -11,6 +11,7 @@ import argparse
 import json
 import os
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -83,15 +84,32 @@ def run_attempt(explicit: int | None, environ: Any = None) -> int:
     return int(raw)
 
 
-def upload_data(config: PipelineConfig, s3: Any, data_path: str | None, out: Printer = print) -> list[str]:
-    """Prepare Big Mart data (a real Train.csv, or synthetic) and upload it where training reads it."""
-    from pipeline import data, storage
+def upload_data(
+    config: PipelineConfig, s3: Any, data_path: str | None, out: Printer = print, root: Path | None = None
+) -> list[str]:
+    """Prepare the configured training data (``training_data``, or ``data_path``) and upload it.
 
-    raw = data.read_raw(data_path) if data_path else data.generate_raw(data.DEFAULT_ROWS, seed=config.data_seed)
+    A Train.csv path is prepared and uploaded; ``"s3"`` uploads nothing (the prepared data is
+    already there); ``"synthetic"`` generates Big Mart's schema. Returns the S3 URIs written.
+    """
+    from pipeline import data, storage, training_data
+
+    source = training_data.source_of(config, data_path)
+    if source.kind == training_data.S3:
+        out(f'training_data = "s3": using the prepared data already under {config.data_uri}/ (nothing uploaded)')
+        return []
+    if source.kind == training_data.SYNTHETIC:
+        raw = data.generate_raw(data.DEFAULT_ROWS, seed=config.data_seed)
+        label = f'synthetic data ({len(raw)} generated rows, training_data = "synthetic")'
+    else:
+        path = training_data.resolve(source, Path.cwd() if root is None else root)
+        if not path.is_file():
+            raise training_data.missing_file_error(config, path, "the file does not exist")
+        raw = data.read_raw(path)
+        label = f"{source.path} ({len(raw)} rows)"
     prepared = data.prepare(raw, config.validation_fraction, config.data_seed)
     written = storage.upload_prepared(prepared, s3, config)
-    source = data_path or f"synthetic data ({len(raw)} rows)"
-    out(f"uploaded {source} to {config.data_uri}: {', '.join(uri.rsplit('/', 1)[1] for uri in written)}")
+    out(f"uploaded {label} to {config.data_uri}: {', '.join(uri.rsplit('/', 1)[1] for uri in written)}")
     return written
 
 
@@ -118,13 +136,20 @@ def register_cli(subparsers: Any) -> None:
         help="seconds to follow the execution (default: the configured execution_timeout_seconds)",
     )
     parser.add_argument("--poll-seconds", type=float, default=2.0, help="first history poll interval (default: 2)")
-    parser.add_argument("--upload-data", action="store_true", help="prepare and upload the training data first")
-    parser.add_argument("--data", default=None, help="a real Big Mart Train.csv to upload (implies --upload-data)")
+    parser.add_argument(
+        "--upload-data",
+        action="store_true",
+        help="prepare and upload the configured training data first (training_data: a Train.csv path, s3, synthetic)",
+    )
+    parser.add_argument(
+        "--data", default=None, help="a Big Mart Train.csv to upload instead of training_data (implies --upload-data)"
+    )
     parser.set_defaults(handler=cmd_run)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
     """Handle ``run``: upload data, start or attach, follow, report; return the exit code."""
+    from pipeline import training_data
     from pipeline.cli import config_from_args
     from pipeline.clients import clients_for
     from pipeline.commit import resolve_commit
@@ -149,7 +174,13 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise aws_failure(exc) from None
     write_outputs(result)
     title = f"Pipeline run {run_id} ({config.environment})"
-    github_actions.append_summary(summary_markdown(result, build_definition(config), title, timeout))
+    notice = training_data.synthetic_notice(config) if not args.data else ""
+    summary = summary_markdown(result, build_definition(config), title, timeout)
+    github_actions.append_summary(f"{notice}\n\n{summary}" if notice else summary)
+    if notice:
+        github_actions.warning(
+            'this run trained on synthetic data (training_data = "synthetic")', title="synthetic data"
+        )
     if result.succeeded:
         endpoint = (result.output or {}).get("EndpointName", config.endpoint_name)
         print(f"succeeded: endpoint {endpoint} serves {(result.output or {}).get('EndpointConfigName', '?')}")

@@ -161,7 +161,7 @@ def test_deploy_triggers_inputs_and_order() -> None:
     job = deploy["jobs"]["deploy"]
     assert job["needs"] == "tests"
     runs = [s["run"] for s in job["steps"] if "run" in s]
-    order = ["pip install", "deploy --plan", "deploy --commit", "pipeline run", "pipeline smoke"]
+    order = ["pip install", "pipeline doctor", "deploy --plan", "deploy --commit", "pipeline run", "pipeline smoke"]
     positions = [next(i for i, run in enumerate(runs) if text in run) for text in order]
     assert positions == sorted(positions), runs
 
