@@ -33,6 +33,7 @@ from botocore.exceptions import BotoCoreError, ClientError, ProfileNotFound
 
 from pipeline import github_actions as gha
 from pipeline import validation
+from pipeline.aws_errors import read_error
 from pipeline.errors import PipelineError, UsageError
 
 AUDIENCE = "sts.amazonaws.com"
@@ -371,12 +372,10 @@ def _call_sts(
     try:
         credentials: dict[str, Any] = call()["Credentials"]
     except ClientError as err:
-        error = err.response.get("Error", {})
-        code = str(error.get("Code", "Unknown"))
-        aws_message = _redact(str(error.get("Message", "")), secrets)
-        # botocore counts the retries it made (standard mode) in the response metadata.
-        attempts = int(err.response.get("ResponseMetadata", {}).get("RetryAttempts", 0)) + 1
-        message = _redact(describe(code, aws_message, attempts), secrets)
+        error = read_error(err)
+        code = error.code or "Unknown"
+        aws_message = _redact(error.message, secrets)
+        message = _redact(describe(code, aws_message, error.attempts), secrets)
         raise StsError(message, code=code, role_arn=role_arn) from None
     except BotoCoreError as err:
         # e.g. EndpointConnectionError: a wrong endpoint_url or no network. botocore's text

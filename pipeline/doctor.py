@@ -22,7 +22,8 @@ from typing import Any
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
-from pipeline import github_actions, permissions, training_data
+from pipeline import github_actions, training_data, trust
+from pipeline.aws_errors import error_code, error_message
 from pipeline.config import PipelineConfig
 from pipeline.errors import PipelineError
 
@@ -58,14 +59,9 @@ class Check:
         return f"{text} -> fix: {self.fix}" if self.fix else text
 
 
-def error_code(exc: ClientError) -> str:
-    """The AWS error code of a ClientError."""
-    return str(exc.response.get("Error", {}).get("Code", ""))
-
-
 def _aws_text(exc: Exception) -> str:
     if isinstance(exc, ClientError):
-        return f"{error_code(exc)}: {exc.response.get('Error', {}).get('Message', '')}".rstrip(": ")
+        return f"{error_code(exc)}: {error_message(exc)}".rstrip(": ")
     return str(exc)
 
 
@@ -167,13 +163,7 @@ def check_service_role(iam: Any, kind: str, arn: str) -> Check:
     if role is None:
         return Check(label, FAIL, "does not exist", "run `python -m pipeline bootstrap` for this environment")
     service = SERVICE_PRINCIPALS[kind]
-    trusted = permissions.policy_allows(
-        [_trust_document(role)],
-        "sts:AssumeRole",
-        None,
-        {"aws:SourceAccount": account_of(arn)},
-        principal={"Service": service},
-    )
+    trusted = trust.trusts_service(_trust_document(role), service, {"aws:SourceAccount": account_of(arn)})
     if not trusted:
         return Check(
             label, FAIL, f"does not trust {service}", "update the bootstrap stack (python -m pipeline bootstrap)"
@@ -195,13 +185,8 @@ def check_deploy_role(iam: Any, arn: str | None, repository: str | None, environ
     if role is None:
         return Check(label, FAIL, "does not exist", "run `python -m pipeline bootstrap` for this environment"), ""
     document = _trust_document(role)
-    providers = [
-        principal
-        for statement in _statements(document)
-        for principal in _as_list(statement.get("Principal", {}).get("Federated"))
-        if str(principal).endswith(f"oidc-provider/{OIDC_HOST}")
-    ]
-    provider = str(providers[0]) if providers else ""
+    providers = trust.github_providers(document)
+    provider = providers[0] if providers else ""
     if not provider:
         return Check(label, FAIL, f"trusts no {OIDC_HOST} provider", "update the bootstrap stack"), ""
     if not repository:
@@ -215,7 +200,7 @@ def check_deploy_role(iam: Any, arn: str | None, repository: str | None, environ
             provider,
         )
     sub = f"repo:{repository}:environment:{environment}"
-    if permissions.web_identity_allowed(document, provider_arn=provider, claims={"aud": AUDIENCE, "sub": sub}):
+    if trust.trusts_github(document, provider, audience=AUDIENCE, subject=sub):
         return Check(label, OK, f"trusts {sub} through {provider}"), provider
     return (
         Check(
@@ -377,17 +362,6 @@ def _s3_has(s3: Any, config: PipelineConfig, name: str) -> bool:
         return bool(s3.list_objects_v2(Bucket=config.bucket, Prefix=prefix, MaxKeys=1).get("KeyCount", 0))
     except ClientError:
         return False
-
-
-def _statements(document: Mapping[str, Any]) -> list[Mapping[str, Any]]:
-    statements = document.get("Statement", [])
-    return [statements] if isinstance(statements, Mapping) else list(statements)
-
-
-def _as_list(value: Any) -> list[Any]:
-    if value is None:
-        return []
-    return list(value) if isinstance(value, list) else [value]
 
 
 # -- all checks -------------------------------------------------------------------------------

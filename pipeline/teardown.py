@@ -20,6 +20,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from pipeline.aws_errors import error_code, error_message
 from pipeline.config import PipelineConfig
 from pipeline.errors import PipelineError, UsageError
 
@@ -52,11 +53,6 @@ class TeardownPlan:
         found = [f"{verb} {r.kind} {r.name}" for r in self.delete]
         found += [f"keep {r.kind} {r.name}: {why}" for r, why in self.kept]
         return found or [f"nothing of environment {self.environment} found"]
-
-
-def error_code(exc: ClientError) -> str:
-    """The AWS error code of a ClientError."""
-    return str(exc.response.get("Error", {}).get("Code", ""))
 
 
 def run_name(config: PipelineConfig, kind: str) -> re.Pattern[str]:
@@ -182,7 +178,7 @@ def plan_stack(plan: TeardownPlan, config: PipelineConfig, cfn: Any, s3: Any, st
     try:
         stack = cfn.describe_stacks(StackName=stack_name)["Stacks"][0]
     except ClientError as exc:
-        if "does not exist" in str(exc.response.get("Error", {}).get("Message", "")):
+        if "does not exist" in error_message(exc):
             return
         raise
     resources = {
@@ -276,9 +272,8 @@ def execute_teardown(
         try:
             _delete(resource, clients, out, wait_stack)
         except ClientError as exc:
-            message = exc.response.get("Error", {}).get("Message", "")
             raise PipelineError(
-                f"deleting {resource.kind} {resource.name} failed: {error_code(exc)}: {message} "
+                f"deleting {resource.kind} {resource.name} failed: {error_code(exc)}: {error_message(exc)} "
                 "(the resources before it were deleted; fix this and run teardown again)"
             ) from None
 

@@ -13,6 +13,7 @@ import pytest
 from pipeline.cli import main
 from pipeline.config import PipelineConfig
 from pipeline.definition import execution_input, run_id_for_commit
+from pipeline.definition import state_names as names
 from pipeline.deploy import deploy_state_machine
 from pipeline.emulator import Emulator, Timings
 from pipeline.errors import UsageError
@@ -23,15 +24,7 @@ from tests.deploy.conftest import COMMIT, FAST, TIME_SCALE, read_outputs
 pytestmark = pytest.mark.deploy
 
 RUN_ID = run_id_for_commit(COMMIT, 1)
-STAGES = [
-    "Train model",
-    "Save model",
-    "Configure endpoint",
-    "Find endpoint",
-    "Create endpoint",
-    "Wait for deployment",
-    "Check deployment",
-]
+STAGES = list(names.FIRST_RUN_STAGES)
 QUICK = ["--poll-seconds", "0.02"]
 SYNTHETIC = ["--set", "training_data=synthetic"]
 
@@ -106,10 +99,10 @@ def test_training_failure_names_stage_error_and_cause(
     )
 
     assert result.status == "FAILED"
-    assert result.failed_stage == "Train model"
+    assert result.failed_stage == names.TRAIN_MODEL
     assert result.error == "Pipeline.TrainModelFailed"
     assert "label column has NaN" in (result.cause or "")
-    assert [(s.name, s.status) for s in result.stages] == [("Train model", "failed")]
+    assert [(s.name, s.status) for s in result.stages] == [(names.TRAIN_MODEL, "failed")]
     assert "execution FAILED at stage 'Train model': Pipeline.TrainModelFailed" in lines[-1]
 
 
@@ -241,17 +234,6 @@ def test_rerun_while_running_gets_the_same_execution(
     assert len(sfn.list_executions(stateMachineArn=deployed.state_machine_arn)["executions"]) == 1
     result = follow_execution(sfn, again, timeout_seconds=30, out=lambda _: None, poll_seconds=0.05)
     assert result.succeeded, (result.error, result.cause)
-
-
-@pytest.mark.parametrize("command", ["deploy", "run"])
-def test_scripts_are_thin_entry_points(command: str) -> None:
-    import subprocess
-    import sys
-
-    script = Path(__file__).resolve().parents[2] / "scripts" / f"{command}.py"
-    done = subprocess.run([sys.executable, str(script), "--help"], capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0, done.stderr
-    assert f"usage: python -m pipeline {command}" in done.stdout
 
 
 def test_upload_data_takes_the_configured_train_csv(
