@@ -51,7 +51,9 @@ def client() -> Any:
 def test_the_table_has_its_source_date_and_refresh_command() -> None:
     table = pricing.load_table()
     assert (
-        table["source"].startswith("AWS Price List API") and table["retrieved"] and "cost --refresh" in table["refresh"]
+        "aws.amazon.com/sagemaker/pricing" in table["source"]
+        and table["retrieved"]
+        and "cost --refresh" in table["refresh"]
     )
     staging = load_config("staging", environ={})
     # Every configured environment's instance types are in the table for its region.
