@@ -10,7 +10,7 @@ import boto3
 import pytest
 from botocore.stub import ANY, Stubber
 
-from pipeline.bootstrap import TEMPLATE_PATH, bootstrap, default_stack_name, parameters_from_config
+from pipeline.bootstrap import TEMPLATE_PATH, BootstrapParameters, bootstrap, default_stack_name, parameters_from_config
 from pipeline.cli import main
 from pipeline.config import load_config
 from pipeline.errors import PipelineError
@@ -43,6 +43,13 @@ def run_bootstrap(clients: Clients, **kwargs: Any) -> tuple[Any, str]:
     return result, out.getvalue()
 
 
+def staging_parameters() -> BootstrapParameters:
+    """The staging stack's parameters, with the account's existing OIDC provider named."""
+    provider = "arn:aws:iam::123456789012:oidc-provider/token.actions.githubusercontent.com"
+    config = load_config("staging", environ={})
+    return parameters_from_config(config, github_owner=OWNER, github_repo=REPO, existing_oidc_provider_arn=provider)
+
+
 def stacks(clients: Clients) -> list[str]:
     listed = clients("cloudformation").list_stacks()["StackSummaries"]
     return [s["StackStatus"] for s in listed if s["StackName"] == STACK and s["StackStatus"] != "DELETE_COMPLETE"]
@@ -65,12 +72,7 @@ def test_an_existing_bucket_in_this_account_is_one_line_before_any_change(moto_a
 def test_a_bucket_name_taken_by_another_account_says_names_are_global() -> None:
     s3 = boto3.client("s3", region_name=REGION)
     cfn = boto3.client("cloudformation", region_name=REGION)
-    parameters = parameters_from_config(
-        load_config("staging", environ={}),
-        github_owner=OWNER,
-        github_repo=REPO,
-        existing_oidc_provider_arn="arn:aws:iam::123456789012:oidc-provider/token.actions.githubusercontent.com",
-    )
+    parameters = staging_parameters()
     with Stubber(cfn) as cfn_stub, Stubber(s3) as s3_stub:
         cfn_stub.add_client_error("describe_stacks", "ValidationError", f"Stack with id {STACK} does not exist")
         s3_stub.add_client_error("head_bucket", "403", "Forbidden", http_status_code=403)
@@ -100,12 +102,7 @@ def test_a_change_set_that_fails_on_execution_leaves_no_review_in_progress_stack
 
 def test_a_rolled_back_first_stack_is_deleted_and_the_failed_resource_named() -> None:
     cfn = boto3.client("cloudformation", region_name=REGION)
-    parameters = parameters_from_config(
-        load_config("staging", environ={}),
-        github_owner=OWNER,
-        github_repo=REPO,
-        existing_oidc_provider_arn="arn:aws:iam::123456789012:oidc-provider/token.actions.githubusercontent.com",
-    )
+    parameters = staging_parameters()
     stack_id = f"arn:aws:cloudformation:{REGION}:123456789012:stack/{STACK}/1"
     now = datetime(2999, 1, 1, tzinfo=timezone.utc)
 
