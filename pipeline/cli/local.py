@@ -54,7 +54,10 @@ def handle(args: argparse.Namespace) -> int:
     raw = data.read_raw(args.data) if args.data else data.generate_raw(args.rows, seed=args.seed)
     out = print
     # A SIGTERM (CI cancelling, `kill`) must stop the emulator and free the port like Ctrl-C does.
-    signal.signal(signal.SIGTERM, interrupt)
+    # SIGINT too, explicitly: a job started in the background by a script inherits SIGINT as
+    # ignored, and Python then installs no KeyboardInterrupt handler of its own.
+    for stop_signal in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(stop_signal, interrupt)
     attach = args.attach or kept_emulator(work_dir, out)
     with emulator(args.port, attach, out) as url:
         result = run_local(config, endpoint_url=url, work_dir=work_dir, raw=raw, out=out, timeout_seconds=args.timeout)
