@@ -171,11 +171,26 @@ def check_service_role(iam: Any, kind: str, arn: str) -> Check:
     return Check(label, OK, f"exists and trusts {service}")
 
 
-def check_deploy_role(iam: Any, arn: str | None, repository: str | None, environment: str) -> tuple[Check, str]:
+def candidate_subjects(repository: str | None, environment: str, environ: Mapping[str, str]) -> list[str]:
+    """The ``sub`` claims this repository's environment can have: GitHub's default (by name) and,
+    inside Actions, the bootstrap's ``oidc_subject = "id"`` form (by the IDs Actions exposes)."""
+    found = [f"repo:{repository}:environment:{environment}"] if repository else []
+    owner_id, repository_id = environ.get("GITHUB_REPOSITORY_OWNER_ID"), environ.get("GITHUB_REPOSITORY_ID")
+    if owner_id and repository_id:
+        found.append(
+            f"repository_owner_id:{owner_id}:repository_id:{repository_id}:environment:{environment}:ref:refs/heads/main"
+        )
+    return found
+
+
+def check_deploy_role(
+    iam: Any, arn: str | None, repository: str | None, environment: str, environ: Mapping[str, str] | None = None
+) -> tuple[Check, str]:
     """The deploy role exists and trusts GitHub OIDC tokens of this repository's environment.
 
     Returns the check and the OIDC provider ARN the role trusts ('' when unknown).
     """
+    environ = {} if environ is None else environ
     if not arn:
         return Check("deploy role", FAIL, "deploy_role_arn is not set", "set PIPELINE_DEPLOY_ROLE_ARN"), ""
     role, problem, name = _get_role(iam, arn)
@@ -189,24 +204,29 @@ def check_deploy_role(iam: Any, arn: str | None, repository: str | None, environ
     provider = providers[0] if providers else ""
     if not provider:
         return Check(label, FAIL, f"trusts no {OIDC_HOST} provider", "update the bootstrap stack"), ""
-    if not repository:
+    trusted = trust.github_subjects(document)
+    candidates = candidate_subjects(repository, environment, environ)
+    for sub in candidates:
+        if trust.trusts_github(document, provider, audience=AUDIENCE, subject=sub):
+            return Check(label, OK, f"trusts {sub} through {provider}"), provider
+    by_id = any(sub.startswith("repository_owner_id:") for sub in trusted)
+    if not candidates or (by_id and not any(c.startswith("repository_owner_id:") for c in candidates)):
         return (
             Check(
                 label,
                 WARN,
-                f"trusts {OIDC_HOST}; repository unknown, so the subject was not checked",
-                "pass --repository OWNER/REPO (GITHUB_REPOSITORY inside Actions)",
+                f"trusts {', '.join(trusted) or 'no subject'}; this repository's subject is unknown here, so it "
+                "was not compared",
+                "pass --repository OWNER/REPO (GITHUB_REPOSITORY inside Actions); an ID subject is compared inside "
+                "Actions only",
             ),
             provider,
         )
-    sub = f"repo:{repository}:environment:{environment}"
-    if trust.trusts_github(document, provider, audience=AUDIENCE, subject=sub):
-        return Check(label, OK, f"trusts {sub} through {provider}"), provider
     return (
         Check(
             label,
             FAIL,
-            f"does not trust {sub}",
+            f"does not trust {' or '.join(candidates)} (it trusts {', '.join(trusted) or 'no subject'})",
             "rerun bootstrap with this --github-owner/--github-repo and environment; if your organisation "
             "customised the OIDC subject template, the token's sub differs (docs/github-setup.md, troubleshooting)",
         ),
@@ -426,7 +446,7 @@ def run_checks(
 
     def deploy_role() -> Check:
         nonlocal provider
-        check, provider = check_deploy_role(iam, config.deploy_role_arn, repository, config.environment)
+        check, provider = check_deploy_role(iam, config.deploy_role_arn, repository, config.environment, environ)
         return check
 
     checks += guarded("deploy role", deploy_role)

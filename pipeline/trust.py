@@ -77,3 +77,14 @@ def trusts_github(document: Mapping[str, Any], provider_arn: str, *, audience: s
         and _conditions_hold(statement.get("Condition", {}), context)
         for statement in statements(document)
     )
+
+
+def github_subjects(document: Mapping[str, Any]) -> list[str]:
+    """The ``sub`` values the policy's conditions name (exact or patterns), in order."""
+    found: list[str] = []
+    for statement in statements(document):
+        for operator in _OPERATORS:
+            for key, wanted in statement.get("Condition", {}).get(operator, {}).items():
+                if key == f"{OIDC_ISSUER}:sub":
+                    found += [str(item) for item in _as_list(wanted)]
+    return found

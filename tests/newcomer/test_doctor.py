@@ -68,7 +68,7 @@ def test_a_repository_the_deploy_role_does_not_trust_fails_with_the_subject(acco
     )
     check = next(c for c in found if c.name.startswith("deploy role"))
     assert check.status == FAIL
-    assert check.detail == "does not trust repo:someone/else:environment:staging"
+    assert check.detail.startswith("does not trust repo:someone/else:environment:staging (it trusts repo:acme/big-mart")
     assert "OIDC subject template" in check.fix
 
 
@@ -243,3 +243,36 @@ def test_oidc_and_role_calls_match_botocore_s_model() -> None:
         )
         check = doctor.check_oidc_provider(iam, arn)
         assert check.status == FAIL and "add-client-id-to-open-id-connect-provider" in check.fix
+
+
+def test_an_id_subject_is_compared_inside_actions(account: Account) -> None:
+    """The bootstrap's oidc_subject = "id" trust, compared with the IDs Actions exposes."""
+    sub = "repository_owner_id:11:repository_id:22:environment:staging:ref:refs/heads/main"
+    iam = account.clients("iam")
+    policy = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Federated": account.provider_arn},
+                "Action": "sts:AssumeRoleWithWebIdentity",
+                "Condition": {
+                    "StringEquals": {
+                        "token.actions.githubusercontent.com:aud": "sts.amazonaws.com",
+                        "token.actions.githubusercontent.com:sub": sub,
+                    }
+                },
+            }
+        ],
+    }
+    import json
+
+    iam.create_role(RoleName="id-subject-deploy", AssumeRolePolicyDocument=json.dumps(policy))
+    arn = iam.get_role(RoleName="id-subject-deploy")["Role"]["Arn"]
+    ids = {"GITHUB_REPOSITORY_OWNER_ID": "11", "GITHUB_REPOSITORY_ID": "22"}
+    check, _ = doctor.check_deploy_role(iam, arn, f"{OWNER}/{REPO}", "staging", ids)
+    assert check.status == OK and check.detail.startswith(f"trusts {sub}")
+    check, _ = doctor.check_deploy_role(iam, arn, f"{OWNER}/{REPO}", "staging", {})
+    assert check.status == WARN and "compared inside Actions only" in check.fix
+    check, _ = doctor.check_deploy_role(iam, arn, f"{OWNER}/{REPO}", "staging", dict(ids, GITHUB_REPOSITORY_ID="23"))
+    assert check.status == FAIL

@@ -16,7 +16,16 @@ pytestmark = pytest.mark.newcomer
 
 ROOT = Path(__file__).resolve().parents[2]
 GUIDES = [ROOT / "docs" / "github-setup.md", ROOT / "infra" / "README.md", ROOT / "README.md"]
-PLACEHOLDERS = {"<owner>": OWNER, "<repo>": REPO, "<account>": "123456789012", "<bucket>": "b"}
+PLACEHOLDERS = {
+    "<owner id>": "11",
+    "<repository id>": "22",
+    "<owner>": OWNER,
+    "<repo>": REPO,
+    "OWNER": OWNER,
+    "REPO": REPO,
+    "<account>": "123456789012",
+    "<bucket>": "b",
+}
 FENCE = re.compile(r"```sh\n(.*?)```", re.DOTALL)
 
 
@@ -96,6 +105,7 @@ def test_the_guide_s_aws_steps_run_in_order_on_a_new_account(
         "doctor",
         "bootstrap",
         "bootstrap",
+        "bootstrap",  # 5a: the staging stack again, trusting the repository's IDs
         "data",
         "doctor",
         "teardown",
