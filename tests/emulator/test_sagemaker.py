@@ -105,7 +105,11 @@ def test_training_job_goes_in_progress_then_completed_with_an_artifact() -> None
 
 
 def test_final_metrics_are_the_last_values_the_metric_definitions_find_in_the_log() -> None:
-    log = ["[0]\ttrain-rmse:30.5\tvalidation-rmse:31.25", "noise: validation-rmse:1", "[1]\ttrain-rmse:20\tvalidation-rmse:2.5e1"]
+    log = [
+        "[0]\ttrain-rmse:30.5\tvalidation-rmse:31.25",
+        "noise: validation-rmse:1",
+        "[1]\ttrain-rmse:20\tvalidation-rmse:2.5e1",
+    ]
     with Emulator() as emu:
         emu.faults.add(TrainingLog(lines=log, job="job-log"))
         _, sm = _clients()
