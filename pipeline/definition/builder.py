@@ -37,7 +37,8 @@ from stepfunctions.steps import (
 from stepfunctions.steps.states import Graph, State
 
 from pipeline.config import PipelineConfig
-from pipeline.definition.names import INPUT_KEYS
+from pipeline.definition.gate import GateStages
+from pipeline.definition.names import INPUT_KEYS, LINEAGE_KEYS
 from pipeline.definition.states import JitteredRetry, extend
 
 # Error names a missing endpoint can surface under from the AWS SDK integration: SageMaker
@@ -206,12 +207,13 @@ class Builder:
             ResultSelector={
                 "TrainingJobName.$": "$.TrainingJobName",
                 "ModelArtifacts.$": "$.ModelArtifacts",
+                "FinalMetricDataList.$": "$.FinalMetricDataList",
             },
         )
         return self.guard(step, "Train model", SAGEMAKER_RETRY_ERRORS)
 
     def save_model(self, training: TrainingStep) -> ModelStep:
-        """Register the trained artifact as a SageMaker model."""
+        """Create this run's SageMaker model from the model package version just registered."""
         step = ModelStep(
             "Save model",
             model=training.get_expected_model(),
@@ -220,10 +222,8 @@ class Builder:
             result_path="$.model",
             timeout_seconds=self.config.task_timeout_seconds,
         )
-        container = step.parameters["PrimaryContainer"]
-        container.pop("ModelDataUrl.$", None)
-        container.pop("Environment", None)
-        container["ModelDataUrl.$"] = "$.training.ModelArtifacts.S3ModelArtifacts"
+        # From the registry version, so endpoint -> config -> model -> version can be followed.
+        step.parameters["PrimaryContainer"] = {"ModelPackageName.$": "$.registered.ModelPackageArn"}
         extend(step, ResultSelector={"ModelArn.$": "$.ModelArn"})
         return self.guard(step, "Save model", SAGEMAKER_RETRY_ERRORS)
 
@@ -249,6 +249,11 @@ class Builder:
         training = self.train()
         model = self.save_model(training)
         endpoint_config = self.configure_endpoint()
+        stages = GateStages(self)
+        registration = stages.register(model)
+        gate = stages.gate(registration)
+        champion = stages.champion(gate)
+        start = stages.check_input(training)
 
         find = self.describe(
             "Find endpoint",
@@ -341,7 +346,15 @@ class Builder:
                 "EndpointConfigName.$": "$.EndpointConfigName",
                 "ModelName.$": "$.ModelName",
                 "TrainingJobName.$": "$.TrainingJobName",
-                "ModelArtifacts.$": "$.training.ModelArtifacts.S3ModelArtifacts",
+                "ModelArtifacts.$": f"States.Format('{c.registry_uri}/{{}}/model.tar.gz', $.TrainingJobName)",
+                "ModelPackageArn.$": "$.registered.ModelPackageArn",
+                "QualityGate": {
+                    "Metric.$": "$.gate.Metric",
+                    "Value.$": "$.gate.Values[0]",
+                    "MaxValidationRmse.$": "$.gate.MaxValidationRmse",
+                    "MaxRegressionPct.$": "$.gate.MaxRegressionPct",
+                    "Champion.$": "$.champion",
+                },
                 "PreviousEndpoint.$": "$.endpoint",
             },
         )
@@ -399,7 +412,7 @@ class Builder:
             )
         )
 
-        training.next(model)
+        training.next(champion)
         model.next(endpoint_config)
         endpoint_config.next(find)
         find.next(route)
@@ -411,11 +424,12 @@ class Builder:
         wait_deploy.next(check)
         check.next(live)
         return Graph(
-            Chain([training]),
+            Chain([start]),
             timeout_seconds=c.execution_timeout_seconds,
             comment=(
-                f"Big Mart sales model ({c.environment}): train XGBoost, save the model, configure and "
-                f"deploy endpoint {name}. Input: {', '.join(INPUT_KEYS)}."
+                f"Big Mart sales model ({c.environment}): train XGBoost, gate it on validation:rmse, register "
+                f"it in {c.registry_group}, save the model, configure and deploy endpoint {name}. "
+                f"Input: {', '.join(INPUT_KEYS + LINEAGE_KEYS)}."
             ),
         )
 

@@ -22,7 +22,7 @@ from pipeline.emulator.metrics import final_metrics, metric_definitions
 PLACEHOLDER_NOTE = b"Placeholder model written by the embedded AWS emulator (no trainer configured).\n"
 # What a placeholder job "prints": one evaluation round in the built-in algorithm's format, so
 # its FinalMetricDataList has train:rmse and validation:rmse (replace it with a training_log fault).
-PLACEHOLDER_LOG = ("[0]\ttrain-rmse:1000.00000\tvalidation-rmse:1100.00000",)
+PLACEHOLDER_LOG = ("[0]\ttrain-rmse:500.00000\tvalidation-rmse:600.00000",)
 
 
 @dataclass

@@ -41,7 +41,7 @@ def deployed(config: PipelineConfig, sfn: Any, bucket: str) -> Any:
     from pipeline import data, storage
 
     prepared = data.prepare(data.generate_raw(400, seed=1), config.validation_fraction, config.data_seed)
-    storage.upload_prepared(prepared, boto3.client("s3", region_name=config.region), config)
+    storage.upload_prepared(prepared, boto3.client("s3", region_name=config.region), config, synthetic=True)
     return deploy_state_machine(config, sfn, commit_sha=COMMIT, out=lambda _: None)
 
 

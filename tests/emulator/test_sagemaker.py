@@ -100,7 +100,7 @@ def test_training_job_goes_in_progress_then_completed_with_an_artifact() -> None
         assert rmse["Regex"].startswith(r".*\[[0-9]+\].*#011validation-rmse:")
         # Without a trainer the placeholder's one evaluation line gives the final metrics.
         metrics = {m["MetricName"]: m["Value"] for m in job["FinalMetricDataList"]}
-        assert metrics == {"train:rmse": 1000.0, "validation:rmse": 1100.0}
+        assert metrics == {"train:rmse": 500.0, "validation:rmse": 600.0}
         assert all(m["Timestamp"] == job["TrainingEndTime"] for m in job["FinalMetricDataList"])
 
 

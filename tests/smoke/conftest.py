@@ -68,7 +68,7 @@ class Live:
         # As the command does: botocore does not retry, the smoke test does.
         self.runtime = aws.client(session, "sagemaker-runtime", max_attempts=1)
         self.s3.create_bucket(Bucket=cfg.bucket, CreateBucketConfiguration={"LocationConstraint": REGION})
-        upload_prepared(prepared, self.s3, cfg)
+        upload_prepared(prepared, self.s3, cfg, synthetic=True)
         self.payloads: Payloads = prepare_payloads(download_encoding(self.s3, cfg), rows=8, seed=11)
         self.configs: dict[str, str] = {}
         self.artifacts: dict[str, str] = {}
