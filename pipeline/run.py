@@ -17,6 +17,7 @@ from botocore.exceptions import ClientError
 
 from pipeline import github_actions
 from pipeline.config import PipelineConfig
+from pipeline.definition.names import Output
 from pipeline.errors import UsageError
 from pipeline.follow import RunResult, StageTiming, follow_execution
 
@@ -156,9 +157,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         if args.upload_data or args.data:
             upload_data(config, clients("s3"), args.data)
         lineage = lineage_input(clients("s3"), config, commit)
-        arn = start_execution(
-            config, sfn, run_id=run_id, target_arn=alias_arn(config), name=run_id, lineage=lineage
-        )
+        arn = start_execution(config, sfn, run_id=run_id, target_arn=alias_arn(config), name=run_id, lineage=lineage)
         with github_actions.group(f"execution {run_id}"):
             result = follow_execution(sfn, arn, timeout_seconds=timeout, poll_seconds=args.poll_seconds)
     except ClientError as exc:
@@ -167,8 +166,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     title = f"Pipeline run {run_id} ({config.environment})"
     github_actions.append_summary(summary_markdown(result, build_definition(config), title, timeout))
     if result.succeeded:
-        endpoint = (result.output or {}).get("EndpointName", config.endpoint_name)
-        print(f"succeeded: endpoint {endpoint} serves {(result.output or {}).get('EndpointConfigName', '?')}")
+        endpoint = (result.output or {}).get(Output.ENDPOINT, config.endpoint_name)
+        print(f"succeeded: endpoint {endpoint} serves {(result.output or {}).get(Output.ENDPOINT_CONFIG, '?')}")
         return 0
     problems = failure_lines(result, timeout)
     github_actions.error("\n".join(problems), title=f"pipeline run {result.status}")

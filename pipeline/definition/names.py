@@ -69,3 +69,16 @@ def execution_input(config: PipelineConfig, run_id: str, lineage: dict[str, Any]
             raise UsageError(f"execution input lineage lacks {', '.join(missing)}")
         return {**names, **{key: lineage[key] for key in LINEAGE_KEYS}}
     return dict(names)
+
+
+class Output:
+    """Keys of a successful execution's output (written by the report state; read by run and smoke)."""
+
+    ENDPOINT = "EndpointName"
+    ENDPOINT_CONFIG = "EndpointConfigName"
+    MODEL = "ModelName"
+    TRAINING_JOB = "TrainingJobName"
+    MODEL_ARTIFACTS = "ModelArtifacts"
+    MODEL_PACKAGE = "ModelPackageArn"
+    QUALITY_GATE = "QualityGate"
+    PREVIOUS_ENDPOINT = "PreviousEndpoint"
