@@ -16,6 +16,7 @@ MODULES = (
     "pipeline.smoke",
     "pipeline.local",
     "pipeline.bootstrap",
+    "pipeline.models",
 )
 
 

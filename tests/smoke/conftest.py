@@ -190,9 +190,11 @@ class Live:
     def run_execution(self, machine_arn: str, run_id: str) -> dict[str, Any]:
         """Start one deploy execution and wait for it to end."""
         from pipeline.definition import execution_input
+        from pipeline.provenance import lineage_input
 
+        lineage = lineage_input(self.s3, self.cfg, "0123456789abcdef0123456789abcdef01234567")
         arn = self.sfn.start_execution(
-            stateMachineArn=machine_arn, name=run_id, input=json.dumps(execution_input(self.cfg, run_id))
+            stateMachineArn=machine_arn, name=run_id, input=json.dumps(execution_input(self.cfg, run_id, lineage))
         )["executionArn"]
         deadline = time.monotonic() + 30
         while (desc := self.sfn.describe_execution(executionArn=arn))["status"] == "RUNNING":
