@@ -18,7 +18,7 @@ import xgboost as xgb
 
 from pipeline import data
 from pipeline.config import load_config
-from pipeline.local import LOCAL_OVERRIDES, emulator, emulator_session, predict, run_local
+from pipeline.local import LOCAL_OVERRIDES, emulator, emulator_session, predict, run_local, summary
 
 pytestmark = pytest.mark.local
 
@@ -66,6 +66,25 @@ def test_two_runs_create_then_update_and_serve_the_trained_model(raw, tmp_path):
         assert second.holdout_rmse < labels.std()
         assert {"calls", "p50", "p95"} <= set(second.latency_ms)
         assert Path(second.artifacts["model"]).is_file()
+
+        # The gate: the first run had no champion; the second ran against the first, approved.
+        assert first.gate["Champion"]["Found"] is False and first.approval == "Approved"
+        assert second.gate["Champion"]["ModelPackageArn"] == first.model_package
+        assert second.gate["Value"] <= second.gate["Champion"]["Bar"] == pytest.approx(first.gate["Value"] * 1.05)
+        assert (first.model_package[-2:], second.model_package[-2:], second.approval) == ("/1", "/2", "Approved")
+        text = summary(second)
+        assert f"quality gate: validation:rmse {second.gate['Value']} passed; absolute bar 900.0; champion version 1" in text
+        assert f"model package: {second.model_package} -> Approved" in text
+
+
+def test_a_weak_model_fails_the_gate_and_exits_1_with_the_metric_and_the_bar(tmp_path):
+    result = run_cli(
+        "--rows", str(ROWS), "--seed", "3", "--set", "hyperparameters.num_round=1", "--work-dir", str(tmp_path / "w"),
+        cwd=tmp_path,
+    )
+    assert result.returncode == 1, result.stderr
+    assert "failed with Pipeline.QualityGateFailed: validation:rmse 1302." in result.stderr
+    assert "is above max_validation_rmse 900. Nothing was registered or deployed" in result.stderr
 
 
 def run_cli(*args: str, cwd: Path, timeout: float = 120) -> subprocess.CompletedProcess[str]:
