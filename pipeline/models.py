@@ -1,4 +1,4 @@
-"""``python -m pipeline models``: the registered versions of an environment, and what is live.
+"""The registered versions of an environment, and what is live (``python -m pipeline models``).
 
 Without ``--live``: every version of the environment's model package group (newest first) with
 its status, validation:rmse, commit, data (synthetic or real) and the environments whose
@@ -9,7 +9,6 @@ Exit codes: 0 listed, 1 an AWS call failed, 2 unknown environment or group.
 
 from __future__ import annotations
 
-import argparse
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -77,53 +76,14 @@ def live_lines(environments: Iterable[Environment]) -> list[str]:
     return lines
 
 
-def register_cli(subparsers: Any) -> None:
-    """Add the ``models`` command."""
-    from pipeline.cli import add_config_arguments
-    from pipeline.clients import add_aws_arguments
+def report_lines(chosen: Environment, everyone: list[Environment], *, group: str | None, live: bool) -> list[str]:
+    """The ``models`` report: the chosen environment's versions, or (``live``) every endpoint's lineage.
 
-    parser = subparsers.add_parser(
-        "models",
-        help="list the registered model versions (status, metric, commit, data, where deployed); --live: lineage",
-        description=__doc__.split("\n\n")[0] if __doc__ else None,
-    )
-    add_config_arguments(parser)
-    add_aws_arguments(parser)
-    parser.add_argument("--group", default=None, help="model package group (default: the environment's)")
-    parser.add_argument("--live", action="store_true", help="each environment's endpoint with its full lineage")
-    parser.set_defaults(handler=cmd_models)
-
-
-def environments_from_args(args: argparse.Namespace) -> tuple[Environment, list[Environment]]:
-    """The chosen environment and every environment of the file (same credentials and endpoint)."""
-    from pipeline.cli import config_from_args
-    from pipeline.clients import clients_for
-    from pipeline.config import environments, find_config_file, read_config_file
-
-    chosen = config_from_args(args)
-    clients = clients_for(chosen, args)
-    names = environments(read_config_file(find_config_file(args.config, {})))
-    everyone = []
-    for name in names:
-        if name == chosen.environment:
-            config = chosen
-        else:
-            config = config_from_args(argparse.Namespace(**{**vars(args), "env": name}))
-        if config.region == chosen.region:
-            everyone.append(Environment(config, clients("sagemaker")))
-    return Environment(chosen, clients("sagemaker")), everyone
-
-
-def cmd_models(args: argparse.Namespace, out: Printer = print) -> int:
-    """Handler of ``python -m pipeline models``."""
-    chosen, everyone = environments_from_args(args)
+    UsageError for an unknown group (naming those that exist); PipelineError when a call fails.
+    """
     try:
-        if args.live:
-            lines = live_lines(everyone)
-        else:
-            lines = list_lines(chosen, args.group or chosen.config.registry_group, everyone)
+        if live:
+            return live_lines(everyone)
+        return list_lines(chosen, group or chosen.config.registry_group, everyone)
     except (ClientError, BotoCoreError) as exc:
         raise PipelineError(f"reading the model registry failed: {exc}") from None
-    for line in lines:
-        out(line)
-    return 0

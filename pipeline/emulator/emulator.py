@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from typing import Any
 
 import boto3
@@ -36,7 +38,8 @@ class Emulator:
     """SageMaker + Step Functions (+ S3, IAM, ...) emulated in this process.
 
     Use as a context manager (or ``start()``/``stop()``); boto3 clients created while it runs
-    reach it without an endpoint URL.
+    reach it without an endpoint URL. ``clock`` (seconds, monotonic) times training and endpoint
+    transitions and the expiry of STS sessions; tests inject one to live hours in a second.
     """
 
     def __init__(
@@ -45,12 +48,14 @@ class Emulator:
         model_host: ModelHost | None = None,
         timings: Timings | None = None,
         faults: FaultFile | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ):
         self.runtime = rt.Runtime(
             s3_client_factory=self._s3_client,
             timings=timings or Timings(),
             trainer=trainer,
             model_host=model_host,
+            clock=clock,
         )
         self._initial = faults
         self._mock: Any = None

@@ -27,8 +27,9 @@ from moto.stepfunctions.parser.asl.parse.intrinsic.intrinsic_parser import Intri
 from moto.stepfunctions.parser.asl.parse.intrinsic.preprocessor import Preprocessor
 from moto.stepfunctions.parser.models import StepFunctionsParserBackend
 from moto.stepfunctions.responses import StepFunctionResponse
+from moto.sts.models import STSBackend
 
-from pipeline.emulator import call_faults, endpoints, invoke, registry, sfn_engine, training
+from pipeline.emulator import call_faults, credentials, endpoints, invoke, registry, sfn_engine, sfn_lists, training
 from pipeline.emulator.compat import check_moto_compatibility
 
 _lock = threading.Lock()
@@ -103,6 +104,8 @@ def install() -> None:
         _wrap_static(Preprocessor, "_text_of_str", sfn_engine.intrinsic_text_of_str)
         _wrap(StepFunctionsParserBackend, "start_execution", sfn_engine.start_execution)
         _wrap(StepFunctionResponse, "describe_execution", sfn_engine.describe_execution)
+        _wrap(StepFunctionResponse, "list_executions", sfn_lists.list_executions)
+        StepFunctionResponse.list_state_machine_versions = sfn_lists.list_state_machine_versions  # type: ignore[attr-defined]
         # SageMaker.
         _wrap(SageMakerModelBackend, "create_training_job", training.create_training_job)
         _wrap(SageMakerModelBackend, "describe_training_job", training.describe_training_job)
@@ -119,6 +122,8 @@ def install() -> None:
         # SageMaker Runtime and fault injection for every service.
         _wrap(SageMakerRuntimeResponse, "invoke_endpoint", invoke.invoke_endpoint)
         _wrap(BaseResponse, "call_action", call_faults.call_action)
+        # STS: sessions that expire by the emulator's clock.
+        _wrap(STSBackend, "assume_role", credentials.assume_role)
         # CloudFormation: outputs of stacks deployed through change sets (the bootstrap).
         _wrap(CloudFormationBackend, "execute_change_set", execute_change_set_with_outputs)
         _installed = True
