@@ -73,13 +73,23 @@ def test_two_runs_create_then_update_and_serve_the_trained_model(raw, tmp_path):
         assert second.gate["Value"] <= second.gate["Champion"]["Bar"] == pytest.approx(first.gate["Value"] * 1.05)
         assert (first.model_package[-2:], second.model_package[-2:], second.approval) == ("/1", "/2", "Approved")
         text = summary(second)
-        assert f"quality gate: validation:rmse {second.gate['Value']} passed; absolute bar 900.0; champion version 1" in text
+        assert (
+            f"quality gate: validation:rmse {second.gate['Value']} passed; absolute bar 900.0; champion version 1"
+            in text
+        )
         assert f"model package: {second.model_package} -> Approved" in text
 
 
 def test_a_weak_model_fails_the_gate_and_exits_1_with_the_metric_and_the_bar(tmp_path):
     result = run_cli(
-        "--rows", str(ROWS), "--seed", "3", "--set", "hyperparameters.num_round=1", "--work-dir", str(tmp_path / "w"),
+        "--rows",
+        str(ROWS),
+        "--seed",
+        "3",
+        "--set",
+        "hyperparameters.num_round=1",
+        "--work-dir",
+        str(tmp_path / "w"),
         cwd=tmp_path,
     )
     assert result.returncode == 1, result.stderr

@@ -42,7 +42,11 @@ def handle(args: argparse.Namespace) -> int:
     everyone = []
     # Every environment of the file in the same region, reached with the same credentials.
     for name in environments(read_config_file(find_config_file(args.config, os.environ))):
-        config = chosen if name == chosen.environment else config_from_args(argparse.Namespace(**{**vars(args), "env": name}))
+        config = (
+            chosen
+            if name == chosen.environment
+            else config_from_args(argparse.Namespace(**{**vars(args), "env": name}))
+        )
         if config.region == chosen.region:
             everyone.append(Environment(config, sagemaker))
     for line in report_lines(Environment(chosen, sagemaker), everyone, group=args.group, live=args.live):

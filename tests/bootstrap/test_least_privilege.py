@@ -116,11 +116,13 @@ def test_a_removed_stage_leaves_an_extra_permission(template: dict[str, Any], de
 def test_a_wildcard_grant_is_reported_even_though_it_covers_everything(definition: dict[str, Any]) -> None:
     required = permissions.required_actions(definition)
     document = {
-        "Statement": [{"Effect": "Allow", "Action": ["sagemaker:*", "iam:PassRole", "events:*"], "Resource": "x"}]
+        "Statement": [
+            {"Effect": "Allow", "Action": ["sagemaker:*", "iam:PassRole", "events:*", "s3:*"], "Resource": "x"}
+        ]
     }
     diff = permissions.check_definition(definition, [document])
     assert not diff.missing
-    assert diff.extra == {"sagemaker:*", "events:*"}
+    assert diff.extra == {"sagemaker:*", "events:*", "s3:*"}
     assert set(required) > {"iam:PassRole"}
 
 
