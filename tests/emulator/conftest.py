@@ -66,7 +66,7 @@ class Pipeline:
             stateMachineArn=arn or self.arn, name=run_id, input=json.dumps(self.input(run_id))
         )["executionArn"]
 
-    def wait(self, execution_arn: str, timeout: float = 20.0) -> dict[str, Any]:
+    def wait(self, execution_arn: str, timeout: float = 60.0) -> dict[str, Any]:
         deadline = time.monotonic() + timeout
         while (desc := self.sfn.describe_execution(executionArn=execution_arn))["status"] == "RUNNING":
             assert time.monotonic() < deadline, f"{execution_arn} still RUNNING after {timeout} s"
