@@ -91,6 +91,7 @@ def test_a_weak_model_fails_the_gate_and_exits_1_with_the_metric_and_the_bar(tmp
         "--work-dir",
         str(tmp_path / "w"),
         cwd=tmp_path,
+        timeout=600,  # a bound for a loaded machine; the run itself takes seconds
     )
     assert result.returncode == 1, result.stderr
     assert "failed with Pipeline.QualityGateFailed: validation:rmse 1302." in result.stderr
