@@ -26,8 +26,6 @@ from pipeline.errors import PipelineError, UsageError
 
 Printer = Callable[[str], None]
 OWNERSHIP_TAGS = ("project", "environment")
-# Configuration keys naming model package groups (the model registry).
-REGISTRY_KEYS = ("model_package_group_name", "model_package_group")
 
 
 @dataclass(frozen=True)
@@ -122,8 +120,8 @@ def plan_sagemaker(plan: TeardownPlan, config: PipelineConfig, sagemaker: Any) -
 
 
 def registry_groups(config: PipelineConfig) -> list[str]:
-    """The model package groups the configuration names (none until the registry is configured)."""
-    return [str(value) for key in REGISTRY_KEYS if (value := getattr(config, key, None))]
+    """The model package group the state machine registers this environment's versions in."""
+    return [config.registry_group]
 
 
 def plan_registry(plan: TeardownPlan, config: PipelineConfig, sagemaker: Any) -> None:

@@ -36,6 +36,7 @@ from pipeline.emulator import (
     endpoints,
     invoke,
     quotas,
+    registry,
     registry_deletes,
     sfn_engine,
     sfn_lists,
@@ -124,6 +125,10 @@ def install() -> None:
         _wrap(SageMakerModelBackend, "describe_endpoint", endpoints.describe_endpoint)
         _wrap(SageMakerModelBackend, "delete_endpoint", endpoints.delete_endpoint)
         _wrap(SageMakerModelBackend, "list_endpoints", endpoints.list_endpoints)
+        _wrap(SageMakerModelBackend, "create_model", registry.create_model)
+        _wrap(SageMakerModelBackend, "create_model_package_group", registry.create_model_package_group)
+        _wrap(SageMakerModelBackend, "create_model_package", registry.create_model_package)
+        _wrap(SageMakerModelBackend, "update_model_package", registry.update_model_package)
         SageMakerResponse.update_endpoint = _sagemaker_update_endpoint  # type: ignore[attr-defined]
         SageMakerResponse.stop_training_job = _sagemaker_stop_training_job  # type: ignore[attr-defined]
         # Model registry deletions (teardown), which moto lacks.

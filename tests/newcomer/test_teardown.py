@@ -193,9 +193,7 @@ def test_empty_bucket_removes_every_version_and_delete_marker(world: World) -> N
     assert not after.get("Versions") and not after.get("DeleteMarkers")
 
 
-def test_the_registry_s_versions_and_groups_are_deleted_when_configured(
-    world: World, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_the_registry_s_versions_and_group_are_deleted(world: World) -> None:
     sm = world.clients("sagemaker")
     sm.create_model_package_group(ModelPackageGroupName="big-mart-staging", Tags=tags("staging"))
     sm.create_model_package_group(ModelPackageGroupName="someone-elses", Tags=tags("staging"))
@@ -208,9 +206,8 @@ def test_the_registry_s_versions_and_groups_are_deleted_when_configured(
                 "SupportedResponseMIMETypes": ["text/csv"],
             },
         )
-    # The registry (issue 14) names its group in the configuration; until that key exists the
-    # test gives teardown the name the way the configuration would.
-    monkeypatch.setattr(teardown, "registry_groups", lambda config: ["big-mart-staging"])
+    # The configuration's registry_group (model_package_group, unset: the endpoint's name).
+    assert teardown.registry_groups(world.config) == ["big-mart-staging"]
     plan = teardown.plan_teardown(world.config, world.clients)
     kinds = [r.kind for r in plan.delete]
     assert kinds.count("model-package") == 2 and kinds.index("model-package-group") > kinds.index("model-package")
