@@ -35,10 +35,12 @@ def gate_state_names() -> set[str]:
 
 def run_input(cfg: Any, s3: Any, run_id: str) -> dict[str, Any]:
     """The execution input, with lineage where the code has it."""
-    try:
-        from pipeline.provenance import lineage_input
-    except ImportError:
+    import inspect
+
+    if "lineage" not in inspect.signature(execution_input).parameters:
         return execution_input(cfg, run_id=run_id)
+    from pipeline.provenance import lineage_input
+
     return execution_input(cfg, run_id=run_id, lineage=lineage_input(s3, cfg, COMMIT))
 
 
