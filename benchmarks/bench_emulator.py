@@ -15,6 +15,8 @@ import boto3
 from pipeline.config import load_config
 from pipeline.definition import build_definition, execution_input
 from pipeline.emulator import Emulator, Timings
+from pipeline.provenance import lineage_input
+from pipeline.storage import CHANNEL_FILES
 
 KEYS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
 
@@ -27,8 +29,8 @@ def main() -> None:
         s3.create_bucket(
             Bucket=cfg.account.bucket, CreateBucketConfiguration={"LocationConstraint": cfg.account.region}
         )
-        for channel in ("train", "validation"):
-            s3.put_object(Bucket=cfg.account.bucket, Key=f"{cfg.account.prefix}/data/{channel}/part.csv", Body=b"1,2\n")
+        for name in CHANNEL_FILES.values():
+            s3.put_object(Bucket=cfg.account.bucket, Key=f"{cfg.account.prefix}/data/{name}", Body=b"1,2\n")
         sfn = boto3.client("stepfunctions", region_name=cfg.account.region, **KEYS)
         arn = sfn.create_state_machine(
             name=cfg.state_machine.name,
@@ -37,7 +39,9 @@ def main() -> None:
         )["stateMachineArn"]
         started = time.perf_counter()
         execution = sfn.start_execution(
-            stateMachineArn=arn, name="bench", input=json.dumps(execution_input(cfg, run_id="bench"))
+            stateMachineArn=arn,
+            name="bench",
+            input=json.dumps(execution_input(cfg, run_id="bench", lineage=lineage_input(s3, cfg, "0" * 40))),
         )["executionArn"]
         while (desc := sfn.describe_execution(executionArn=execution))["status"] == "RUNNING":
             time.sleep(0.005)

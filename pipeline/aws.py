@@ -50,6 +50,8 @@ from pipeline.errors import PipelineError, UsageError
 
 if TYPE_CHECKING:
     from mypy_boto3_cloudformation import CloudFormationClient
+    from mypy_boto3_iam import IAMClient
+    from mypy_boto3_pricing import PricingClient
     from mypy_boto3_s3 import S3Client
     from mypy_boto3_sagemaker import SageMakerClient
     from mypy_boto3_sagemaker_runtime import SageMakerRuntimeClient
@@ -191,6 +193,26 @@ def client(
     max_attempts: int = ...,
     credentials: Mapping[str, Any] | None = ...,
 ) -> CloudFormationClient: ...
+@overload
+def client(
+    session: boto3.Session,
+    service_name: Literal["iam"],
+    *,
+    endpoint_url: str | None = ...,
+    region_name: str | None = ...,
+    max_attempts: int = ...,
+    credentials: Mapping[str, Any] | None = ...,
+) -> IAMClient: ...
+@overload
+def client(
+    session: boto3.Session,
+    service_name: Literal["pricing"],
+    *,
+    endpoint_url: str | None = ...,
+    region_name: str | None = ...,
+    max_attempts: int = ...,
+    credentials: Mapping[str, Any] | None = ...,
+) -> PricingClient: ...
 @overload
 def client(
     session: boto3.Session,

@@ -14,6 +14,7 @@ from pipeline.config import PipelineConfig
 
 if TYPE_CHECKING:
     from mypy_boto3_cloudformation import CloudFormationClient
+    from mypy_boto3_iam import IAMClient
     from mypy_boto3_s3 import S3Client
     from mypy_boto3_sagemaker import SageMakerClient
     from mypy_boto3_sagemaker_runtime import SageMakerRuntimeClient
@@ -31,6 +32,8 @@ class Clients:
 
     @overload
     def __call__(self, service: Literal["cloudformation"]) -> CloudFormationClient: ...
+    @overload
+    def __call__(self, service: Literal["iam"]) -> IAMClient: ...
     @overload
     def __call__(self, service: Literal["s3"]) -> S3Client: ...
     @overload

@@ -140,6 +140,9 @@ class DataSettings:
 
     validation_fraction: float = setting("validation_fraction", 0.2, between=(0.01, 0.9))
     seed: int = setting("data_seed", 42, between=(0, 2**31 - 1))
+    # Where `run --upload-data` takes the training data from (pipeline.training_data): the real
+    # Train.csv (a path), "s3" (prepared data already in the bucket) or "synthetic".
+    source: str = setting("training_data", "data/Train.csv")
 
 
 @dataclass(frozen=True)
@@ -168,6 +171,23 @@ class Guardrails:
     rollback_alarms: list[str] = field(default_factory=list, metadata={"key": "rollback_alarms", "between": None})
 
 
+@dataclass(frozen=True)
+class Gate:
+    """The quality gate between training and deployment, on the job's validation:rmse."""
+
+    # Absolute bar (unset: none) and the most a challenger may be worse than the champion.
+    max_validation_rmse: float | None = setting("max_validation_rmse", None)
+    max_regression_pct: float = setting("max_regression_pct", 5.0)
+
+
+@dataclass(frozen=True)
+class Registry:
+    """The model registry: the environment's model package group."""
+
+    # Unset: the endpoint's name (PipelineConfig.registry_group).
+    model_package_group: str | None = setting("model_package_group", None)
+
+
 # The sections of PipelineConfig, by attribute name.
 SECTIONS: dict[str, type] = {
     "account": Account,
@@ -178,6 +198,8 @@ SECTIONS: dict[str, type] = {
     "data": DataSettings,
     "smoke": Smoke,
     "guardrails": Guardrails,
+    "gate": Gate,
+    "registry": Registry,
 }
 
 
@@ -229,6 +251,18 @@ class PipelineConfig:
     data: DataSettings
     smoke: Smoke
     guardrails: Guardrails
+    gate: Gate
+    registry: Registry
+
+    @property
+    def registry_group(self) -> str:
+        """The model package group every version of this environment is registered in."""
+        return self.registry.model_package_group or self.endpoint.name
+
+    @property
+    def registry_uri(self) -> str:
+        """S3 prefix of the registered artifacts (copies S3 checksums with SHA-256)."""
+        return f"s3://{self.account.bucket}/{self.account.prefix}/registry"
 
     @property
     def data_uri(self) -> str:
@@ -599,6 +633,8 @@ def check_values(values: dict[str, Any], problems: list[str]) -> None:
     for name in ("training_instance_type", "endpoint_instance_type"):
         check(name, validation.instance_type)
     check("endpoint_name", validation.sagemaker_name)
+    check("model_package_group", validation.sagemaker_name)
+    check_gate(values, problems)
     check("alias_name", alias_name)
     endpoint = values.get("endpoint_name", "")
     longest = f"{endpoint}-{'x' * MAX_RUN_ID_LENGTH}-{max(RUN_NAME_KINDS, key=len)}"
@@ -634,10 +670,38 @@ def check_values(values: dict[str, Any], problems: list[str]) -> None:
             f"log_group_arn = {arn!r} is not a log group ARN (arn:aws:logs:<region>:<account>:log-group:<name>:*)"
         )
     check_guardrails(values, problems)
+    source = values.get("training_data")
+    if source is not None and source not in ("synthetic", "s3") and not str(source).lower().endswith(".csv"):
+        problems.append(
+            f"training_data = {source!r} is not allowed: give the path of the Big Mart Train.csv (ending in .csv), "
+            '"s3" (prepared data already in the bucket) or "synthetic" (generated rows)'
+        )
     if not problems:
         problem = image_problem(values["image_framework"], values["region"], values["image_version"])
         if problem:
             problems.append(f"image_version = {values['image_version']!r} cannot be resolved: {problem}")
+
+
+def check_gate(values: dict[str, Any], problems: list[str]) -> None:
+    """The quality gate's bars, and the metric it reads."""
+    bar = values.get("max_validation_rmse")
+    if bar is not None and not bar > 0:
+        problems.append(
+            f"max_validation_rmse = {bar!r} must be a positive number (the highest validation:rmse "
+            "a model may have to be deployed), or unset for no absolute bar"
+        )
+    pct = values.get("max_regression_pct")
+    if pct is not None and not 0 <= pct <= 100:
+        problems.append(
+            f"max_regression_pct = {pct!r} must be a percentage between 0 and 100 (how much worse than "
+            "the serving model's validation:rmse a new model may be)"
+        )
+    metric = (values.get("hyperparameters") or {}).get("eval_metric")
+    if metric is not None and metric != "rmse":
+        problems.append(
+            f"hyperparameters.eval_metric = {metric!r}: the quality gate reads validation:rmse, so "
+            "eval_metric must be 'rmse' (or unset: rmse is the default for regression objectives)"
+        )
 
 
 DEPLOYMENT_STRATEGIES = ("none", "all_at_once", "canary", "linear")
