@@ -10,13 +10,15 @@ from pathlib import Path
 import pytest
 from statelint.linter import Linter
 
-from pipeline.config import load_config
+from pipeline.config import environments, find_config_file, load_config, read_config_file
 from pipeline.definition import build_definition, definition_json, execution_input, run_id_for_commit, to_mermaid
 from pipeline.definition import state_names as names
 from pipeline.errors import UsageError
 from tests.tooling.service_model import check_definition
 
 GOLDEN = Path(__file__).parent / "golden"
+# Every environment config/pipeline.toml defines gets every structural check and a golden file.
+ENVIRONMENTS = environments(read_config_file(find_config_file(None, {})))
 
 
 @pytest.fixture(scope="module")
@@ -24,9 +26,15 @@ def staging():
     return load_config("staging", environ={})
 
 
+@pytest.fixture(scope="module", params=ENVIRONMENTS)
+def config(request):
+    """Each configured environment in turn."""
+    return load_config(request.param, environ={})
+
+
 @pytest.fixture(scope="module")
-def definition(staging):
-    return build_definition(staging)
+def definition(config):
+    return build_definition(config)
 
 
 def golden(name: str, actual: str) -> None:
@@ -39,17 +47,21 @@ def golden(name: str, actual: str) -> None:
     )
 
 
-def test_definition_matches_golden_file(staging):
-    golden("staging.asl.json", definition_json(staging))
+def test_every_environment_is_checked():
+    assert {"staging", "prod"} <= set(ENVIRONMENTS)
 
 
-def test_mermaid_matches_golden_file(definition):
-    golden("staging.mmd", to_mermaid(definition))
+def test_definition_matches_golden_file(config):
+    golden(f"{config.environment}.asl.json", definition_json(config))
 
 
-def test_same_configuration_gives_identical_bytes(staging):
-    again = load_config("staging", environ={})
-    assert definition_json(staging).encode() == definition_json(again).encode()
+def test_mermaid_matches_golden_file(config, definition):
+    golden(f"{config.environment}.mmd", to_mermaid(definition))
+
+
+def test_same_configuration_gives_identical_bytes(config):
+    again = load_config(config.environment, environ={})
+    assert definition_json(config).encode() == definition_json(again).encode()
 
 
 def test_statelint_accepts_definition(definition):
@@ -123,9 +135,9 @@ def test_every_task_has_timeout_retry_and_catch(definition):
         assert any("States.ALL" in c["ErrorEquals"] for c in state["Catch"]), name
 
 
-def test_training_is_bounded_and_retried_per_aws_guidance(definition, staging):
+def test_training_is_bounded_and_retried_per_aws_guidance(definition, config):
     train = definition["States"][names.TRAIN_MODEL]
-    assert train["Parameters"]["StoppingCondition"] == {"MaxRuntimeInSeconds": staging.training_max_runtime_seconds}
+    assert train["Parameters"]["StoppingCondition"] == {"MaxRuntimeInSeconds": config.training_max_runtime_seconds}
     errors = train["Retry"][0]["ErrorEquals"]
     for name in (
         "ThrottlingException",
@@ -133,7 +145,7 @@ def test_training_is_bounded_and_retried_per_aws_guidance(definition, staging):
         "SageMaker.ResourceLimitExceededException",
     ):
         assert name in errors
-    assert train["TimeoutSeconds"] > staging.training_max_runtime_seconds
+    assert train["TimeoutSeconds"] > config.training_max_runtime_seconds
 
 
 def test_endpoint_status_routing(definition):
@@ -190,8 +202,8 @@ def test_failures_name_their_stage(definition):
     assert (fail["ErrorPath"], fail["CausePath"]) == ("$.failure.Error", "$.failure.Cause")
 
 
-def test_endpoint_name_is_stable_and_per_run_names_come_from_input(definition, staging):
-    assert definition["States"][names.CREATE_ENDPOINT]["Parameters"]["EndpointName"] == staging.endpoint_name
+def test_endpoint_name_is_stable_and_per_run_names_come_from_input(definition, config):
+    assert definition["States"][names.CREATE_ENDPOINT]["Parameters"]["EndpointName"] == config.endpoint_name
     assert (
         definition["States"][names.UPDATE_ENDPOINT]["Parameters"]["EndpointConfigName.$"]
         == "$$.Execution.Input['EndpointConfigName']"
@@ -245,11 +257,11 @@ def test_mermaid_has_every_state(definition):
         assert f'"{name}"' in diagram
 
 
-def test_prod_differs_only_where_configured(definition):
+def test_prod_differs_only_where_configured(staging):
     prod = build_definition(load_config("prod", environ={}))
-    config = prod["States"][names.CONFIGURE_ENDPOINT]["Parameters"]["ProductionVariants"][0]
-    assert config["InitialInstanceCount"] == 2
-    assert json.dumps(sorted(prod["States"])) == json.dumps(sorted(definition["States"]))
+    variant = prod["States"][names.CONFIGURE_ENDPOINT]["Parameters"]["ProductionVariants"][0]
+    assert variant["InitialInstanceCount"] == 2
+    assert json.dumps(sorted(prod["States"])) == json.dumps(sorted(build_definition(staging)["States"]))
 
 
 def test_guardrails_are_off_by_default(definition):
