@@ -14,6 +14,7 @@ from pipeline.config import environments, find_config_file, load_config, read_co
 from pipeline.definition import build_definition, definition_json, execution_input, run_id_for_commit, to_mermaid
 from pipeline.definition import state_names as names
 from pipeline.errors import UsageError
+from tests.tooling.output_paths import unguarded_reads
 from tests.tooling.service_model import check_definition
 
 GOLDEN = Path(__file__).parent / "golden"
@@ -183,14 +184,50 @@ def test_only_a_missing_endpoint_leads_to_create(definition):
 
 def test_success_requires_this_runs_config(definition):
     live = definition["States"][names.DEPLOYMENT_STATUS]["Choices"][0]
-    assert live["Next"] == names.REPORT_DEPLOYMENT
-    assert {"Variable": "$.deployed.EndpointConfigName", "StringEqualsPath": "$.EndpointConfigName"} in live["And"]
-    rolled_back = definition["States"][names.DEPLOYMENT_STATUS]["Choices"][1]
-    assert rolled_back == {
-        "Variable": "$.deployed.EndpointStatus",
-        "StringEquals": "InService",
-        "Next": names.UPDATE_ROLLED_BACK,
-    }
+    assert live["Next"] == names.SERVING_WHICH_CONFIG
+    assert {"Variable": "$.deployed.EndpointConfigName", "IsPresent": True} in live["And"]
+    which = definition["States"][names.SERVING_WHICH_CONFIG]
+    assert which["Choices"] == [
+        {
+            "Variable": "$.deployed.EndpointConfigName",
+            "StringEqualsPath": "$.EndpointConfigName",
+            "Next": names.REPORT_DEPLOYMENT,
+        }
+    ]
+    assert which["Default"] == names.UPDATE_ROLLED_BACK
+
+
+def test_every_read_of_an_aws_answer_is_required_or_guarded(definition):
+    assert unguarded_reads(definition) == []
+
+
+def test_the_path_check_notices_an_unguarded_optional_field(definition):
+    broken = copy.deepcopy(definition)
+    broken["States"][names.FIND_ENDPOINT]["ResultSelector"] = {"EndpointConfigName.$": "$.EndpointConfigName"}
+    del broken["States"][names.DEPLOYMENT_STATUS]["Choices"][0]["And"][1]  # the IsPresent guard
+    problems = unguarded_reads(broken)
+    assert any(p.startswith(f"{names.FIND_ENDPOINT}: reads $.EndpointConfigName") for p in problems), problems
+    assert any("$.deployed.EndpointConfigName" in p and "optional" in p for p in problems), problems
+
+
+def test_every_aws_sdk_task_survives_a_throttle(definition):
+    # aws-sdk throttles are SageMaker.SageMakerException with the code in the Cause.
+    states = definition["States"]
+    sdk_tasks = {n: s for n, s in states.items() if s["Type"] == "Task" and ":aws-sdk:" in s["Resource"]}
+    assert sdk_tasks
+    for name, task in sdk_tasks.items():
+        catch = next(c for c in task["Catch"] if "SageMaker.SageMakerException" in c["ErrorEquals"])
+        assert task["Catch"].index(catch) < len(task["Catch"]) - 1, name  # before the catch-all
+        choice = states[catch["Next"]]
+        throttled = [
+            rule
+            for rule in choice["Choices"]
+            if {r.get("StringMatches") for r in rule.get("Or", [])} >= {"*Throttl*", "*Rate exceeded*"}
+        ]
+        assert throttled, name
+        assert all(rule["Variable"] == "$.error.Cause" for t in throttled for rule in t["Or"]), name
+        again = throttled[0]["Next"]
+        assert not again.endswith(" failed") and states[again]["Type"] in ("Wait", "Task"), (name, again)
 
 
 def test_failures_name_their_stage(definition):
