@@ -558,6 +558,19 @@ def check_guardrails(values: dict[str, Any], problems: list[str]) -> None:
             problems.append(
                 f"deployment_step_percent = {step} is out of range for {strategy} (must be between {low} and {high})"
             )
+        count = values.get("endpoint_instance_count")
+        if isinstance(count, int) and count < 2:
+            # CanarySize may be at most 50% of the variant's instances and a linear step 10-50%:
+            # a one-instance fleet cannot shift part of its traffic.
+            problems.append(
+                f"deployment_strategy = {strategy!r} shifts traffic in parts of the fleet, which needs "
+                f"endpoint_instance_count >= 2 (it is {count}); use 'all_at_once' on one instance"
+            )
+        elif isinstance(count, int) and step is not None and low <= step <= high and step * count < 100:
+            problems.append(
+                f"deployment_step_percent = {step} of {count} instances is less than one instance; "
+                f"use at least {-(-100 // count)} for {strategy} on {count} instances"
+            )
         if not values.get("rollback_alarms"):
             problems.append(
                 f"deployment_strategy = {strategy!r} needs rollback_alarms: the CloudWatch alarm names that roll "

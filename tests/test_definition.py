@@ -311,7 +311,10 @@ def test_guardrails_are_off_by_default(definition):
 )
 def test_guardrails_become_update_deployment_config(staging, strategy, step_key):
     config = staging.replace(
-        deployment_strategy=strategy, deployment_step_percent=20, rollback_alarms=["big-mart-5xx", "big-mart-latency"]
+        deployment_strategy=strategy,
+        deployment_step_percent=20,
+        endpoint_instance_count=5,  # canary and linear shift part of a fleet: 20% of 5 is one instance
+        rollback_alarms=["big-mart-5xx", "big-mart-latency"],
     )
     built = build_definition(config)
     deployment = built["States"][names.UPDATE_ENDPOINT]["Parameters"]["DeploymentConfig"]
