@@ -327,3 +327,10 @@ def test_guardrails_become_update_deployment_config(staging, strategy, step_key)
     }
     assert "DeploymentConfig" not in built["States"][names.CREATE_ENDPOINT]["Parameters"]
     assert check_definition(built) == []
+
+
+def test_describe_endpoint_calls_retry_a_timeout(definition):
+    # Read-only: retrying a timed-out DescribeEndpoint is safe, and one slow answer must not fail a deploy.
+    for name in (names.FIND_ENDPOINT, names.CHECK_DEPLOYMENT):
+        errors = {error for retrier in definition["States"][name]["Retry"] for error in retrier["ErrorEquals"]}
+        assert "States.Timeout" in errors, name

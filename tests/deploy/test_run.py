@@ -230,3 +230,26 @@ def test_rerun_while_running_gets_the_same_execution(
     assert len(sfn.list_executions(stateMachineArn=deployed.state_machine_arn)["executions"]) == 1
     result = follow_execution(sfn, again, timeout_seconds=30, out=lambda _: None, poll_seconds=0.05)
     assert result.succeeded, (result.error, result.cause)
+
+
+def test_a_failure_is_blamed_on_the_running_stage_not_the_last_caught_one() -> None:
+    from pipeline.follow import HistoryTracker
+
+    start = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    at = [start + timedelta(seconds=s) for s in range(6)]
+    tracker = HistoryTracker(start, out=lambda _: None)
+    events = [
+        {"type": "TaskStateEntered", "stateEnteredEventDetails": {"name": "Find endpoint"}},
+        {"type": "TaskFailed", "taskFailedEventDetails": {"error": "SageMaker.SageMakerException"}},
+        {"type": "TaskStateExited", "stateExitedEventDetails": {"name": "Find endpoint"}},  # caught: absent
+        {"type": "TaskStateEntered", "stateEnteredEventDetails": {"name": "Create endpoint"}},
+        {"type": "TaskFailed", "taskFailedEventDetails": {"error": "States.Runtime"}},
+        {"type": "ExecutionFailed", "executionFailedEventDetails": {"error": "States.Runtime", "cause": "x"}},
+    ]
+    for number, (event, when) in enumerate(zip(events, at, strict=True), start=1):
+        tracker.feed({**event, "id": number, "timestamp": when})
+
+    assert tracker.status == "FAILED"
+    assert tracker.failed_stage == "Create endpoint"
+    assert tracker.stages["Find endpoint"].status == "caught"
+    assert tracker.stages["Create endpoint"].status == "failed"
