@@ -107,6 +107,11 @@ INTERNALS: tuple[tuple[str, str, tuple[str, ...] | None], ...] = (
     ("moto.core.responses", "BaseResponse.call_action", ("self",)),
     ("moto.core.responses", "BaseResponse.get_access_key", ("self",)),
     (
+        "moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_aws_sdk",
+        "StateTaskServiceAwsSdk._eval_service_task",
+        ("self", "env", "resource_runtime_part", "normalised_parameters", "state_credentials"),
+    ),
+    (
         "moto.sts.models",
         "STSBackend.assume_role",
         ("self", "region_name", "role_session_name", "role_arn", "policy", "duration", "external_id"),

@@ -97,6 +97,7 @@ def install() -> None:
         # Step Functions engine.
         _wrap(state_task_factory, "state_task_service_for", sfn_engine.state_task_service_for)
         _wrap(StateTaskServiceAwsSdk, "_from_error", sfn_engine.aws_sdk_from_error)
+        _wrap(StateTaskServiceAwsSdk, "_eval_service_task", sfn_engine.aws_sdk_eval_service_task)
         _wrap(error_equals_decl.ErrorEqualsDecl, "_eval_body", sfn_engine.error_equals_eval)
         _wrap(WaitFunction, "_wait_interval", sfn_engine.wait_interval)
         retrier_decl.time = sfn_engine._ScaledTime()  # type: ignore[assignment]
