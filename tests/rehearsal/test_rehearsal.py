@@ -2,8 +2,8 @@
 
 The bootstrap stack (infra/bootstrap.yaml) is deployed on the emulator server first, and its
 outputs become the `staging` GitHub environment's variables, exactly as docs/github-setup.md
-tells a team to set them. The job then runs in a clone of this repository's HEAD (uncommitted
-files are not there, as on GitHub) with a fake OIDC token endpoint: every command assumes the
+tells a team to set them. The job then runs in a clone of this repository's working tree, taken
+as a commit on top of HEAD (so an uncommitted change is rehearsed too), with a fake OIDC token endpoint: every command assumes the
 bootstrap's deploy role through AssumeRoleWithWebIdentity - no AWS keys are in the job's
 environment - and talks to the emulator through AWS_ENDPOINT_URL.
 
@@ -35,6 +35,7 @@ from pipeline.local_model import LocalModelHost, S3Trainer
 from tests.rehearsal import offline_install
 from tests.rehearsal.runner import JobResult, JobSpec, Substitute, run_job
 from tests.rehearsal.token_server import FakeTokenServer
+from tests.rehearsal.worktree import snapshot
 from tests.tooling.permissions import web_identity_allowed
 
 pytestmark = [
@@ -75,9 +76,10 @@ class Stage:
     variables: dict[str, str]
     trust_policy: dict[str, Any]
     workdir: Path
-    head: str
+    head: str  # the working tree's commit in ``source``
     wheelhouse: Path
     manifest_sha256: str
+    source: Path
 
     def client(self, service: str) -> Any:
         return boto3.client(
@@ -120,13 +122,13 @@ class Stage:
         return result
 
 
-def project_wheelhouse(scratch: Path, head: str) -> tuple[Path, str]:
+def project_wheelhouse(scratch: Path, origin: Path, head: str) -> tuple[Path, str]:
     """A wheelhouse the verify step accepts: the project's wheel (built offline) and its manifest.
 
     The wheels job downloads everything else; offline, the install step is substituted.
     """
     source, out = scratch / "source", scratch / "wheelhouse"
-    subprocess.run(["git", "clone", "--quiet", str(ROOT), str(source)], check=True)
+    subprocess.run(["git", "clone", "--quiet", str(origin), str(source)], check=True)
     git(source, "checkout", "--quiet", "--detach", head)
     command = [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "--no-index", "-w", str(out)]
     subprocess.run([*command, str(source)], check=True, capture_output=True, timeout=300)
@@ -138,9 +140,26 @@ def project_wheelhouse(scratch: Path, head: str) -> tuple[Path, str]:
 
 
 @pytest.fixture(scope="module")
-def stage(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stage]:
+def working_tree(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    """This repository's working tree as a commit (uncommitted changes too): what is rehearsed."""
+    source = tmp_path_factory.mktemp("working-tree") / "repo"
+    return source, snapshot(ROOT, source)
+
+
+def test_what_is_rehearsed_is_the_working_tree(working_tree: tuple[Path, str]) -> None:
+    source, sha = working_tree
+    listed = git(ROOT, "ls-files", "-z", "--cached", "--others", "--exclude-standard").split("\0")
+    on_disk = {name for name in listed if name and (ROOT / name).is_file()}
+    assert set(git(source, "ls-tree", "-r", "-z", "--name-only", sha).split("\0")) - {""} == on_disk
+    assert git(source, "status", "--porcelain") == ""  # the rehearsed commit is exactly that tree
+    for name in on_disk:
+        assert (source / name).read_bytes() == (ROOT / name).read_bytes(), name
+
+
+@pytest.fixture(scope="module")
+def stage(tmp_path_factory: pytest.TempPathFactory, working_tree: tuple[Path, str]) -> Iterator[Stage]:
     """The emulator server, the bootstrap stack on it, and a fake OIDC token endpoint."""
-    head = git(ROOT, "rev-parse", "HEAD")
+    origin, head = working_tree
     with FakeTokenServer() as tokens:
         # Wait states and retry intervals of the definition (30 s polls) run 100x faster.
         timings = Timings(time_scale=0.01)
@@ -165,24 +184,24 @@ def stage(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stage]:
             role_name = variables["PIPELINE_DEPLOY_ROLE_ARN"].rpartition("/")[2]
             trust = iam.get_role(RoleName=role_name)["Role"]["AssumeRolePolicyDocument"]
             trust = trust if isinstance(trust, dict) else json.loads(trust)
-            wheelhouse, digest = project_wheelhouse(tmp_path_factory.mktemp("wheelhouse"), head)
+            wheelhouse, digest = project_wheelhouse(tmp_path_factory.mktemp("wheelhouse"), origin, head)
             workdir = tmp_path_factory.mktemp("rehearsal")
-            yield Stage(server, tokens, variables, trust, workdir, head, wheelhouse, digest)
+            yield Stage(server, tokens, variables, trust, workdir, head, wheelhouse, digest, origin)
         finally:
             server.stop()
 
 
 @pytest.fixture(scope="module")
 def first(stage: Stage) -> JobResult:
-    """Rehearsal 1: a push of this repository's HEAD to main."""
-    return stage.rehearse("push", source=ROOT, sha=stage.head, run_id="7001")
+    """Rehearsal 1: a push of this repository's working tree to main."""
+    return stage.rehearse("push", source=stage.source, sha=stage.head, run_id="7001")
 
 
 @pytest.fixture(scope="module")
 def second(stage: Stage, first: JobResult) -> JobResult:
-    """Rehearsal 2: a manual dispatch to staging of a newer commit (an empty one on HEAD)."""
+    """Rehearsal 2: a manual dispatch to staging of a newer commit (an empty one on top)."""
     source = stage.workdir / "newer-origin"
-    subprocess.run(["git", "clone", "--quiet", str(ROOT), str(source)], check=True)
+    subprocess.run(["git", "clone", "--quiet", str(stage.source), str(source)], check=True)
     git(source, "checkout", "--quiet", "-B", "main", stage.head)
     git(source, "commit", "--quiet", "--allow-empty", "-m", "a later merge to main")
     return stage.rehearse(
@@ -262,7 +281,7 @@ def test_dispatch_without_the_pipeline_only_deploys_the_state_machine(stage: Sta
     config_before = endpoint(stage)["EndpointConfigName"]
     result = stage.rehearse(
         "deploy-only",
-        source=ROOT,
+        source=stage.source,
         sha=stage.head,
         run_id="7003",
         event_name="workflow_dispatch",
@@ -274,13 +293,15 @@ def test_dispatch_without_the_pipeline_only_deploys_the_state_machine(stage: Sta
     assert endpoint(stage)["EndpointConfigName"] == config_before
 
 
-def test_ci_plan_job_without_credentials_skips_the_aws_plan_cleanly(tmp_path: Path) -> None:
+def test_ci_plan_job_without_credentials_skips_the_aws_plan_cleanly(
+    tmp_path: Path, working_tree: tuple[Path, str]
+) -> None:
     """As in a fork pull request: no variables, no OIDC token; the job still succeeds."""
     spec = JobSpec(
         workflow=".github/workflows/ci.yml",
         job="plan",
-        source_repo=ROOT,
-        sha=git(ROOT, "rev-parse", "HEAD"),
+        source_repo=working_tree[0],
+        sha=working_tree[1],
         workdir=tmp_path,
         event_name="pull_request",
         ref="refs/pull/1/merge",
@@ -297,13 +318,13 @@ def test_ci_plan_job_without_credentials_skips_the_aws_plan_cleanly(tmp_path: Pa
 
 
 @pytest.mark.parametrize("job", ["wheels", "deploy"])
-def test_a_dispatch_from_a_branch_is_refused(tmp_path: Path, job: str) -> None:
+def test_a_dispatch_from_a_branch_is_refused(tmp_path: Path, job: str, working_tree: tuple[Path, str]) -> None:
     """Defence in depth beside the environments' branch policy: nothing but main deploys."""
     spec = JobSpec(
         workflow=".github/workflows/deploy.yml",
         job=job,
-        source_repo=ROOT,
-        sha=git(ROOT, "rev-parse", "HEAD"),
+        source_repo=working_tree[0],
+        sha=working_tree[1],
         workdir=tmp_path,
         event_name="workflow_dispatch",
         ref="refs/heads/feature",
