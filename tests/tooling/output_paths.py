@@ -50,7 +50,7 @@ def _values(node: Any, key: str = "") -> Iterator[tuple[str, Any]]:
 def _reads(state: dict[str, Any]) -> Iterator[tuple[str, str]]:
     """(where, path) for every path a state reads: Choice variables, ``.$`` values, ResultSelector."""
     for key, value in _values(state.get("Choices", [])):
-        if key == "Variable" or key.endswith("Path") and key in COMPARISON_PATHS:
+        if key == "Variable" or key in COMPARISON_PATHS:
             yield "state input", value
     for key, value in _values(state.get("Parameters", {})):
         if key.endswith(".$") and isinstance(value, str):
