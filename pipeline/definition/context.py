@@ -116,7 +116,9 @@ class StageContext:
         ThrottlingException) with the code in the Cause, so no Retry can single it out. Add this
         before the catch-all; every other error goes to the stage's failure.
         """
-        choice = Choice(choice_id, comment="aws-sdk errors carry their code in the Cause: a throttle tries again later.")
+        choice = Choice(
+            choice_id, comment="aws-sdk errors carry their code in the Cause: a throttle tries again later."
+        )
         task.add_catch(Catch(error_equals=LOOKUP_ERRORS, next_step=choice, result_path="$.error"))
         choice.add_choice(throttled("$.error.Cause"), on_throttle)
         choice.default_choice(self.stage_failure(stage))

@@ -46,9 +46,7 @@ def build(ctx: StageContext) -> Stage:
     # only once present, in a Choice of its own, since a rule reading a missing path fails.
     which_config = Choice(names.SERVING_WHICH_CONFIG)
     live.add_choice(
-        ChoiceRule.And(
-            [ChoiceRule.StringEquals(STATUS, status.IN_SERVICE), ChoiceRule.IsPresent(CONFIG, True)]
-        ),
+        ChoiceRule.And([ChoiceRule.StringEquals(STATUS, status.IN_SERVICE), ChoiceRule.IsPresent(CONFIG, True)]),
         which_config,
     )
     which_config.add_choice(ChoiceRule.StringEqualsPath(CONFIG, "$.EndpointConfigName"), report)
