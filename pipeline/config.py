@@ -125,6 +125,22 @@ class PipelineConfig:
     deployment_termination_wait_seconds: int = 0
     deployment_max_seconds: int = 3600
     rollback_alarms: list[str] = field(default_factory=list)
+    # Quality gate between training and deployment, on the job's validation:rmse.
+    # Absolute bar (unset: none) and the most a challenger may be worse than the champion.
+    max_validation_rmse: float | None = None
+    max_regression_pct: float = 5.0
+    # The environment's model package group (unset: the endpoint's name).
+    model_package_group: str | None = None
+
+    @property
+    def registry_group(self) -> str:
+        """The model package group every version of this environment is registered in."""
+        return self.model_package_group or self.endpoint_name
+
+    @property
+    def registry_uri(self) -> str:
+        """S3 prefix of the registered artifacts (copies S3 checksums with SHA-256)."""
+        return f"s3://{self.bucket}/{self.prefix}/registry"
 
     @property
     def data_uri(self) -> str:
@@ -475,6 +491,8 @@ def check_values(values: dict[str, Any], problems: list[str]) -> None:
     for name in ("training_instance_type", "endpoint_instance_type"):
         check(name, validation.instance_type)
     check("endpoint_name", validation.sagemaker_name)
+    check("model_package_group", validation.sagemaker_name)
+    check_gate(values, problems)
     check("alias_name", alias_name)
     endpoint = values.get("endpoint_name", "")
     longest = f"{endpoint}-{'x' * MAX_RUN_ID_LENGTH}-{max(RUN_NAME_KINDS, key=len)}"
@@ -536,6 +554,28 @@ def check_values(values: dict[str, Any], problems: list[str]) -> None:
             resolve_image(values["image_framework"], values["region"], values["image_version"])
         except ValueError as exc:
             problems.append(f"image_version = {values['image_version']!r} cannot be resolved: {exc}")
+
+
+def check_gate(values: dict[str, Any], problems: list[str]) -> None:
+    """The quality gate's bars, and the metric it reads."""
+    bar = values.get("max_validation_rmse")
+    if bar is not None and not bar > 0:
+        problems.append(
+            f"max_validation_rmse = {bar!r} must be a positive number (the highest validation:rmse "
+            "a model may have to be deployed), or unset for no absolute bar"
+        )
+    pct = values.get("max_regression_pct")
+    if pct is not None and not 0 <= pct <= 100:
+        problems.append(
+            f"max_regression_pct = {pct!r} must be a percentage between 0 and 100 (how much worse than "
+            "the serving model's validation:rmse a new model may be)"
+        )
+    metric = (values.get("hyperparameters") or {}).get("eval_metric")
+    if metric is not None and metric != "rmse":
+        problems.append(
+            f"hyperparameters.eval_metric = {metric!r}: the quality gate reads validation:rmse, so "
+            "eval_metric must be 'rmse' (or unset: rmse is the default for regression objectives)"
+        )
 
 
 DEPLOYMENT_STRATEGIES = ("none", "all_at_once", "canary", "linear")

@@ -35,17 +35,27 @@ def execution_arn_for(target_arn: str, name: str) -> str:
 
 
 def start_execution(
-    config: PipelineConfig, sfn: Any, *, run_id: str, target_arn: str, name: str, out: Printer = print
+    config: PipelineConfig,
+    sfn: Any,
+    *,
+    run_id: str,
+    target_arn: str,
+    name: str,
+    lineage: dict[str, Any] | None = None,
+    out: Printer = print,
 ) -> str:
     """Start (or attach to) the execution ``name`` of ``target_arn`` for ``run_id``; its ARN.
 
     AWS returns the running execution for a repeated name + input, but raises
-    ExecutionAlreadyExists once it has ended; then the existing execution is described and, if
-    its input is the same, attached to. A different input is a UsageError asking for a new attempt.
+    ExecutionAlreadyExists once it has ended (or when the input differs); then the existing
+    execution is described and, if it was started for the same SageMaker names, attached to
+    (the lineage may differ: a rerun re-uploads the data, which gets a new version ID). Other
+    names are a UsageError asking for a new attempt.
     """
     from pipeline.definition import execution_input
+    from pipeline.definition.names import INPUT_KEYS
 
-    wanted = execution_input(config, run_id)
+    wanted = execution_input(config, run_id, lineage)
     try:
         arn = sfn.start_execution(stateMachineArn=target_arn, name=name, input=json.dumps(wanted))["executionArn"]
     except ClientError as exc:
@@ -59,7 +69,8 @@ def start_execution(
             raise
         arn = execution_arn_for(target_arn, name)
         existing = sfn.describe_execution(executionArn=arn)
-        if json.loads(existing.get("input") or "{}") != wanted:
+        given = json.loads(existing.get("input") or "{}")
+        if any(given.get(key) != wanted[key] for key in INPUT_KEYS):
             raise UsageError(
                 f"execution {name!r} already exists with a different input (it was started for other "
                 "SageMaker names); start a new attempt, e.g. --attempt N+1 or re-run the workflow"
@@ -89,7 +100,7 @@ def upload_data(config: PipelineConfig, s3: Any, data_path: str | None, out: Pri
 
     raw = data.read_raw(data_path) if data_path else data.generate_raw(data.DEFAULT_ROWS, seed=config.data_seed)
     prepared = data.prepare(raw, config.validation_fraction, config.data_seed)
-    written = storage.upload_prepared(prepared, s3, config)
+    written = storage.upload_prepared(prepared, s3, config, synthetic=not data_path)
     source = data_path or f"synthetic data ({len(raw)} rows)"
     out(f"uploaded {source} to {config.data_uri}: {', '.join(uri.rsplit('/', 1)[1] for uri in written)}")
     return written

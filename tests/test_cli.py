@@ -7,16 +7,16 @@ import subprocess
 import sys
 
 import pytest
-from statelint.linter import Linter
 
 from pipeline.cli import main
 from pipeline.definition import state_names as names
+from tests.tooling.asl import lint
 
 
 def test_definition_prints_valid_asl(capsys):
     assert main(["definition", "--env", "staging"]) == 0
     out = capsys.readouterr().out
-    assert Linter.validate(json.loads(out)) == []
+    assert lint(json.loads(out)) == []
 
 
 def test_definition_mermaid(capsys):
@@ -29,7 +29,7 @@ def test_definition_stdout_is_only_json_in_a_fresh_process():
     result = subprocess.run(
         [sys.executable, "-m", "pipeline", "definition"], capture_output=True, text=True, check=True
     )
-    assert json.loads(result.stdout)["StartAt"] == names.TRAIN_MODEL
+    assert json.loads(result.stdout)["StartAt"] == names.CHECK_RUN_INPUT
 
 
 def test_several_mistakes_print_one_line_each_and_exit_2(capsys):

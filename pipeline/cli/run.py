@@ -51,20 +51,24 @@ def handle(args: argparse.Namespace) -> int:
     from pipeline.definition.names import Output
     from pipeline.deploy import alias_arn
     from pipeline.follow import follow_execution
+    from pipeline.provenance import lineage_input
     from pipeline.report import failure_lines, summary_markdown, write_outputs
     from pipeline.run import run_attempt, start_execution, upload_data
 
     if args.poll_seconds <= 0:
         raise UsageError(f"--poll-seconds {args.poll_seconds} must be above 0")
     config = config_from_args(args)
-    run_id = run_id_for_commit(resolve_commit(args.commit) or "", run_attempt(args.attempt))
+    commit = resolve_commit(args.commit) or ""
+    run_id = run_id_for_commit(commit, run_attempt(args.attempt))
     timeout = args.timeout or config.execution_timeout_seconds
     clients = clients_from_args(config, args)
     sfn = clients("stepfunctions")
     try:
         if args.upload_data or args.data:
             upload_data(config, clients("s3"), args.data)
-        arn = start_execution(config, sfn, run_id=run_id, target_arn=alias_arn(config), name=run_id)
+        # The commit and the data's ETags and versions, which the registry records.
+        lineage = lineage_input(clients("s3"), config, commit)
+        arn = start_execution(config, sfn, run_id=run_id, target_arn=alias_arn(config), name=run_id, lineage=lineage)
         with github_actions.group(f"execution {run_id}"):
             result = follow_execution(sfn, arn, timeout_seconds=timeout, poll_seconds=args.poll_seconds)
     except ClientError as exc:

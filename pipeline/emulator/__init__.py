@@ -23,6 +23,7 @@ from pipeline.emulator.faults import (
     FaultPlan,
     InvokeFault,
     TrainingFailure,
+    TrainingLog,
     UpdateRollback,
 )
 from pipeline.emulator.hooks import ModelHost, Trainer
@@ -50,6 +51,7 @@ __all__ = [
     "Trainer",
     "TrainingFailed",
     "TrainingFailure",
+    "TrainingLog",
     "UpdateRollback",
     "check_moto_compatibility",
 ]

@@ -29,7 +29,7 @@ from moto.stepfunctions.parser.models import StepFunctionsParserBackend
 from moto.stepfunctions.responses import StepFunctionResponse
 from moto.sts.models import STSBackend
 
-from pipeline.emulator import call_faults, credentials, endpoints, invoke, sfn_engine, sfn_lists, training
+from pipeline.emulator import call_faults, credentials, endpoints, invoke, registry, sfn_engine, sfn_lists, training
 from pipeline.emulator.compat import check_moto_compatibility
 
 _lock = threading.Lock()
@@ -114,6 +114,10 @@ def install() -> None:
         _wrap(SageMakerModelBackend, "describe_endpoint", endpoints.describe_endpoint)
         _wrap(SageMakerModelBackend, "delete_endpoint", endpoints.delete_endpoint)
         _wrap(SageMakerModelBackend, "list_endpoints", endpoints.list_endpoints)
+        _wrap(SageMakerModelBackend, "create_model", registry.create_model)
+        _wrap(SageMakerModelBackend, "create_model_package_group", registry.create_model_package_group)
+        _wrap(SageMakerModelBackend, "create_model_package", registry.create_model_package)
+        _wrap(SageMakerModelBackend, "update_model_package", registry.update_model_package)
         SageMakerResponse.update_endpoint = _sagemaker_update_endpoint  # type: ignore[attr-defined]
         SageMakerResponse.stop_training_job = _sagemaker_stop_training_job  # type: ignore[attr-defined]
         # SageMaker Runtime and fault injection for every service.

@@ -34,12 +34,26 @@ def deployed(config: PipelineConfig, sfn: Any, bucket: str) -> Any:
     from pipeline import data, storage
 
     prepared = data.prepare(data.generate_raw(400, seed=1), config.validation_fraction, config.data_seed)
-    storage.upload_prepared(prepared, boto3.client("s3", region_name=config.region), config)
+    storage.upload_prepared(prepared, boto3.client("s3", region_name=config.region), config, synthetic=True)
     return deploy_state_machine(config, sfn, commit_sha=COMMIT, out=lambda _: None)
 
 
+def lineage(config: PipelineConfig) -> dict[str, Any]:
+    from pipeline.provenance import lineage_input
+
+    return lineage_input(boto3.client("s3", region_name=config.region), config, COMMIT)
+
+
 def start(config: PipelineConfig, sfn: Any, deployed: Any, run_id: str = RUN_ID) -> str:
-    return start_execution(config, sfn, run_id=run_id, target_arn=deployed.alias_arn, name=run_id, out=lambda _: None)
+    return start_execution(
+        config,
+        sfn,
+        run_id=run_id,
+        target_arn=deployed.alias_arn,
+        name=run_id,
+        lineage=lineage(config),
+        out=lambda _: None,
+    )
 
 
 def test_run_of_the_real_definition_succeeds_with_a_line_per_stage(
@@ -214,7 +228,10 @@ def test_cli_run_rerun_attaches_and_different_input_exits_2(
 
 def test_execution_input_round_trips_through_the_execution(config: PipelineConfig, sfn: Any, deployed: Any) -> None:
     arn = start(config, sfn, deployed)
-    assert json.loads(sfn.describe_execution(executionArn=arn)["input"]) == execution_input(config, RUN_ID)
+    given = json.loads(sfn.describe_execution(executionArn=arn)["input"])
+    assert given == execution_input(config, RUN_ID, lineage(config))
+    assert given["Commit"] == COMMIT and given["Data"]["Synthetic"] == "true"
+    assert given["Data"]["train"]["Uri"].endswith("/data/train/train.csv") and given["Data"]["train"]["ETag"]
 
 
 def test_rerun_while_running_gets_the_same_execution(
