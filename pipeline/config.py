@@ -110,6 +110,9 @@ class PipelineConfig:
     tracing: bool = False
     validation_fraction: float = 0.2
     data_seed: int = 42
+    # Where `run --upload-data` takes the training data from (pipeline.training_data): the real
+    # Train.csv (a path), "s3" (prepared data already in the bucket) or "synthetic".
+    training_data: str = "data/Train.csv"
     # Regression trees can undershoot a little below zero for cheap items; far below is garbage.
     smoke_min_prediction: float = -1000.0
     smoke_max_prediction: float = 20000.0
@@ -549,6 +552,12 @@ def check_values(values: dict[str, Any], problems: list[str]) -> None:
             f"log_group_arn = {arn!r} is not a log group ARN (arn:aws:logs:<region>:<account>:log-group:<name>:*)"
         )
     check_guardrails(values, problems)
+    source = values.get("training_data")
+    if source is not None and source not in ("synthetic", "s3") and not str(source).lower().endswith(".csv"):
+        problems.append(
+            f"training_data = {source!r} is not allowed: give the path of the Big Mart Train.csv (ending in .csv), "
+            '"s3" (prepared data already in the bucket) or "synthetic" (generated rows)'
+        )
     if not problems:
         try:
             resolve_image(values["image_framework"], values["region"], values["image_version"])

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -94,13 +95,30 @@ def run_attempt(explicit: int | None, environ: Any = None) -> int:
     return int(raw)
 
 
-def upload_data(config: PipelineConfig, s3: Any, data_path: str | None, out: Printer = print) -> list[str]:
-    """Prepare Big Mart data (a real Train.csv, or synthetic) and upload it where training reads it."""
-    from pipeline import data, storage
+def upload_data(
+    config: PipelineConfig, s3: Any, data_path: str | None, out: Printer = print, root: Path | None = None
+) -> list[str]:
+    """Prepare the configured training data (``training_data``, or ``data_path``) and upload it.
 
-    raw = data.read_raw(data_path) if data_path else data.generate_raw(data.DEFAULT_ROWS, seed=config.data_seed)
+    A Train.csv path is prepared and uploaded; ``"s3"`` uploads nothing (the prepared data is
+    already there); ``"synthetic"`` generates Big Mart's schema. Returns the S3 URIs written.
+    """
+    from pipeline import data, storage, training_data
+
+    source = training_data.source_of(config, data_path)
+    if source.kind == training_data.S3:
+        out(f'training_data = "s3": using the prepared data already under {config.data_uri}/ (nothing uploaded)')
+        return []
+    if source.kind == training_data.SYNTHETIC:
+        raw = data.generate_raw(data.DEFAULT_ROWS, seed=config.data_seed)
+        label = f'synthetic data ({len(raw)} generated rows, training_data = "synthetic")'
+    else:
+        path = training_data.resolve(source, Path.cwd() if root is None else root)
+        if not path.is_file():
+            raise training_data.missing_file_error(config, path, "the file does not exist")
+        raw = data.read_raw(path)
+        label = f"{source.path} ({len(raw)} rows)"
     prepared = data.prepare(raw, config.validation_fraction, config.data_seed)
-    written = storage.upload_prepared(prepared, s3, config, synthetic=not data_path)
-    source = data_path or f"synthetic data ({len(raw)} rows)"
-    out(f"uploaded {source} to {config.data_uri}: {', '.join(uri.rsplit('/', 1)[1] for uri in written)}")
+    written = storage.upload_prepared(prepared, s3, config, synthetic=source.kind == training_data.SYNTHETIC)
+    out(f"uploaded {label} to {config.data_uri}: {', '.join(uri.rsplit('/', 1)[1] for uri in written)}")
     return written

@@ -42,6 +42,9 @@ INTERNALS: tuple[tuple[str, str, tuple[str, ...] | None], ...] = (
     ("moto.cloudformation.models", "CloudFormationBackend.describe_change_set", None),
     ("moto.cloudformation.models", "Stack._parse_template", None),
     ("moto.cloudformation.models", "Stack._create_output_map", None),
+    # SageMaker quotas (pipeline.emulator.quotas).
+    ("moto.servicequotas.responses", "ServiceQuotasResponse.list_aws_default_service_quotas", ("self",)),
+    ("moto.servicequotas.models", "servicequotas_backends", None),
     # stop_running_executions aborts executions through these.
     ("moto.stepfunctions.parser.models", "stepfunctions_parser_backends", None),
     ("moto.stepfunctions.parser.utils", "TMP_THREADS", None),

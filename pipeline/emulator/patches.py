@@ -16,6 +16,7 @@ from moto.core.responses import ActionResult, BaseResponse, EmptyResult
 from moto.sagemaker.models import SageMakerModelBackend
 from moto.sagemaker.responses import SageMakerResponse
 from moto.sagemakerruntime.responses import SageMakerRuntimeResponse
+from moto.servicequotas.responses import ServiceQuotasResponse
 from moto.stepfunctions.parser.asl.component.common.error_name import error_equals_decl
 from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
 from moto.stepfunctions.parser.asl.component.state.exec.state_task import state_task_factory
@@ -29,7 +30,18 @@ from moto.stepfunctions.parser.models import StepFunctionsParserBackend
 from moto.stepfunctions.responses import StepFunctionResponse
 from moto.sts.models import STSBackend
 
-from pipeline.emulator import call_faults, credentials, endpoints, invoke, registry, sfn_engine, sfn_lists, training
+from pipeline.emulator import (
+    call_faults,
+    credentials,
+    endpoints,
+    invoke,
+    quotas,
+    registry,
+    registry_deletes,
+    sfn_engine,
+    sfn_lists,
+    training,
+)
 from pipeline.emulator.compat import check_moto_compatibility
 
 _lock = threading.Lock()
@@ -120,6 +132,9 @@ def install() -> None:
         _wrap(SageMakerModelBackend, "update_model_package", registry.update_model_package)
         SageMakerResponse.update_endpoint = _sagemaker_update_endpoint  # type: ignore[attr-defined]
         SageMakerResponse.stop_training_job = _sagemaker_stop_training_job  # type: ignore[attr-defined]
+        # Model registry deletions (teardown), which moto lacks.
+        SageMakerResponse.delete_model_package = registry_deletes.delete_model_package  # type: ignore[attr-defined]
+        SageMakerResponse.delete_model_package_group = registry_deletes.delete_model_package_group  # type: ignore[attr-defined]
         # SageMaker Runtime and fault injection for every service.
         _wrap(SageMakerRuntimeResponse, "invoke_endpoint", invoke.invoke_endpoint)
         _wrap(BaseResponse, "call_action", call_faults.call_action)
@@ -127,4 +142,8 @@ def install() -> None:
         _wrap(STSBackend, "assume_role", credentials.assume_role)
         # CloudFormation: outputs of stacks deployed through change sets (the bootstrap).
         _wrap(CloudFormationBackend, "execute_change_set", execute_change_set_with_outputs)
+        # Service Quotas: SageMaker's per-instance-type quotas (doctor reads them), like the
+        # CloudFormation outputs above also without an active emulator (moto has none to keep).
+        _wrap(ServiceQuotasResponse, "list_aws_default_service_quotas", quotas.list_aws_default_service_quotas)
+        ServiceQuotasResponse.list_service_quotas = quotas.list_service_quotas  # type: ignore[attr-defined]
         _installed = True

@@ -26,6 +26,7 @@ pytestmark = pytest.mark.deploy
 RUN_ID = run_id_for_commit(COMMIT, 1)
 STAGES = list(names.FIRST_RUN_STAGES)
 QUICK = ["--poll-seconds", "0.02"]
+SYNTHETIC = ["--set", "training_data=synthetic"]
 
 
 @pytest.fixture
@@ -157,9 +158,12 @@ def test_cli_run_succeeds_and_writes_outputs_and_summary(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     assert main(["deploy", "--commit", COMMIT, *FAST]) == 0
-    assert main(["run", "--commit", COMMIT, "--upload-data", *QUICK, *FAST]) == 0
+    assert main(["run", "--commit", COMMIT, "--upload-data", *QUICK, *FAST, *SYNTHETIC]) == 0
     out = capsys.readouterr().out
-    assert "uploaded synthetic data" in out
+    assert 'uploaded synthetic data (8523 generated rows, training_data = "synthetic")' in out
+    # Synthetic data is said first in the job summary (the deploy plan wrote nothing before it here).
+    assert actions_env["summary"].read_text().startswith("> **Synthetic data**")
+    assert "::warning title=synthetic data::" in out
     assert "Train model: entered" in out and "execution succeeded" in out
     first = read_outputs(actions_env["output"])
     assert first["execution_arn"].endswith(f":execution:big-mart-staging:{RUN_ID}")
@@ -219,7 +223,7 @@ def test_cli_run_rerun_attaches_and_different_input_exits_2(
     emulator: Emulator, bucket: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert main(["deploy", *FAST]) == 0
-    assert main(["run", "--commit", COMMIT, "--upload-data", *QUICK, *FAST]) == 0
+    assert main(["run", "--commit", COMMIT, "--upload-data", *QUICK, *FAST, *SYNTHETIC]) == 0
     assert main(["run", "--commit", COMMIT, *QUICK, *FAST]) == 0
     assert "already exists (SUCCEEDED): attaching to it" in capsys.readouterr().out
     assert main(["run", "--commit", COMMIT, *QUICK, *FAST, "--set", "endpoint_name=big-mart-other"]) == 2
@@ -270,3 +274,37 @@ def test_a_failure_is_blamed_on_the_running_stage_not_the_last_caught_one() -> N
     assert tracker.failed_stage == "Create endpoint"
     assert tracker.stages["Find endpoint"].status == "caught"
     assert tracker.stages["Create endpoint"].status == "failed"
+
+
+def test_upload_data_takes_the_configured_train_csv(
+    emulator: Emulator, bucket: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from pipeline import data
+
+    monkeypatch.chdir(tmp_path)
+    # The default training_data is data/Train.csv, relative to where the workflow runs (the clone).
+    assert main(["run", "--commit", COMMIT, "--upload-data", *QUICK, *FAST]) == 2
+    err = capsys.readouterr().err
+    assert "training_data = 'data/Train.csv'" in err and "the file does not exist" in err
+    assert 'or set training_data = "s3"' in err
+    assert boto3.client("s3", region_name="eu-west-1").list_objects_v2(Bucket=bucket).get("KeyCount") == 0
+
+    (tmp_path / "data").mkdir()
+    data.generate_raw(300, seed=3).to_csv(tmp_path / "data" / "Train.csv", index=False)
+    assert main(["deploy", *FAST]) == 0
+    assert main(["run", "--commit", COMMIT, "--upload-data", *QUICK, *FAST]) == 0
+    out = capsys.readouterr().out
+    assert "uploaded data/Train.csv (300 rows) to s3://" in out and "synthetic" not in out
+
+
+def test_upload_data_with_training_data_s3_uploads_nothing(
+    config: PipelineConfig, bucket: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from pipeline.run import upload_data
+
+    lines: list[str] = []
+    written = upload_data(
+        config.replace(training_data="s3"), boto3.client("s3", region_name="eu-west-1"), None, out=lines.append
+    )
+    assert written == [] and "nothing uploaded" in lines[0]
+    assert boto3.client("s3", region_name="eu-west-1").list_objects_v2(Bucket=bucket).get("KeyCount") == 0

@@ -2,14 +2,15 @@
 
 The bootstrap stack (infra/bootstrap.yaml) is deployed on the emulator server first, and its
 outputs become the `staging` GitHub environment's variables, exactly as docs/github-setup.md
-tells a team to set them. The job then runs in a clone of this repository's working tree, taken
-as a commit on top of HEAD (so an uncommitted change is rehearsed too), with a fake OIDC token endpoint: every command assumes the
+tells a team to set them. The job then runs in a clone of this repository's HEAD (uncommitted
+files are not there, as on GitHub) with a fake OIDC token endpoint: every command assumes the
 bootstrap's deploy role through AssumeRoleWithWebIdentity - no AWS keys are in the job's
 environment - and talks to the emulator through AWS_ENDPOINT_URL.
 
-Rehearsal 1 is a push to main (creates everything); rehearsal 2 a manual dispatch of a newer
-commit (updates the endpoint in place); rehearsal 3 a dispatch that only deploys the state
-machine. The CI plan job is rehearsed as a fork pull request would run it: no credentials.
+Rehearsal 1 is a push to main of a commit that sets `training_data = "synthetic"` (creates
+everything; the job summary says synthetic first); rehearsal 2 a manual dispatch of a newer
+commit that adds data/Train.csv, as docs/github-setup.md tells a team to (updates the endpoint in
+place, trained on that file); rehearsal 3 a dispatch that only deploys the state machine. The CI plan job is rehearsed as a fork pull request would run it: no credentials.
 """
 
 from __future__ import annotations
@@ -35,7 +36,6 @@ from pipeline.local_model import LocalModelHost, S3Trainer
 from tests.rehearsal import offline_install
 from tests.rehearsal.runner import JobResult, JobSpec, Substitute, run_job
 from tests.rehearsal.token_server import FakeTokenServer
-from tests.rehearsal.worktree import snapshot
 from tests.tooling.permissions import web_identity_allowed
 
 pytestmark = [
@@ -76,10 +76,9 @@ class Stage:
     variables: dict[str, str]
     trust_policy: dict[str, Any]
     workdir: Path
-    head: str  # the working tree's commit in ``source``
+    head: str
     wheelhouse: Path
     manifest_sha256: str
-    source: Path
 
     def client(self, service: str) -> Any:
         return boto3.client(
@@ -122,13 +121,13 @@ class Stage:
         return result
 
 
-def project_wheelhouse(scratch: Path, origin: Path, head: str) -> tuple[Path, str]:
+def project_wheelhouse(scratch: Path, head: str) -> tuple[Path, str]:
     """A wheelhouse the verify step accepts: the project's wheel (built offline) and its manifest.
 
     The wheels job downloads everything else; offline, the install step is substituted.
     """
     source, out = scratch / "source", scratch / "wheelhouse"
-    subprocess.run(["git", "clone", "--quiet", str(origin), str(source)], check=True)
+    subprocess.run(["git", "clone", "--quiet", str(ROOT), str(source)], check=True)
     git(source, "checkout", "--quiet", "--detach", head)
     command = [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "--no-index", "-w", str(out)]
     subprocess.run([*command, str(source)], check=True, capture_output=True, timeout=300)
@@ -140,70 +139,75 @@ def project_wheelhouse(scratch: Path, origin: Path, head: str) -> tuple[Path, st
 
 
 @pytest.fixture(scope="module")
-def working_tree(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
-    """This repository's working tree as a commit (uncommitted changes too): what is rehearsed."""
-    source = tmp_path_factory.mktemp("working-tree") / "repo"
-    return source, snapshot(ROOT, source)
-
-
-def test_what_is_rehearsed_is_the_working_tree(working_tree: tuple[Path, str]) -> None:
-    source, sha = working_tree
-    listed = git(ROOT, "ls-files", "-z", "--cached", "--others", "--exclude-standard").split("\0")
-    on_disk = {name for name in listed if name and (ROOT / name).is_file()}
-    assert set(git(source, "ls-tree", "-r", "-z", "--name-only", sha).split("\0")) - {""} == on_disk
-    assert git(source, "status", "--porcelain") == ""  # the rehearsed commit is exactly that tree
-    for name in on_disk:
-        assert (source / name).read_bytes() == (ROOT / name).read_bytes(), name
-
-
-@pytest.fixture(scope="module")
-def stage(tmp_path_factory: pytest.TempPathFactory, working_tree: tuple[Path, str]) -> Iterator[Stage]:
+def stage(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stage]:
     """The emulator server, the bootstrap stack on it, and a fake OIDC token endpoint."""
-    origin, head = working_tree
+    head = git(ROOT, "rev-parse", "HEAD")
     with FakeTokenServer() as tokens:
         # Wait states and retry intervals of the definition (30 s polls) run 100x faster.
         timings = Timings(time_scale=0.01)
         server = EmulatorServer(trainer=S3Trainer(), model_host=LocalModelHost(), timings=timings).start()
         try:
             config = load_config("staging", environ={})
-            parameters = parameters_from_config(
-                config, github_owner=OWNER, github_repo=REPO, existing_oidc_provider_arn=PROVIDER_ARN
+            # The account already has GitHub's OIDC provider (moto's CloudFormation cannot create
+            # one); the bootstrap finds and reuses it, as it would on AWS.
+            iam = boto3.client("iam", region_name=config.region, endpoint_url=server.url, **FAKE_KEYS)
+            iam.create_open_id_connect_provider(
+                Url="https://token.actions.githubusercontent.com", ClientIDList=["sts.amazonaws.com"]
             )
+            parameters = parameters_from_config(config, github_owner=OWNER, github_repo=REPO)
             cfn = boto3.client("cloudformation", region_name=config.region, endpoint_url=server.url, **FAKE_KEYS)
+            printed = io.StringIO()
             result = bootstrap(
                 cfn,
                 stack_name=default_stack_name(parameters.project_name),
                 parameters=parameters,
                 template_body=TEMPLATE_PATH.read_text(encoding="utf-8"),
-                out=io.StringIO(),
+                out=printed,
                 poll_seconds=0,
+                iam=iam,
+                s3=boto3.client("s3", region_name=config.region, endpoint_url=server.url, **FAKE_KEYS),
             )
             assert result.status == "created"
+            assert f"Reusing the account's GitHub OIDC provider {PROVIDER_ARN}" in printed.getvalue()
             variables = dict(result.github_variables)
-            iam = boto3.client("iam", region_name=config.region, endpoint_url=server.url, **FAKE_KEYS)
             role_name = variables["PIPELINE_DEPLOY_ROLE_ARN"].rpartition("/")[2]
             trust = iam.get_role(RoleName=role_name)["Role"]["AssumeRolePolicyDocument"]
             trust = trust if isinstance(trust, dict) else json.loads(trust)
-            wheelhouse, digest = project_wheelhouse(tmp_path_factory.mktemp("wheelhouse"), origin, head)
+            wheelhouse, digest = project_wheelhouse(tmp_path_factory.mktemp("wheelhouse"), head)
             workdir = tmp_path_factory.mktemp("rehearsal")
-            yield Stage(server, tokens, variables, trust, workdir, head, wheelhouse, digest, origin)
+            yield Stage(server, tokens, variables, trust, workdir, head, wheelhouse, digest)
         finally:
             server.stop()
 
 
+def clone_at_head(stage: Stage, name: str) -> Path:
+    source = stage.workdir / name
+    subprocess.run(["git", "clone", "--quiet", str(ROOT), str(source)], check=True)
+    git(source, "checkout", "--quiet", "-B", "main", stage.head)
+    return source
+
+
 @pytest.fixture(scope="module")
 def first(stage: Stage) -> JobResult:
-    """Rehearsal 1: a push of this repository's working tree to main."""
-    return stage.rehearse("push", source=stage.source, sha=stage.head, run_id="7001")
+    """Rehearsal 1: a push to main of HEAD plus a commit choosing synthetic data (no Train.csv yet)."""
+    source = clone_at_head(stage, "synthetic-origin")
+    config = source / "config" / "pipeline.toml"
+    text = config.read_text(encoding="utf-8")
+    config.write_text(text.replace('training_data = "data/Train.csv"', 'training_data = "synthetic"'), encoding="utf-8")
+    git(source, "commit", "--quiet", "-am", "rehearse with synthetic data")
+    return stage.rehearse("push", source=source, sha=git(source, "rev-parse", "HEAD"), run_id="7001")
 
 
 @pytest.fixture(scope="module")
 def second(stage: Stage, first: JobResult) -> JobResult:
-    """Rehearsal 2: a manual dispatch to staging of a newer commit (an empty one on top)."""
-    source = stage.workdir / "newer-origin"
-    subprocess.run(["git", "clone", "--quiet", str(stage.source), str(source)], check=True)
-    git(source, "checkout", "--quiet", "-B", "main", stage.head)
-    git(source, "commit", "--quiet", "--allow-empty", "-m", "a later merge to main")
+    """Rehearsal 2: a manual dispatch to staging of a newer commit that adds data/Train.csv."""
+    from pipeline.data import generate_raw
+
+    source = clone_at_head(stage, "newer-origin")
+    (source / "data").mkdir(exist_ok=True)
+    generate_raw(2000, seed=5).to_csv(source / "data" / "Train.csv", index=False)
+    git(source, "add", "data/Train.csv")
+    git(source, "commit", "--quiet", "-m", "add the Big Mart Train.csv")
     return stage.rehearse(
         "dispatch",
         source=source,
@@ -235,9 +239,14 @@ def test_first_rehearsal_deploys_runs_and_smoke_tests(stage: Stage, first: JobRe
         .outputs["state_machine_arn"]
         .endswith(f":stateMachine:{stage.variables['PIPELINE_STATE_MACHINE_NAME']}")
     )
-    # The summary has the plan, the run and the smoke test.
-    for part in ("plan", "run", "smoke"):
+    # The summary has the preflight, the plan, the run and the smoke test; synthetic data first.
+    for part in ("doctor", "plan", "run", "smoke"):
         assert first.step(part).summary.strip(), f"step {part} wrote no job summary"
+    assert first.summary.startswith("> **Synthetic data**"), first.summary[:200]
+    assert "uploaded synthetic data" in first.step("run").log
+    doctor_lines = [line for line in first.step("doctor").log.splitlines() if line[:5] in ("ok   ", "warn ", "FAIL ")]
+    assert doctor_lines and not [line for line in doctor_lines if line.startswith("FAIL")], doctor_lines
+    assert any(f"trusts repo:{OWNER}/{REPO}:environment:staging" in line for line in doctor_lines)
 
 
 def test_every_aws_call_used_the_oidc_token_the_deploy_role_trusts(stage: Stage, first: JobResult) -> None:
@@ -270,6 +279,9 @@ def test_second_rehearsal_updates_instead_of_recreating(stage: Stage, first: Job
     assert after["previous_endpoint_config"] != live["EndpointConfigName"]
     assert after["previous_endpoint_config"] in first_config.get("output", "")
     assert second.step("smoke").outputs.get("smoke_result") == "passed"
+    # Trained on the committed Train.csv, and the summary says nothing about synthetic data.
+    assert "uploaded data/Train.csv (2000 rows)" in second.step("run").log
+    assert "Synthetic data" not in second.summary
     # One state machine, now with both executions.
     machine = second.step("deploy").outputs["state_machine_arn"]
     assert machine == first.step("deploy").outputs["state_machine_arn"]
@@ -281,7 +293,7 @@ def test_dispatch_without_the_pipeline_only_deploys_the_state_machine(stage: Sta
     config_before = endpoint(stage)["EndpointConfigName"]
     result = stage.rehearse(
         "deploy-only",
-        source=stage.source,
+        source=ROOT,
         sha=stage.head,
         run_id="7003",
         event_name="workflow_dispatch",
@@ -293,15 +305,13 @@ def test_dispatch_without_the_pipeline_only_deploys_the_state_machine(stage: Sta
     assert endpoint(stage)["EndpointConfigName"] == config_before
 
 
-def test_ci_plan_job_without_credentials_skips_the_aws_plan_cleanly(
-    tmp_path: Path, working_tree: tuple[Path, str]
-) -> None:
+def test_ci_plan_job_without_credentials_skips_the_aws_plan_cleanly(tmp_path: Path) -> None:
     """As in a fork pull request: no variables, no OIDC token; the job still succeeds."""
     spec = JobSpec(
         workflow=".github/workflows/ci.yml",
         job="plan",
-        source_repo=working_tree[0],
-        sha=working_tree[1],
+        source_repo=ROOT,
+        sha=git(ROOT, "rev-parse", "HEAD"),
         workdir=tmp_path,
         event_name="pull_request",
         ref="refs/pull/1/merge",
@@ -318,13 +328,13 @@ def test_ci_plan_job_without_credentials_skips_the_aws_plan_cleanly(
 
 
 @pytest.mark.parametrize("job", ["wheels", "deploy"])
-def test_a_dispatch_from_a_branch_is_refused(tmp_path: Path, job: str, working_tree: tuple[Path, str]) -> None:
+def test_a_dispatch_from_a_branch_is_refused(tmp_path: Path, job: str) -> None:
     """Defence in depth beside the environments' branch policy: nothing but main deploys."""
     spec = JobSpec(
         workflow=".github/workflows/deploy.yml",
         job=job,
-        source_repo=working_tree[0],
-        sha=working_tree[1],
+        source_repo=ROOT,
+        sha=git(ROOT, "rev-parse", "HEAD"),
         workdir=tmp_path,
         event_name="workflow_dispatch",
         ref="refs/heads/feature",
