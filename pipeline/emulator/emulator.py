@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from typing import Any
 
 import boto3
@@ -36,7 +38,9 @@ class Emulator:
     """SageMaker + Step Functions (+ S3, IAM, ...) emulated in this process.
 
     Use as a context manager (or ``start()``/``stop()``); boto3 clients created while it runs
-    reach it without an endpoint URL.
+    reach it without an endpoint URL. ``clock`` is what status transitions (training and
+    endpoint durations) measure against, and ``sleep`` serves injected delays; a test passes a
+    pair that moves only when told, so no status or latency depends on the machine's speed.
     """
 
     def __init__(
@@ -45,12 +49,16 @@ class Emulator:
         model_host: ModelHost | None = None,
         timings: Timings | None = None,
         faults: FaultFile | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
     ):
         self.runtime = rt.Runtime(
             s3_client_factory=self._s3_client,
             timings=timings or Timings(),
             trainer=trainer,
             model_host=model_host,
+            clock=clock,
+            sleep=sleep,
         )
         self._initial = faults
         self._mock: Any = None
