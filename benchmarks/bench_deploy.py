@@ -59,11 +59,13 @@ def sdk(config: PipelineConfig, changed: PipelineConfig, sfn: Any) -> list[Calla
     """The three scenarios with the stepfunctions SDK: create(), then update() when it exists."""
     from stepfunctions.workflow import Workflow
 
-    from pipeline.definition.builder import Builder, partition, sdk_partition
+    from pipeline.definition.builder import graph as build_graph
+    from pipeline.definition.builder import sdk_partition
+    from pipeline.definition.context import partition
 
     def deploy(cfg: PipelineConfig, first: bool) -> Any:
         with sdk_partition(partition(cfg.region)):
-            graph = Builder(cfg).graph()
+            graph = build_graph(cfg)
             tags = [{"key": k, "value": v} for k, v in cfg.tags.items()]
             workflow = Workflow(cfg.state_machine_name, graph, cfg.workflow_role_arn, tags=tags, client=sfn)
             workflow.create()  # a new process knows no ARN: create() returns the existing one

@@ -14,11 +14,9 @@ from typing import Any, TypedDict
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from pipeline.endpoint_status import CHANGING_STATUSES
 from pipeline.errors import PipelineError
 
-# Statuses that change by themselves; anything else is settled (InService, Failed,
-# UpdateRollbackFailed, OutOfService) and waiting longer would not change it.
-CHANGING_STATUSES = frozenset({"Creating", "Updating", "SystemUpdating", "RollingBack", "Deleting"})
 # Error codes worth another try: AWS throttles and has bad moments; other 4xx will not heal.
 THROTTLING_CODES = frozenset(
     {

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from pipeline import github_actions
+from pipeline.definition.names import Output
 from pipeline.follow import STILL_RUNNING, RunResult
 
 # A failed SageMaker task's cause is its whole job description; enough to read, not a wall of JSON.
@@ -15,13 +16,13 @@ MAX_CAUSE = 4000
 def run_outputs(result: RunResult) -> dict[str, str]:
     """The step outputs of ``run``: what deploy-verification and rollback steps read."""
     output = result.output or {}
-    previous = output.get("PreviousEndpoint") or {}
+    previous = output.get(Output.PREVIOUS_ENDPOINT) or {}
     return {
         "execution_arn": result.execution_arn,
         "status": result.status,
-        "endpoint_name": str(output.get("EndpointName", "")),
+        "endpoint_name": str(output.get(Output.ENDPOINT, "")),
         "state_machine_version": result.version_arn or "",
-        "previous_endpoint_config": str(previous.get("EndpointConfigName") or ""),
+        "previous_endpoint_config": str(previous.get(Output.ENDPOINT_CONFIG) or ""),
     }
 
 

@@ -17,6 +17,7 @@ from botocore.exceptions import ClientError
 
 from pipeline import github_actions
 from pipeline.config import PipelineConfig
+from pipeline.definition.names import Output
 from pipeline.errors import UsageError
 from pipeline.follow import RunResult, StageTiming, follow_execution
 
@@ -151,8 +152,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     title = f"Pipeline run {run_id} ({config.environment})"
     github_actions.append_summary(summary_markdown(result, build_definition(config), title, timeout))
     if result.succeeded:
-        endpoint = (result.output or {}).get("EndpointName", config.endpoint_name)
-        print(f"succeeded: endpoint {endpoint} serves {(result.output or {}).get('EndpointConfigName', '?')}")
+        endpoint = (result.output or {}).get(Output.ENDPOINT, config.endpoint_name)
+        print(f"succeeded: endpoint {endpoint} serves {(result.output or {}).get(Output.ENDPOINT_CONFIG, '?')}")
         return 0
     problems = failure_lines(result, timeout)
     github_actions.error("\n".join(problems), title=f"pipeline run {result.status}")

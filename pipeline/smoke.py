@@ -21,6 +21,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from pipeline import github_actions as gha
 from pipeline import validation
 from pipeline.config import PipelineConfig
+from pipeline.definition.names import Output
 from pipeline.endpoint_wait import Backoff, EndpointWait, WaitOptions, wait_for_config
 from pipeline.errors import PipelineError, UsageError
 from pipeline.rollback import DISABLED, FAILED, ROLLED_BACK, PreviousEndpoint, RollbackResult, rollback
@@ -96,10 +97,10 @@ def deployment_from_execution(sfn: Any, execution_arn: str) -> Deployment:
         )
     try:
         output = json.loads(desc.get("output") or "")
-        previous = output["PreviousEndpoint"]
+        previous = output[Output.PREVIOUS_ENDPOINT]
         return Deployment(
-            endpoint_name=output["EndpointName"],
-            expected_config=output["EndpointConfigName"],
+            endpoint_name=output[Output.ENDPOINT],
+            expected_config=output[Output.ENDPOINT_CONFIG],
             previous=PreviousEndpoint(previous["EndpointStatus"], previous.get("EndpointConfigName")),
             source=f"execution {execution_arn}",
         )

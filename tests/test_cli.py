@@ -10,6 +10,7 @@ import pytest
 from statelint.linter import Linter
 
 from pipeline.cli import main
+from pipeline.definition import state_names as names
 
 
 def test_definition_prints_valid_asl(capsys):
@@ -28,7 +29,7 @@ def test_definition_stdout_is_only_json_in_a_fresh_process():
     result = subprocess.run(
         [sys.executable, "-m", "pipeline", "definition"], capture_output=True, text=True, check=True
     )
-    assert json.loads(result.stdout)["StartAt"] == "Train model"
+    assert json.loads(result.stdout)["StartAt"] == names.TRAIN_MODEL
 
 
 def test_several_mistakes_print_one_line_each_and_exit_2(capsys):

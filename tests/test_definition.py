@@ -12,6 +12,7 @@ from statelint.linter import Linter
 
 from pipeline.config import load_config
 from pipeline.definition import build_definition, definition_json, execution_input, run_id_for_commit, to_mermaid
+from pipeline.definition import state_names as names
 from pipeline.definition.service_model import check_definition
 from pipeline.errors import UsageError
 
@@ -63,16 +64,22 @@ def test_every_sagemaker_task_matches_botocore_model(definition):
     ("state", "path", "good_key", "bad_key", "expected"),
     [
         (
-            "Train model",
+            names.TRAIN_MODEL,
             ["ResourceConfig"],
             "InstanceCount",
             "InstanceCout",
             "ResourceConfig has no member 'InstanceCout'",
         ),
-        ("Save model", [], "ModelName.$", "ModelNme.$", "CreateModelInput has no member 'ModelNme'"),
-        ("Configure endpoint", ["ProductionVariants", 0], "InstanceType", "InstanceTyp", "has no member 'InstanceTyp'"),
-        ("Find endpoint", [], "EndpointName", "EndpointNam", "required member 'EndpointName'"),
-        ("Update endpoint", [], "EndpointConfigName.$", "EndpointConfig.$", "has no member 'EndpointConfig'"),
+        (names.SAVE_MODEL, [], "ModelName.$", "ModelNme.$", "CreateModelInput has no member 'ModelNme'"),
+        (
+            names.CONFIGURE_ENDPOINT,
+            ["ProductionVariants", 0],
+            "InstanceType",
+            "InstanceTyp",
+            "has no member 'InstanceTyp'",
+        ),
+        (names.FIND_ENDPOINT, [], "EndpointName", "EndpointNam", "required member 'EndpointName'"),
+        (names.UPDATE_ENDPOINT, [], "EndpointConfigName.$", "EndpointConfig.$", "has no member 'EndpointConfig'"),
     ],
 )
 def test_misspelt_parameter_is_reported(definition, state, path, good_key, bad_key, expected):
@@ -87,7 +94,7 @@ def test_misspelt_parameter_is_reported(definition, state, path, good_key, bad_k
 
 def test_wrong_parameter_type_is_reported(definition):
     broken = copy.deepcopy(definition)
-    broken["States"]["Train model"]["Parameters"]["ResourceConfig"]["InstanceCount"] = "1"
+    broken["States"][names.TRAIN_MODEL]["Parameters"]["ResourceConfig"]["InstanceCount"] = "1"
     assert check_definition(broken) == [
         "Train model: Parameters.ResourceConfig.InstanceCount: expected integer, got str '1'"
     ]
@@ -95,13 +102,13 @@ def test_wrong_parameter_type_is_reported(definition):
 
 def test_stages_run_in_order(definition):
     states = definition["States"]
-    assert definition["StartAt"] == "Train model"
-    assert states["Train model"]["Resource"] == "arn:aws:states:::sagemaker:createTrainingJob.sync"
-    assert states["Train model"]["Next"] == "Save model"
-    assert states["Save model"]["Next"] == "Configure endpoint"
-    assert states["Configure endpoint"]["Next"] == "Find endpoint"
+    assert definition["StartAt"] == names.TRAIN_MODEL
+    assert states[names.TRAIN_MODEL]["Resource"] == "arn:aws:states:::sagemaker:createTrainingJob.sync"
+    assert states[names.TRAIN_MODEL]["Next"] == names.SAVE_MODEL
+    assert states[names.SAVE_MODEL]["Next"] == names.CONFIGURE_ENDPOINT
+    assert states[names.CONFIGURE_ENDPOINT]["Next"] == names.FIND_ENDPOINT
     assert (
-        states["Save model"]["Parameters"]["PrimaryContainer"]["ModelDataUrl.$"]
+        states[names.SAVE_MODEL]["Parameters"]["PrimaryContainer"]["ModelDataUrl.$"]
         == "$.training.ModelArtifacts.S3ModelArtifacts"
     )
 
@@ -117,7 +124,7 @@ def test_every_task_has_timeout_retry_and_catch(definition):
 
 
 def test_training_is_bounded_and_retried_per_aws_guidance(definition, staging):
-    train = definition["States"]["Train model"]
+    train = definition["States"][names.TRAIN_MODEL]
     assert train["Parameters"]["StoppingCondition"] == {"MaxRuntimeInSeconds": staging.training_max_runtime_seconds}
     errors = train["Retry"][0]["ErrorEquals"]
     for name in (
@@ -130,12 +137,12 @@ def test_training_is_bounded_and_retried_per_aws_guidance(definition, staging):
 
 
 def test_endpoint_status_routing(definition):
-    route = definition["States"]["Route by endpoint status"]
+    route = definition["States"][names.ROUTE_BY_STATUS]
     targets = {c.get("StringEquals"): c["Next"] for c in route["Choices"] if "StringEquals" in c}
     assert targets == {
-        "InService": "Update endpoint",
-        "Failed": "Delete failed endpoint",
-        "UpdateRollbackFailed": "Endpoint needs an operator",
+        "InService": names.UPDATE_ENDPOINT,
+        "Failed": names.DELETE_FAILED_ENDPOINT,
+        "UpdateRollbackFailed": names.NEEDS_OPERATOR,
     }
     waiting = next(c for c in route["Choices"] if "Or" in c)
     assert {r["StringEquals"] for r in waiting["Or"]} == {
@@ -145,59 +152,59 @@ def test_endpoint_status_routing(definition):
         "RollingBack",
         "Deleting",
     }
-    assert definition["States"]["Delete failed endpoint"]["Next"] == "Wait for endpoint to settle"
-    assert definition["States"]["Wait for endpoint to settle"]["Next"] == "Find endpoint"
+    assert definition["States"][names.DELETE_FAILED_ENDPOINT]["Next"] == names.WAIT_TO_SETTLE
+    assert definition["States"][names.WAIT_TO_SETTLE]["Next"] == names.FIND_ENDPOINT
 
 
 def test_only_a_missing_endpoint_leads_to_create(definition):
-    missing = definition["States"]["Endpoint missing?"]
+    missing = definition["States"][names.ENDPOINT_MISSING]
     assert missing["Choices"][0] == {
         "Variable": "$.error.Cause",
         "StringMatches": "*Could not find endpoint*",
-        "Next": "No endpoint yet",
+        "Next": names.NO_ENDPOINT_YET,
     }
     throttled = missing["Choices"][1]
-    assert throttled["Next"] == "Wait for endpoint to settle"
+    assert throttled["Next"] == names.WAIT_TO_SETTLE
     assert {r["StringMatches"] for r in throttled["Or"]} == {"*Throttl*", "*Rate exceeded*"}
-    assert missing["Default"] == "Find endpoint failed"
+    assert missing["Default"] == names.stage_failed(names.FIND_ENDPOINT)
 
 
 def test_success_requires_this_runs_config(definition):
-    live = definition["States"]["Deployment status"]["Choices"][0]
-    assert live["Next"] == "Report deployment"
+    live = definition["States"][names.DEPLOYMENT_STATUS]["Choices"][0]
+    assert live["Next"] == names.REPORT_DEPLOYMENT
     assert {"Variable": "$.deployed.EndpointConfigName", "StringEqualsPath": "$.EndpointConfigName"} in live["And"]
-    rolled_back = definition["States"]["Deployment status"]["Choices"][1]
+    rolled_back = definition["States"][names.DEPLOYMENT_STATUS]["Choices"][1]
     assert rolled_back == {
         "Variable": "$.deployed.EndpointStatus",
         "StringEquals": "InService",
-        "Next": "Update was rolled back",
+        "Next": names.UPDATE_ROLLED_BACK,
     }
 
 
 def test_failures_name_their_stage(definition):
     for name, state in definition["States"].items():
-        if state["Type"] == "Pass" and state.get("Next") == "Pipeline failed":
+        if state["Type"] == "Pass" and state.get("Next") == names.PIPELINE_FAILED:
             assert state["Parameters"]["Error"].startswith("Pipeline."), name
             assert state["Parameters"]["Stage"], name
-    fail = definition["States"]["Pipeline failed"]
+    fail = definition["States"][names.PIPELINE_FAILED]
     assert (fail["ErrorPath"], fail["CausePath"]) == ("$.failure.Error", "$.failure.Cause")
 
 
 def test_endpoint_name_is_stable_and_per_run_names_come_from_input(definition, staging):
-    assert definition["States"]["Create endpoint"]["Parameters"]["EndpointName"] == staging.endpoint_name
+    assert definition["States"][names.CREATE_ENDPOINT]["Parameters"]["EndpointName"] == staging.endpoint_name
     assert (
-        definition["States"]["Update endpoint"]["Parameters"]["EndpointConfigName.$"]
+        definition["States"][names.UPDATE_ENDPOINT]["Parameters"]["EndpointConfigName.$"]
         == "$$.Execution.Input['EndpointConfigName']"
     )
     assert (
-        definition["States"]["Train model"]["Parameters"]["TrainingJobName.$"]
+        definition["States"][names.TRAIN_MODEL]["Parameters"]["TrainingJobName.$"]
         == "$$.Execution.Input['TrainingJobName']"
     )
 
 
 def test_update_sends_no_tags(definition):
     # UpdateEndpoint has no Tags parameter; the botocore check would fail too.
-    assert "Tags" not in definition["States"]["Update endpoint"]["Parameters"]
+    assert "Tags" not in definition["States"][names.UPDATE_ENDPOINT]["Parameters"]
 
 
 def test_execution_input_names_fit_sagemaker_limits(staging):
@@ -240,13 +247,13 @@ def test_mermaid_has_every_state(definition):
 
 def test_prod_differs_only_where_configured(definition):
     prod = build_definition(load_config("prod", environ={}))
-    config = prod["States"]["Configure endpoint"]["Parameters"]["ProductionVariants"][0]
+    config = prod["States"][names.CONFIGURE_ENDPOINT]["Parameters"]["ProductionVariants"][0]
     assert config["InitialInstanceCount"] == 2
     assert json.dumps(sorted(prod["States"])) == json.dumps(sorted(definition["States"]))
 
 
 def test_guardrails_are_off_by_default(definition):
-    assert "DeploymentConfig" not in definition["States"]["Update endpoint"]["Parameters"]
+    assert "DeploymentConfig" not in definition["States"][names.UPDATE_ENDPOINT]["Parameters"]
 
 
 @pytest.mark.parametrize(
@@ -258,7 +265,7 @@ def test_guardrails_become_update_deployment_config(staging, strategy, step_key)
         deployment_strategy=strategy, deployment_step_percent=20, rollback_alarms=["big-mart-5xx", "big-mart-latency"]
     )
     built = build_definition(config)
-    deployment = built["States"]["Update endpoint"]["Parameters"]["DeploymentConfig"]
+    deployment = built["States"][names.UPDATE_ENDPOINT]["Parameters"]["DeploymentConfig"]
     routing = deployment["BlueGreenUpdatePolicy"]["TrafficRoutingConfiguration"]
     assert routing["Type"] == strategy.upper()
     if step_key:
@@ -266,5 +273,5 @@ def test_guardrails_become_update_deployment_config(staging, strategy, step_key)
     assert deployment["AutoRollbackConfiguration"] == {
         "Alarms": [{"AlarmName": "big-mart-5xx"}, {"AlarmName": "big-mart-latency"}]
     }
-    assert "DeploymentConfig" not in built["States"]["Create endpoint"]["Parameters"]
+    assert "DeploymentConfig" not in built["States"][names.CREATE_ENDPOINT]["Parameters"]
     assert check_definition(built) == []

@@ -60,3 +60,14 @@ def execution_input(config: PipelineConfig, run_id: str) -> dict[str, str]:
         if problem:  # config validation makes this unreachable; keep the guarantee local
             raise UsageError(f"{key} {name!r} {problem}")
     return names
+
+
+class Output:
+    """Keys of a successful execution's output (written by the report state; read by run and smoke)."""
+
+    ENDPOINT = "EndpointName"
+    ENDPOINT_CONFIG = "EndpointConfigName"
+    MODEL = "ModelName"
+    TRAINING_JOB = "TrainingJobName"
+    MODEL_ARTIFACTS = "ModelArtifacts"
+    PREVIOUS_ENDPOINT = "PreviousEndpoint"

@@ -13,6 +13,7 @@ import pytest
 from pipeline.cli import main
 from pipeline.config import PipelineConfig
 from pipeline.definition import execution_input, run_id_for_commit
+from pipeline.definition import state_names as names
 from pipeline.deploy import deploy_state_machine
 from pipeline.emulator import Emulator, Timings
 from pipeline.errors import UsageError
@@ -23,15 +24,7 @@ from tests.deploy.conftest import COMMIT, FAST, TIME_SCALE, read_outputs
 pytestmark = pytest.mark.deploy
 
 RUN_ID = run_id_for_commit(COMMIT, 1)
-STAGES = [
-    "Train model",
-    "Save model",
-    "Configure endpoint",
-    "Find endpoint",
-    "Create endpoint",
-    "Wait for deployment",
-    "Check deployment",
-]
+STAGES = list(names.FIRST_RUN_STAGES)
 QUICK = ["--poll-seconds", "0.02"]
 
 
@@ -105,10 +98,10 @@ def test_training_failure_names_stage_error_and_cause(
     )
 
     assert result.status == "FAILED"
-    assert result.failed_stage == "Train model"
+    assert result.failed_stage == names.TRAIN_MODEL
     assert result.error == "Pipeline.TrainModelFailed"
     assert "label column has NaN" in (result.cause or "")
-    assert [(s.name, s.status) for s in result.stages] == [("Train model", "failed")]
+    assert [(s.name, s.status) for s in result.stages] == [(names.TRAIN_MODEL, "failed")]
     assert "execution FAILED at stage 'Train model': Pipeline.TrainModelFailed" in lines[-1]
 
 

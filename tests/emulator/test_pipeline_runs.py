@@ -7,6 +7,7 @@ import json
 import pytest
 from botocore.exceptions import ClientError
 
+from pipeline.definition import state_names as names
 from tests.emulator.conftest import Pipeline
 
 pytestmark = pytest.mark.emulator
@@ -42,7 +43,7 @@ def test_failed_training_fails_the_run_and_leaves_the_endpoint_alone(pipeline: P
     desc = pipeline.run("run2")
     assert desc["status"] == "FAILED"
     assert desc["error"] == "Pipeline.TrainModelFailed"
-    assert "Train model" in desc["cause"] and "AlgorithmError: label column has NaN" in desc["cause"]
+    assert names.TRAIN_MODEL in desc["cause"] and "AlgorithmError: label column has NaN" in desc["cause"]
     assert pipeline.task_failures(desc["executionArn"])[0]["error"] == "States.TaskFailed"
     after = pipeline.endpoint()
     assert (after["EndpointConfigName"], after["LastModifiedTime"]) == (
@@ -177,6 +178,6 @@ def test_throttled_endpoint_lookup_waits_and_looks_again(pipeline: Pipeline) -> 
         for e in pipeline.history(desc["executionArn"])
         if "stateEnteredEventDetails" in e
     ]
-    assert entered.count("Find endpoint") == 2
-    assert "Wait for endpoint to settle" in entered
+    assert entered.count(names.FIND_ENDPOINT) == 2
+    assert names.WAIT_TO_SETTLE in entered
     assert "createEndpoint" in pipeline.resources_called(desc["executionArn"])

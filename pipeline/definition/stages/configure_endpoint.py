@@ -1,0 +1,25 @@
+"""Create this run's endpoint config, pointing at this run's model."""
+
+from __future__ import annotations
+
+from stepfunctions.steps import EndpointConfigStep
+
+from pipeline.definition import state_names as names
+from pipeline.definition.context import SAGEMAKER_RETRY_ERRORS, Stage, StageContext
+
+
+def build(ctx: StageContext) -> Stage:
+    """CreateEndpointConfig with the configured instance type and count."""
+    c = ctx.config
+    step = EndpointConfigStep(
+        names.CONFIGURE_ENDPOINT,
+        endpoint_config_name=ctx.run["EndpointConfigName"],
+        model_name=ctx.run["ModelName"],
+        initial_instance_count=c.endpoint_instance_count,
+        instance_type=c.endpoint_instance_type,
+        tags=ctx.tags(),
+        result_path="$.endpoint_config",
+        timeout_seconds=c.task_timeout_seconds,
+    )
+    ctx.guard(step, names.CONFIGURE_ENDPOINT, SAGEMAKER_RETRY_ERRORS)
+    return Stage(step, [step])

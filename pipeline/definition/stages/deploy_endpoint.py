@@ -1,0 +1,149 @@
+"""Deploy this run's config: decide from the endpoint's status, never from a failed create.
+
+absent -> create; InService -> update (with blue/green guardrails when configured); Failed ->
+delete, wait until gone, look again; changing -> wait and look again; UpdateRollbackFailed ->
+stop for an operator (nothing is deleted).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from stepfunctions.steps import Catch, Choice, ChoiceRule, EndpointStep, Pass, Task, Wait
+from stepfunctions.steps.states import State
+
+from pipeline import endpoint_status as status
+from pipeline.config import PipelineConfig
+from pipeline.definition import state_names as names
+from pipeline.definition.context import (
+    DESCRIBE_RETRY_ERRORS,
+    LOOKUP_ERRORS,
+    NOT_FOUND_PATTERN,
+    SAGEMAKER_RETRY_ERRORS,
+    THROTTLING_ERRORS,
+    Stage,
+    StageContext,
+    status_in,
+    throttled,
+)
+
+STATUS = "$.endpoint.EndpointStatus"
+
+
+def build(ctx: StageContext) -> Stage:
+    """Find the endpoint and route by its status; exits are the create and update calls."""
+    c = ctx.config
+    name = c.endpoint_name
+    find = ctx.describe(
+        names.FIND_ENDPOINT,
+        "$.endpoint",
+        {"EndpointStatus.$": "$.EndpointStatus", "EndpointConfigName.$": "$.EndpointConfigName"},
+    )
+    find.add_retry(ctx.retry(DESCRIBE_RETRY_ERRORS))
+    missing = Choice(names.ENDPOINT_MISSING, comment="Only 'not found' means absent; any other error fails.")
+    find.add_catch(Catch(error_equals=LOOKUP_ERRORS, next_step=missing, result_path="$.error"))
+    find.add_catch(ctx.caught(names.FIND_ENDPOINT))
+
+    absent = Pass(names.NO_ENDPOINT_YET, result={"EndpointStatus": "Absent"}, result_path="$.endpoint")
+    create = ctx.guard(
+        EndpointStep(
+            names.CREATE_ENDPOINT,
+            endpoint_name=name,
+            endpoint_config_name=ctx.run["EndpointConfigName"],
+            tags=ctx.tags(),
+            result_path="$.deploy_call",
+            timeout_seconds=c.task_timeout_seconds,
+        ),
+        names.CREATE_ENDPOINT,
+        SAGEMAKER_RETRY_ERRORS,
+    )
+    update_step = EndpointStep(
+        names.UPDATE_ENDPOINT,
+        endpoint_name=name,
+        endpoint_config_name=ctx.run["EndpointConfigName"],
+        update=True,
+        result_path="$.deploy_call",
+        timeout_seconds=c.task_timeout_seconds,
+    )
+    guardrails = deployment_config(c)
+    if guardrails:
+        update_step.parameters["DeploymentConfig"] = guardrails
+    update = ctx.guard(update_step, names.UPDATE_ENDPOINT, SAGEMAKER_RETRY_ERRORS)
+    delete = ctx.guard(
+        Task(
+            names.DELETE_FAILED_ENDPOINT,
+            resource=ctx.sdk_resource("deleteEndpoint"),
+            parameters={"EndpointName": name},
+            result_path="$.delete_call",
+            timeout_seconds=c.task_timeout_seconds,
+            comment="A Failed endpoint serves nothing and AWS allows only DeleteEndpoint on it.",
+        ),
+        names.DELETE_FAILED_ENDPOINT,
+        THROTTLING_ERRORS,
+    )
+    settle = Wait(names.WAIT_TO_SETTLE, seconds=c.endpoint_poll_seconds)
+    unexpected = ctx.failure(
+        names.UNEXPECTED_ENDPOINT_STATUS,
+        names.FIND_ENDPOINT,
+        "UnexpectedEndpointStatus",
+        f"States.Format('Endpoint {{}} has status {{}}, which the pipeline does not handle.', '{name}', {STATUS})",
+    )
+
+    route = Choice(names.ROUTE_BY_STATUS)
+    route.add_choice(ChoiceRule.StringEquals(STATUS, status.IN_SERVICE), update)
+    route.add_choice(ChoiceRule.StringEquals(STATUS, status.FAILED), delete)
+    route.add_choice(ChoiceRule.StringEquals(STATUS, status.UPDATE_ROLLBACK_FAILED), needs_operator(ctx))
+    route.add_choice(status_in(STATUS, status.CHANGING_STATUSES), settle)
+    route.default_choice(unexpected)
+
+    missing.add_choice(ChoiceRule.StringMatches("$.error.Cause", NOT_FOUND_PATTERN), absent)
+    missing.add_choice(throttled("$.error.Cause"), settle)
+    missing.default_choice(ctx.stage_failure(names.FIND_ENDPOINT))
+
+    find.next(route)
+    absent.next(create)
+    settle.next(find)
+    delete.next(settle)
+    return Stage(find, [create, update])
+
+
+def needs_operator(ctx: StageContext) -> State:
+    """The failure for an UpdateRollbackFailed endpoint, shared with the deployment check."""
+    name = ctx.config.endpoint_name
+    return ctx.shared(
+        names.NEEDS_OPERATOR,
+        lambda: ctx.failure(
+            names.NEEDS_OPERATOR,
+            names.DEPLOY_STAGE,
+            "EndpointUpdateRollbackFailed",
+            f"States.Format('Endpoint {{}} is UpdateRollbackFailed: part of its fleet runs the old config "
+            f"and part the new one. Nothing was changed or deleted. Finish by hand: aws sagemaker "
+            f"update-endpoint --endpoint-name {{}} --endpoint-config-name <the config to keep>, wait until it "
+            f"is InService, then run the pipeline again.', '{name}', '{name}')",
+        ),
+    )
+
+
+def deployment_config(config: PipelineConfig) -> dict[str, Any] | None:
+    """UpdateEndpoint's DeploymentConfig for the configured guardrails, or None when off."""
+    if config.deployment_strategy == "none":
+        return None
+    routing: dict[str, Any] = {
+        "Type": config.deployment_strategy.upper(),
+        "WaitIntervalInSeconds": config.deployment_wait_seconds,
+    }
+    step = {"Type": "CAPACITY_PERCENT", "Value": config.deployment_step_percent}
+    if config.deployment_strategy == "canary":
+        routing["CanarySize"] = step
+    elif config.deployment_strategy == "linear":
+        routing["LinearStepSize"] = step
+    result: dict[str, Any] = {
+        "BlueGreenUpdatePolicy": {
+            "TrafficRoutingConfiguration": routing,
+            "TerminationWaitInSeconds": config.deployment_termination_wait_seconds,
+            "MaximumExecutionTimeoutInSeconds": config.deployment_max_seconds,
+        }
+    }
+    if config.rollback_alarms:
+        result["AutoRollbackConfiguration"] = {"Alarms": [{"AlarmName": name} for name in config.rollback_alarms]}
+    return result

@@ -1,0 +1,30 @@
+"""Register the trained artifact as a SageMaker model."""
+
+from __future__ import annotations
+
+from stepfunctions.steps import ModelStep
+
+from pipeline.definition import state_names as names
+from pipeline.definition.context import SAGEMAKER_RETRY_ERRORS, Stage, StageContext
+from pipeline.definition.states import extend
+
+
+def build(ctx: StageContext) -> Stage:
+    """CreateModel on the artifact of the training stage (which must be built first)."""
+    if ctx.training is None:
+        raise RuntimeError("the model stage needs the training stage before it")
+    step = ModelStep(
+        names.SAVE_MODEL,
+        model=ctx.training.get_expected_model(),
+        model_name=ctx.run["ModelName"],
+        tags=ctx.tags(),
+        result_path="$.model",
+        timeout_seconds=ctx.config.task_timeout_seconds,
+    )
+    container = step.parameters["PrimaryContainer"]
+    container.pop("ModelDataUrl.$", None)
+    container.pop("Environment", None)
+    container["ModelDataUrl.$"] = "$.training.ModelArtifacts.S3ModelArtifacts"
+    extend(step, ResultSelector={"ModelArn.$": "$.ModelArn"})
+    ctx.guard(step, names.SAVE_MODEL, SAGEMAKER_RETRY_ERRORS)
+    return Stage(step, [step])

@@ -1,0 +1,75 @@
+"""Train the built-in XGBoost algorithm on the prepared CSV channels (``.sync``: waits for the job)."""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+from sagemaker.estimator import Estimator
+from sagemaker.inputs import TrainingInput
+from stepfunctions.steps import TrainingStep
+
+from pipeline.definition import state_names as names
+from pipeline.definition.context import SAGEMAKER_RETRY_ERRORS, Stage, StageContext
+from pipeline.definition.states import extend
+
+# Extra time the training task may take beyond the job's own MaxRuntime (queueing, provisioning).
+TRAINING_TIMEOUT_MARGIN_SECONDS = 3600
+CHANNELS = ("train", "validation")
+
+
+def build(ctx: StageContext) -> Stage:
+    """The training task; records it on ``ctx`` for the model stage."""
+    c = ctx.config
+    estimator = Estimator(
+        image_uri=c.training_image,
+        role=c.sagemaker_role_arn,
+        instance_count=c.training_instance_count,
+        instance_type=c.training_instance_type,
+        volume_size=c.training_volume_gb,
+        max_run=c.training_max_runtime_seconds,
+        output_path=c.output_uri,
+        # CreateTrainingJob takes strings; the SDK would str() each value anyway.
+        hyperparameters={name: str(value) for name, value in c.hyperparameters.items()},
+        debugger_hook_config=False,
+        disable_profiler=True,
+        sagemaker_session=offline_session(c.region),
+    )
+    channels = {name: TrainingInput(f"{c.data_uri}/{name}/", content_type="text/csv") for name in CHANNELS}
+    step = TrainingStep(
+        names.TRAIN_MODEL,
+        estimator=estimator,
+        job_name=ctx.run["TrainingJobName"],
+        data=channels,
+        tags=ctx.tags(),
+        result_path="$.training",
+        timeout_seconds=c.training_max_runtime_seconds + TRAINING_TIMEOUT_MARGIN_SECONDS,
+    )
+    step.parameters.pop("ProfilerConfig", None)
+    step.parameters.pop("ProfilerRuleConfigurations", None)
+    extend(
+        step,
+        ResultSelector={
+            "TrainingJobName.$": "$.TrainingJobName",
+            "ModelArtifacts.$": "$.ModelArtifacts",
+        },
+    )
+    ctx.training = step
+    ctx.guard(step, names.TRAIN_MODEL, SAGEMAKER_RETRY_ERRORS)
+    return Stage(step, [step])
+
+
+@functools.lru_cache(maxsize=8)
+def offline_session(region: str) -> Any:
+    """A SageMaker session that can describe jobs but never reaches AWS while building."""
+    import boto3
+    import sagemaker
+
+    # Static placeholder credentials: building a definition must work on machines with none,
+    # and this session is only handed to the SDK's request builders, which make no calls.
+    boto_session = boto3.Session(
+        region_name=region,
+        aws_access_key_id="offline",
+        aws_secret_access_key="offline",  # noqa: S106
+    )
+    return sagemaker.Session(boto_session=boto_session, default_bucket="offline-unused")
