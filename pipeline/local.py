@@ -26,7 +26,6 @@ from typing import Any
 import boto3
 from botocore.exceptions import ClientError
 
-from pipeline import data, storage
 from pipeline.cli import add_config_arguments, config_from_args, positive_int
 from pipeline.config import PipelineConfig
 from pipeline.errors import PipelineError, UsageError
@@ -141,6 +140,7 @@ def run_local(
     timeout_seconds: int = 600,
 ) -> LocalRun:
     """Run the pipeline once against the emulator at ``endpoint_url``; raise on failure."""
+    from pipeline import data, storage
     from pipeline.definition import execution_input, run_id_now
     from pipeline.deploy import deploy_state_machine
     from pipeline.follow import follow_execution
@@ -269,6 +269,8 @@ def endpoint_status(sagemaker: Any, name: str) -> str | None:
 
 def predict(runtime: Any, endpoint: str, features: Any) -> list[float]:
     """Predictions of the endpoint for encoded feature rows (text/csv in, text/csv out)."""
+    from pipeline import data
+
     response = runtime.invoke_endpoint(
         EndpointName=endpoint, ContentType="text/csv", Accept="text/csv", Body=data.to_csv_payload(features)
     )
@@ -346,7 +348,10 @@ def cmd_local(args: argparse.Namespace) -> int:
     """Handler of ``python -m pipeline local``."""
     config = config_from_args(args).replace(**LOCAL_OVERRIDES)
     work_dir = prepare_work_dir(Path(args.work_dir))
-    raw = data.read_raw(args.data) if args.data else data.generate_raw(args.rows, seed=args.seed)
+    from pipeline import data
+
+    rows = args.rows or data.DEFAULT_ROWS
+    raw = data.read_raw(args.data) if args.data else data.generate_raw(rows, seed=args.seed)
     out = print
     # A SIGTERM (CI cancelling, `kill`) must stop the emulator and free the port like Ctrl-C does.
     signal.signal(signal.SIGTERM, interrupt)
@@ -390,7 +395,8 @@ def register_cli(commands: Any) -> None:
     parser = commands.add_parser("local", help="run the whole pipeline on this machine (embedded emulator, real model)")
     add_config_arguments(parser)
     parser.add_argument("--data", default=None, help="a real Big Mart Train.csv (default: synthetic data)")
-    parser.add_argument("--rows", type=positive_int, default=data.DEFAULT_ROWS, help="synthetic rows (default: 8523)")
+    # No default here: pipeline.data (pandas) loads only when the command runs.
+    parser.add_argument("--rows", type=positive_int, default=None, help="synthetic rows (default: 8523)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the synthetic data (default: 0)")
     parser.add_argument("--port", type=int, default=0, help="emulator port on 127.0.0.1 (default: 0, a free one)")
     parser.add_argument("--keep", action="store_true", help="keep the emulator running after the run, until Ctrl-C")

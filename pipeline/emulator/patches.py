@@ -7,11 +7,11 @@ Each wrapper defers to moto's original code whenever no emulator is active, so p
 from __future__ import annotations
 
 import functools
+import sys
 import threading
 from collections.abc import Callable
 from typing import Any
 
-from moto.cloudformation.models import CloudFormationBackend
 from moto.core.responses import ActionResult, BaseResponse, EmptyResult
 from moto.sagemaker.models import SageMakerModelBackend
 from moto.sagemaker.responses import SageMakerResponse
@@ -29,10 +29,11 @@ from moto.stepfunctions.parser.models import StepFunctionsParserBackend
 from moto.stepfunctions.responses import StepFunctionResponse
 
 from pipeline.emulator import call_faults, endpoints, invoke, sfn_engine, training
-from pipeline.emulator.compat import check_moto_compatibility
+from pipeline.emulator.compat import CLOUDFORMATION_INTERNALS, check_moto_compatibility
 
 _lock = threading.Lock()
 _installed = False
+_cloudformation_patched = False
 
 
 def _wrap(owner: Any, name: str, hook: Callable[..., Any]) -> None:
@@ -86,6 +87,28 @@ def execute_change_set_with_outputs(
     return result
 
 
+def patch_cloudformation() -> None:
+    """Patch moto's CloudFormation backend once (it is loaded only when a test or the bootstrap
+    calls CloudFormation: importing it costs ~1.5 s, which every other start would pay)."""
+    global _cloudformation_patched
+    with _lock:
+        if _cloudformation_patched:
+            return
+        check_moto_compatibility(CLOUDFORMATION_INTERNALS)
+        from moto.cloudformation.models import CloudFormationBackend
+
+        _wrap(CloudFormationBackend, "execute_change_set", execute_change_set_with_outputs)
+        _cloudformation_patched = True
+
+
+def import_backend_then_patch(original: Callable[..., Any], module_name: str, backends_name: str) -> Any:
+    """moto.backends._import_backend, then the CloudFormation patch when that is the backend."""
+    backends = original(module_name, backends_name)
+    if module_name == "cloudformation":
+        patch_cloudformation()
+    return backends
+
+
 def install() -> None:
     """Check moto's internals, then patch them; safe to call many times."""
     global _installed
@@ -115,6 +138,11 @@ def install() -> None:
         # SageMaker Runtime and fault injection for every service.
         _wrap(SageMakerRuntimeResponse, "invoke_endpoint", invoke.invoke_endpoint)
         _wrap(BaseResponse, "call_action", call_faults.call_action)
-        # CloudFormation: outputs of stacks deployed through change sets (the bootstrap).
-        _wrap(CloudFormationBackend, "execute_change_set", execute_change_set_with_outputs)
+        # CloudFormation: outputs of stacks deployed through change sets (the bootstrap), patched
+        # when moto first serves CloudFormation; at once if something imported it already.
+        import moto.backends
+
+        _wrap(moto.backends, "_import_backend", import_backend_then_patch)
         _installed = True
+    if "moto.cloudformation.models" in sys.modules:
+        patch_cloudformation()

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -50,6 +51,9 @@ INSTALL = Substitute(
     reason="no package index offline: check the requirements are installed and put the clone on PYTHONPATH",
 )
 SUBSTITUTES = {"python -m pip install -e .": INSTALL}
+# The tests that share the module's stage (emulator server, bootstrap, rehearsals 1 and 2) run on
+# one xdist worker, so that stage is built once.
+STAGE = pytest.mark.xdist_group("rehearsal-stage")
 
 
 def git(repo: Path, *args: str) -> str:
@@ -91,6 +95,9 @@ class Stage:
                 "AWS_EC2_METADATA_DISABLED": "true",
                 "PIP_NO_INDEX": "1",  # anything that still tries to install fails fast
                 "SAGEMAKER_SUPPRESS_V2_WARNING": "1",
+                # The suite's result cache: each step's command skips the SDK imports (a fresh
+                # GitHub runner starts cold; tests/test_cli.py checks that cold and warm agree).
+                "PIPELINE_CACHE_DIR": os.environ["PIPELINE_CACHE_DIR"],
             },
             token_server=self.tokens,
             max_minutes=10,
@@ -163,6 +170,7 @@ def endpoint(stage: Stage) -> dict[str, Any]:
     return stage.client("sagemaker").describe_endpoint(EndpointName=stage.variables["PIPELINE_ENDPOINT_NAME"])
 
 
+@STAGE
 def test_first_rehearsal_deploys_runs_and_smoke_tests(stage: Stage, first: JobResult) -> None:
     assert [step.outcome for step in first.steps] == ["success"] * len(first.steps)
     assert first.environment == "staging" and first.concurrency_group == "deploy-staging"
@@ -185,6 +193,7 @@ def test_first_rehearsal_deploys_runs_and_smoke_tests(stage: Stage, first: JobRe
         assert first.step(part).summary.strip(), f"step {part} wrote no job summary"
 
 
+@STAGE
 def test_every_aws_call_used_the_oidc_token_the_deploy_role_trusts(stage: Stage, first: JobResult) -> None:
     served = [request for request in stage.tokens.requests if request.status == 200]
     # Plan, deploy, run and smoke each assume the role once.
@@ -200,6 +209,7 @@ def test_every_aws_call_used_the_oidc_token_the_deploy_role_trusts(stage: Stage,
     assert not web_identity_allowed(stage.trust_policy, provider_arn=PROVIDER_ARN, claims=wrong)
 
 
+@STAGE
 def test_second_rehearsal_updates_instead_of_recreating(stage: Stage, first: JobResult, second: JobResult) -> None:
     before = first.step("run").outputs
     after = second.step("run").outputs
@@ -222,6 +232,7 @@ def test_second_rehearsal_updates_instead_of_recreating(stage: Stage, first: Job
     assert {before["execution_arn"], after["execution_arn"]} <= {item["executionArn"] for item in executions}
 
 
+@STAGE
 def test_dispatch_without_the_pipeline_only_deploys_the_state_machine(stage: Stage, second: JobResult) -> None:
     config_before = endpoint(stage)["EndpointConfigName"]
     result = stage.rehearse(
@@ -249,7 +260,12 @@ def test_ci_plan_job_without_credentials_skips_the_aws_plan_cleanly(tmp_path: Pa
         event_name="pull_request",
         ref="refs/pull/1/merge",
         repository_vars={"AWS_REGION": "", "PIPELINE_DEPLOY_ROLE_ARN": ""},
-        machine_env={"AWS_CONFIG_FILE": "/dev/null", "AWS_SHARED_CREDENTIALS_FILE": "/dev/null", "PIP_NO_INDEX": "1"},
+        machine_env={
+            "AWS_CONFIG_FILE": "/dev/null",
+            "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
+            "PIP_NO_INDEX": "1",
+            "PIPELINE_CACHE_DIR": os.environ["PIPELINE_CACHE_DIR"],
+        },
         substitutes=SUBSTITUTES,
         stream=print,
     )
