@@ -186,14 +186,15 @@ def run_local(
             name=f"local-{run_id}",
             out=lambda line: out(f"run: {line}"),
         )
-        # The emulator answers at once: poll often so the run ends when the execution does.
+        # The emulator answers at once: poll often (and never back off to seconds) so the run
+        # ends when the execution does; a poll is two local HTTP calls.
         run = follow_execution(
             sfn,
             execution_arn,
             timeout_seconds=timeout_seconds,
             out=lambda line: out(f"run: {line}"),
-            poll_seconds=0.2,
-            max_poll_seconds=1.0,
+            poll_seconds=0.1,
+            max_poll_seconds=0.1,
         )
     result.execution_arn = execution_arn
     result.status = run.status

@@ -3,11 +3,26 @@
 from __future__ import annotations
 
 import os
+import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
 REGION = "eu-west-1"
+
+
+@contextmanager
+def refused_port() -> Iterator[int]:
+    """A loopback port where nothing listens, for as long as the block runs.
+
+    The port stays bound (never listening): a connection is refused, and no other process (a
+    parallel test worker's server or outgoing connection) can be handed the same port meanwhile.
+    """
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        yield held.getsockname()[1]
 
 
 @pytest.fixture(scope="session")

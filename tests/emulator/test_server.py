@@ -21,7 +21,11 @@ from tests.conftest import REGION
 
 
 def _port_is_free(port: int) -> bool:
+    """Nothing listens on ``port`` any more. SO_REUSEADDR, as the server binds: only a listener
+    blocks, not the closed connections in TIME_WAIT, nor another process's connection that
+    happens to use this port as its ephemeral port (parallel test workers make many)."""
     with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind(("127.0.0.1", port))
         except OSError:

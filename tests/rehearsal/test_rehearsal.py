@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -71,6 +70,7 @@ class Stage:
     trust_policy: dict[str, Any]
     workdir: Path
     head: str
+    cache_dir: Path
 
     def client(self, service: str) -> Any:
         return boto3.client(
@@ -97,7 +97,7 @@ class Stage:
                 "SAGEMAKER_SUPPRESS_V2_WARNING": "1",
                 # The suite's result cache: each step's command skips the SDK imports (a fresh
                 # GitHub runner starts cold; tests/test_cli.py checks that cold and warm agree).
-                "PIPELINE_CACHE_DIR": os.environ["PIPELINE_CACHE_DIR"],
+                "PIPELINE_CACHE_DIR": str(self.cache_dir),
             },
             token_server=self.tokens,
             max_minutes=10,
@@ -111,7 +111,7 @@ class Stage:
 
 
 @pytest.fixture(scope="module")
-def stage(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stage]:
+def stage(tmp_path_factory: pytest.TempPathFactory, pipeline_cache_dir: Path) -> Iterator[Stage]:
     """The emulator server, the bootstrap stack on it, and a fake OIDC token endpoint."""
     head = git(ROOT, "rev-parse", "HEAD")
     with FakeTokenServer() as tokens:
@@ -138,7 +138,8 @@ def stage(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stage]:
             role_name = variables["PIPELINE_DEPLOY_ROLE_ARN"].rpartition("/")[2]
             trust = iam.get_role(RoleName=role_name)["Role"]["AssumeRolePolicyDocument"]
             trust = trust if isinstance(trust, dict) else json.loads(trust)
-            yield Stage(server, tokens, variables, trust, tmp_path_factory.mktemp("rehearsal"), head)
+            workdir = tmp_path_factory.mktemp("rehearsal")
+            yield Stage(server, tokens, variables, trust, workdir, head, pipeline_cache_dir)
         finally:
             server.stop()
 
@@ -249,7 +250,7 @@ def test_dispatch_without_the_pipeline_only_deploys_the_state_machine(stage: Sta
     assert endpoint(stage)["EndpointConfigName"] == config_before
 
 
-def test_ci_plan_job_without_credentials_skips_the_aws_plan_cleanly(tmp_path: Path) -> None:
+def test_ci_plan_job_without_credentials_skips_the_aws_plan_cleanly(tmp_path: Path, pipeline_cache_dir: Path) -> None:
     """As in a fork pull request: no variables, no OIDC token; the job still succeeds."""
     spec = JobSpec(
         workflow=".github/workflows/ci.yml",
@@ -264,7 +265,7 @@ def test_ci_plan_job_without_credentials_skips_the_aws_plan_cleanly(tmp_path: Pa
             "AWS_CONFIG_FILE": "/dev/null",
             "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
             "PIP_NO_INDEX": "1",
-            "PIPELINE_CACHE_DIR": os.environ["PIPELINE_CACHE_DIR"],
+            "PIPELINE_CACHE_DIR": str(pipeline_cache_dir),
         },
         substitutes=SUBSTITUTES,
         stream=print,
