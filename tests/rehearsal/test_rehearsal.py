@@ -50,9 +50,6 @@ INSTALL = Substitute(
     reason="no package index offline: check the requirements are installed and put the clone on PYTHONPATH",
 )
 SUBSTITUTES = {"python -m pip install -e .": INSTALL}
-# The tests that share the module's stage (emulator server, bootstrap, rehearsals 1 and 2) run on
-# one xdist worker, so that stage is built once.
-STAGE = pytest.mark.xdist_group("rehearsal-stage")
 
 
 def git(repo: Path, *args: str) -> str:
@@ -171,7 +168,6 @@ def endpoint(stage: Stage) -> dict[str, Any]:
     return stage.client("sagemaker").describe_endpoint(EndpointName=stage.variables["PIPELINE_ENDPOINT_NAME"])
 
 
-@STAGE
 def test_first_rehearsal_deploys_runs_and_smoke_tests(stage: Stage, first: JobResult) -> None:
     assert [step.outcome for step in first.steps] == ["success"] * len(first.steps)
     assert first.environment == "staging" and first.concurrency_group == "deploy-staging"
@@ -194,7 +190,6 @@ def test_first_rehearsal_deploys_runs_and_smoke_tests(stage: Stage, first: JobRe
         assert first.step(part).summary.strip(), f"step {part} wrote no job summary"
 
 
-@STAGE
 def test_every_aws_call_used_the_oidc_token_the_deploy_role_trusts(stage: Stage, first: JobResult) -> None:
     served = [request for request in stage.tokens.requests if request.status == 200]
     # Plan, deploy, run and smoke each assume the role once.
@@ -210,7 +205,6 @@ def test_every_aws_call_used_the_oidc_token_the_deploy_role_trusts(stage: Stage,
     assert not web_identity_allowed(stage.trust_policy, provider_arn=PROVIDER_ARN, claims=wrong)
 
 
-@STAGE
 def test_second_rehearsal_updates_instead_of_recreating(stage: Stage, first: JobResult, second: JobResult) -> None:
     before = first.step("run").outputs
     after = second.step("run").outputs
@@ -233,7 +227,6 @@ def test_second_rehearsal_updates_instead_of_recreating(stage: Stage, first: Job
     assert {before["execution_arn"], after["execution_arn"]} <= {item["executionArn"] for item in executions}
 
 
-@STAGE
 def test_dispatch_without_the_pipeline_only_deploys_the_state_machine(stage: Stage, second: JobResult) -> None:
     config_before = endpoint(stage)["EndpointConfigName"]
     result = stage.rehearse(
