@@ -8,12 +8,17 @@ anything else is printed, and none is ever put in an exception message.
 
 All STS calls go through ``client()``, like every other client of the project, so an explicit
 ``endpoint_url`` (or boto3's own ``AWS_ENDPOINT_URL``) sends them to the offline emulator too.
+
+Assumed-role credentials are botocore ``RefreshableCredentials``: before they expire, botocore
+calls back here for a new OIDC token and a new AssumeRoleWithWebIdentity (then the chained
+AssumeRole), so a command may follow an execution for hours on one-hour sessions.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import datetime
 import http.client
 import json
 import os
@@ -27,18 +32,28 @@ from dataclasses import dataclass
 from typing import Any
 
 import boto3
+import botocore.session
 from botocore.client import BaseClient
 from botocore.config import Config
+from botocore.credentials import CredentialProvider, CredentialResolver, RefreshableCredentials
 from botocore.exceptions import BotoCoreError, ClientError, ProfileNotFound
 
 from pipeline import github_actions as gha
 from pipeline import validation
+from pipeline.aws_errors import read_error
 from pipeline.errors import PipelineError, UsageError
 
 AUDIENCE = "sts.amazonaws.com"
 MIN_DURATION_SECONDS = 900
-# Role chaining caps a session at one hour, so a longer first session would buy nothing.
+# Role chaining caps a session at one hour, so a longer first session would buy nothing; every
+# session is renewed before it expires (refresh_windows), so commands may run longer than this.
 MAX_DURATION_SECONDS = 3600
+# botocore's own windows: renew when 15 min are left (if no other thread is renewing), and block
+# every caller on a renewal when 10 min are left. For a session of under 45 min the windows
+# shrink to a third and a sixth of its length: with 15-minute sessions botocore's defaults would
+# renew on every single call (botocore issue #2189).
+ADVISORY_REFRESH_SECONDS = 15 * 60
+MANDATORY_REFRESH_SECONDS = 10 * 60
 # botocore's "standard" mode retries throttling, 5xx, connection errors and (special-cased for
 # STS) IDPCommunicationError, with exponential backoff and jitter; 5 attempts ride out a blip.
 DEFAULT_MAX_ATTEMPTS = 5
@@ -371,12 +386,10 @@ def _call_sts(
     try:
         credentials: dict[str, Any] = call()["Credentials"]
     except ClientError as err:
-        error = err.response.get("Error", {})
-        code = str(error.get("Code", "Unknown"))
-        aws_message = _redact(str(error.get("Message", "")), secrets)
-        # botocore counts the retries it made (standard mode) in the response metadata.
-        attempts = int(err.response.get("ResponseMetadata", {}).get("RetryAttempts", 0)) + 1
-        message = _redact(describe(code, aws_message, attempts), secrets)
+        error = read_error(err)
+        code = error.code or "Unknown"
+        aws_message = _redact(error.message, secrets)
+        message = _redact(describe(code, aws_message, error.attempts), secrets)
         raise StsError(message, code=code, role_arn=role_arn) from None
     except BotoCoreError as err:
         # e.g. EndpointConnectionError: a wrong endpoint_url or no network. botocore's text
@@ -437,13 +450,76 @@ def assume_role(
     )
 
 
-def _session(credentials: Mapping[str, Any], region: str) -> boto3.Session:
-    return boto3.Session(
-        aws_access_key_id=credentials["AccessKeyId"],
-        aws_secret_access_key=credentials["SecretAccessKey"],
-        aws_session_token=credentials["SessionToken"],
-        region_name=region,
+def refresh_windows(duration_seconds: int) -> tuple[int, int]:
+    """(advisory, mandatory) seconds before expiry at which a session of this length is renewed."""
+    return (
+        min(ADVISORY_REFRESH_SECONDS, duration_seconds // 3),
+        min(MANDATORY_REFRESH_SECONDS, duration_seconds // 6),
     )
+
+
+def _metadata(credentials: Mapping[str, Any]) -> dict[str, str]:
+    # The shape RefreshableCredentials reads from a refresh function.
+    expiration = credentials["Expiration"]
+    return {
+        "access_key": credentials["AccessKeyId"],
+        "secret_key": credentials["SecretAccessKey"],
+        "token": credentials["SessionToken"],
+        "expiry_time": expiration.isoformat() if isinstance(expiration, datetime.datetime) else str(expiration),
+    }
+
+
+def _parse_time(text: str) -> datetime.datetime:
+    # STS's ISO 8601 with a "Z"; fromisoformat reads "Z" only from Python 3.11.
+    return datetime.datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+class _Provider(CredentialProvider):
+    """Hands botocore one credentials object; the session's only provider."""
+
+    METHOD = "assume-role-with-web-identity"
+
+    def __init__(self, credentials: RefreshableCredentials):
+        super().__init__()
+        self._credentials = credentials
+
+    def load(self) -> RefreshableCredentials:
+        return self._credentials
+
+
+def refreshable_session(
+    fetch: Callable[[], Mapping[str, Any]],
+    region: str,
+    *,
+    duration_seconds: int,
+    now: Callable[[], datetime.datetime] | None = None,
+) -> boto3.Session:
+    """A Session whose credentials botocore renews by calling ``fetch`` before they expire.
+
+    ``fetch`` returns STS ``Credentials`` (with ``Expiration``); it is called once now and again
+    whenever the session nears its end (see ``refresh_windows``). ``now`` (timezone-aware) is
+    botocore's clock for that decision; tests inject one. A failing renewal raises from the AWS
+    call that needed it, once the mandatory window is reached (before that botocore keeps the
+    old credentials and tries again on a later call).
+    """
+    advisory, mandatory = refresh_windows(duration_seconds)
+    first = fetch()
+    expiration = first["Expiration"]
+    kwargs: dict[str, Any] = {} if now is None else {"time_fetcher": now}
+    credentials = RefreshableCredentials(
+        access_key=first["AccessKeyId"],
+        secret_key=first["SecretAccessKey"],
+        token=first["SessionToken"],
+        expiry_time=expiration if isinstance(expiration, datetime.datetime) else _parse_time(str(expiration)),
+        refresh_using=lambda: _metadata(fetch()),
+        method=_Provider.METHOD,
+        advisory_timeout=advisory,
+        mandatory_timeout=mandatory,
+        **kwargs,
+    )
+    core = botocore.session.get_session()
+    core.register_component("credential_provider", CredentialResolver(providers=[_Provider(credentials)]))
+    return boto3.Session(botocore_session=core, region_name=region)
 
 
 def _region(options: AwsOptions, session: boto3.Session) -> str:
@@ -485,24 +561,27 @@ def get_session(
     token_attempts: int = 3,
     sleep: Callable[[float], None] = time.sleep,
     max_attempts: int = DEFAULT_MAX_ATTEMPTS,
+    now: Callable[[], datetime.datetime] | None = None,
 ) -> boto3.Session:
     """Return a boto3 Session with credentials and region for the pipeline's AWS calls.
 
     In GitHub Actions with ``options.role_arn`` set: OIDC token -> AssumeRoleWithWebIdentity,
     raising IdTokenPermissionError when the job lacks ``permissions: id-token: write``.
     Otherwise: the default credential chain or ``options.profile``. Either way, then AssumeRole
-    into ``options.chain_role_arn`` if set. ``sts_session`` (default: a session in the resolved
-    region; AssumeRoleWithWebIdentity needs no credentials) creates the OIDC path's STS
-    clients; tests attach botocore event hooks to it. Raises UsageError for bad configuration
-    and CredentialsError (exit 1) when AWS or GitHub refuse.
+    into ``options.chain_role_arn`` if set. Assumed-role credentials renew themselves before
+    they expire (a new OIDC token and the same calls again; ``now`` is the clock that decides,
+    default the real one). ``sts_session`` (default: a session in the resolved region;
+    AssumeRoleWithWebIdentity needs no credentials) creates the OIDC path's STS clients; tests
+    attach botocore event hooks to it. Raises UsageError for bad configuration and
+    CredentialsError (exit 1) when AWS or GitHub refuse.
     """
     env = os.environ
     request_url = env.get(gha.ACTIONS_ID_TOKEN_REQUEST_URL)
     request_token = env.get(gha.ACTIONS_ID_TOKEN_REQUEST_TOKEN)
     session_name = options.session_name or default_session_name(env)
-    credentials: Mapping[str, Any] | None = None
+    web_identity = options.role_arn is not None and bool(request_url or request_token or gha.in_actions(env))
 
-    if options.role_arn is not None and (request_url or request_token or gha.in_actions(env)):
+    if web_identity:
         if not (request_url and request_token):
             raise IdTokenPermissionError(
                 f"This GitHub Actions job cannot request an OIDC token to assume "
@@ -512,46 +591,52 @@ def get_session(
             )
         base = sts_session or boto3.Session(region_name=options.region)
         region = _region(options, base)
-        token = fetch_oidc_token(
-            request_url, request_token, timeout=token_timeout, attempts=token_attempts, sleep=sleep
-        )
-        credentials = assume_role_with_web_identity(
-            client(
-                base,
-                "sts",
-                endpoint_url=options.endpoint_url,
-                region_name=region,
-                max_attempts=max_attempts,
-            ),
-            role_arn=options.role_arn,
-            token=token,
-            session_name=session_name,
-            duration_seconds=options.duration_seconds,
-        )
-        if options.chain_role_arn is None:
-            return _session(credentials, region)
-        source = options.role_arn
     else:
         base = _default_session(options)
         if options.chain_role_arn is None:
             return base
         region = base.region_name
-        source = f"profile {options.profile!r}" if options.profile else "the current credentials"
 
-    # The chained call uses the same session config as the first (endpoint, event hooks),
-    # with the web identity role's credentials when there are some.
-    chained = assume_role(
-        client(
+    def sts(credentials: Mapping[str, Any] | None = None) -> BaseClient:
+        # Every STS call uses the same session config (endpoint, event hooks).
+        return client(
             base,
             "sts",
             endpoint_url=options.endpoint_url,
             region_name=region,
             max_attempts=max_attempts,
             credentials=credentials,
-        ),
-        role_arn=options.chain_role_arn,
-        session_name=session_name,
-        duration_seconds=options.duration_seconds,
-        source=source,
-    )
-    return _session(chained, region)
+        )
+
+    def web_identity_credentials() -> dict[str, Any]:
+        # A new OIDC token each time: the job's token is short-lived, its request token is not.
+        assert request_url and request_token and options.role_arn
+        token = fetch_oidc_token(
+            request_url, request_token, timeout=token_timeout, attempts=token_attempts, sleep=sleep
+        )
+        return assume_role_with_web_identity(
+            sts(),
+            role_arn=options.role_arn,
+            token=token,
+            session_name=session_name,
+            duration_seconds=options.duration_seconds,
+        )
+
+    def fetch() -> Mapping[str, Any]:
+        source_credentials = web_identity_credentials() if web_identity else None
+        if options.chain_role_arn is None:
+            assert source_credentials is not None
+            return source_credentials
+        if web_identity:
+            source = str(options.role_arn)
+        else:
+            source = f"profile {options.profile!r}" if options.profile else "the current credentials"
+        return assume_role(
+            sts(source_credentials),
+            role_arn=options.chain_role_arn,
+            session_name=session_name,
+            duration_seconds=options.duration_seconds,
+            source=source,
+        )
+
+    return refreshable_session(fetch, region, duration_seconds=options.duration_seconds, now=now)

@@ -9,7 +9,6 @@ change set, says "no changes" and writes nothing. ``add_arguments()`` / ``run()`
 
 from __future__ import annotations
 
-import argparse
 import re
 import shlex
 import sys
@@ -18,12 +17,18 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, fields
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, ClassVar, TextIO
+from typing import TYPE_CHECKING, Any, ClassVar, TextIO
 
 from botocore.exceptions import ClientError
 
 from pipeline import validation
+from pipeline.aws_errors import error_message
 from pipeline.errors import ConfigError, PipelineError, UsageError
+
+if TYPE_CHECKING:
+    import boto3
+
+    from pipeline.config import PipelineConfig
 
 TEMPLATE_PATH = Path(__file__).resolve().parent.parent / "infra" / "bootstrap.yaml"
 CAPABILITIES = ("CAPABILITY_NAMED_IAM",)
@@ -311,7 +316,7 @@ def bootstrap(
             Description="python -m pipeline bootstrap",
         )
     except ClientError as exc:
-        message = exc.response.get("Error", {}).get("Message", "")
+        message = error_message(exc)
         if change_set_type == "UPDATE" and any(reason in message for reason in NO_CHANGE_REASONS):
             return _no_changes(cfn, stack_name, None, out)
         raise PipelineError(f"CloudFormation rejected the change set for {stack_name}: {message or exc}") from exc
@@ -371,7 +376,7 @@ def _stack_status(cfn: Any, stack_name: str) -> str | None:
     try:
         stacks = cfn.describe_stacks(StackName=stack_name)["Stacks"]
     except ClientError as exc:
-        if "does not exist" in exc.response.get("Error", {}).get("Message", ""):
+        if "does not exist" in error_message(exc):
             return None
         raise PipelineError(f"cannot describe stack {stack_name}: {exc}") from exc
     return stacks[0]["StackStatus"] if stacks else None
@@ -472,66 +477,36 @@ def print_github_variables(variables: Mapping[str, str], parameters: BootstrapPa
         )
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Add the bootstrap-specific options to ``parser`` (configuration options are the CLI's)."""
-    group = parser.add_argument_group("bootstrap")
-    group.add_argument("--github-owner", required=True, help="GitHub user or organisation owning the repository")
-    group.add_argument("--github-repo", required=True, help="GitHub repository name, without the owner")
-    group.add_argument(
-        "--existing-oidc-provider-arn",
-        default="",
-        help="ARN of the account's GitHub OIDC provider when it already exists (default: the stack creates it)",
-    )
-    group.add_argument("--stack-name", default=None, help="stack name (default: <endpoint_name>-bootstrap)")
-    group.add_argument(
-        "--template", default=str(TEMPLATE_PATH), help="CloudFormation template (default: infra/bootstrap.yaml)"
-    )
-    group.add_argument("--dry-run", action="store_true", help="print the change set, then delete it unexecuted")
-    group.add_argument("--poll-seconds", type=float, default=DEFAULT_POLL_SECONDS, help=argparse.SUPPRESS)
-    aws_group = parser.add_argument_group("AWS (your own administrator credentials, never the deploy role)")
-    aws_group.add_argument("--profile", default=None, help="named AWS profile (default: the default credential chain)")
-    aws_group.add_argument(
-        "--endpoint-url", default=None, help="send the CloudFormation calls here (default: $AWS_ENDPOINT_URL, else AWS)"
-    )
+def bootstrap_from_config(
+    cfg: PipelineConfig,
+    session: boto3.Session | None = None,
+    *,
+    profile: str | None = None,
+    github_owner: str,
+    github_repo: str,
+    existing_oidc_provider_arn: str = "",
+    template: Path = TEMPLATE_PATH,
+    stack_name: str | None = None,
+    endpoint_url: str | None = None,
+    dry_run: bool = False,
+    out: TextIO | None = None,
+    poll_seconds: float = DEFAULT_POLL_SECONDS,
+) -> BootstrapResult:
+    """Create or update the bootstrap stack for ``cfg`` through ``session``'s CloudFormation
+    (default: a new session with ``profile``, made once the parameters are valid).
 
-
-def register_cli(subparsers: Any) -> None:
-    """Add ``bootstrap`` to the ``python -m pipeline`` subcommands (see pipeline.commands)."""
-    from pipeline.cli import add_config_arguments
-
-    parser = subparsers.add_parser(
-        "bootstrap", help="create or update the one-time AWS bootstrap stack (roles, OIDC provider, bucket)"
-    )
-    add_config_arguments(parser)
-    add_arguments(parser)
-    parser.set_defaults(handler=handler)
-
-
-def handler(args: argparse.Namespace) -> int:
-    """The CLI handler: run the bootstrap and return the exit code (errors raise PipelineError)."""
-    run(args)
-    return 0
-
-
-def run(args: argparse.Namespace, *, session: Any = None, out: TextIO | None = None) -> BootstrapResult:
-    """Run the bootstrap for parsed ``args``; ``session`` is a boto3 Session (default: a new one).
-
-    The configuration comes from the CLI's common options (``--env``, ``--config``, ``--set``).
-    Credentials are the caller's own (default chain or ``--profile``): the deploy role does not
+    Credentials are the caller's own (default chain or a profile): the deploy role does not
     exist yet and may not create IAM roles, so it is never assumed here.
     """
     from pipeline import aws
-    from pipeline.cli import config_from_args  # late: pipeline.cli imports the command modules
 
-    cfg = config_from_args(args)
     parameters = parameters_from_config(
         cfg,
-        github_owner=args.github_owner,
-        github_repo=args.github_repo,
-        existing_oidc_provider_arn=args.existing_oidc_provider_arn,
+        github_owner=github_owner,
+        github_repo=github_repo,
+        existing_oidc_provider_arn=existing_oidc_provider_arn,
     )
     parameters.validate()
-    template = Path(args.template)
     try:
         body = template.read_text(encoding="utf-8")
     except OSError as exc:
@@ -539,16 +514,14 @@ def run(args: argparse.Namespace, *, session: Any = None, out: TextIO | None = N
     if session is None:
         import boto3
 
-        session = boto3.Session(profile_name=getattr(args, "profile", None), region_name=cfg.region)
-    cfn = aws.client(
-        session, "cloudformation", endpoint_url=getattr(args, "endpoint_url", None), region_name=cfg.region
-    )
+        session = boto3.Session(profile_name=profile, region_name=cfg.region)
+    cfn = aws.client(session, "cloudformation", endpoint_url=endpoint_url, region_name=cfg.region)
     return bootstrap(
         cfn,
-        stack_name=args.stack_name or default_stack_name(parameters.project_name),
+        stack_name=stack_name or default_stack_name(parameters.project_name),
         parameters=parameters,
         template_body=body,
-        execute=not args.dry_run,
+        execute=not dry_run,
         out=out,
-        poll_seconds=args.poll_seconds,
+        poll_seconds=poll_seconds,
     )

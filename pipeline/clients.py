@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import os
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,32 +27,24 @@ class Clients:
         return self.cache[service]
 
 
-def add_aws_arguments(parser: argparse.ArgumentParser) -> None:
-    """Options that choose where AWS calls go and with which credentials."""
-    group = parser.add_argument_group("AWS")
-    group.add_argument(
-        "--endpoint-url",
-        default=None,
-        help="send every AWS call here, e.g. the offline emulator's URL (default: $AWS_ENDPOINT_URL, else AWS)",
-    )
-    group.add_argument("--profile", default=None, help="named AWS profile (outside GitHub Actions)")
-    group.add_argument(
-        "--role-duration",
-        type=int,
-        default=aws.MAX_DURATION_SECONDS,
-        help="lifetime in seconds of the assumed role's session, 900-3600 (default: 3600)",
-    )
-
-
-def clients_for(config: PipelineConfig, args: argparse.Namespace | None = None) -> Clients:
+def clients_for(
+    config: PipelineConfig,
+    *,
+    endpoint_url: str | None = None,
+    profile: str | None = None,
+    role_duration: int = aws.MAX_DURATION_SECONDS,
+) -> Clients:
     """Resolve credentials for ``config``: GitHub OIDC into its deploy role inside Actions,
-    otherwise the default chain or ``--profile``; region from the configuration."""
-    endpoint_url = getattr(args, "endpoint_url", None) or os.environ.get("AWS_ENDPOINT_URL") or None
+    otherwise the default chain or ``profile``; region from the configuration.
+
+    ``endpoint_url`` (else ``$AWS_ENDPOINT_URL``, else AWS) is where every client sends its calls.
+    """
+    endpoint_url = endpoint_url or os.environ.get("AWS_ENDPOINT_URL") or None
     options = aws.AwsOptions(
         role_arn=config.deploy_role_arn,
         region=config.region,
-        profile=getattr(args, "profile", None),
-        duration_seconds=getattr(args, "role_duration", aws.MAX_DURATION_SECONDS),
+        profile=profile,
+        duration_seconds=role_duration,
         endpoint_url=endpoint_url,
     )
     sts_session = boto3.Session(region_name=config.region)

@@ -141,11 +141,27 @@ class PipelineConfig:
         """The ECR URI of the SageMaker built-in algorithm image, resolved offline."""
         return resolve_image(self.image_framework, self.region, self.image_version)
 
+    def hyperparameter_strings(self) -> dict[str, str]:
+        """The hyperparameters as CreateTrainingJob sends them (strings), written as configured.
+
+        A float-typed value given as a whole number (``min_child_weight = 6``) is sent as "6",
+        not Python's "6.0": the container parses either as a float, and the job then shows what
+        the configuration says.
+        """
+        return {name: hyperparameter_string(value) for name, value in self.hyperparameters.items()}
+
     def replace(self, **changes: Any) -> PipelineConfig:
         """A copy with some fields changed, validated again."""
         values = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
         values.update(changes)
         return build_config(values)
+
+
+def hyperparameter_string(value: HyperparameterValue) -> str:
+    """One hyperparameter as a string: whole floats without ".0", other floats as ``repr``."""
+    if isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
+        return str(int(value))
+    return str(value)
 
 
 def resolve_image(framework: str, region: str, version: str) -> str:

@@ -17,7 +17,6 @@ Functions can only pass a role of its own account), so no STS or List call is ne
 
 from __future__ import annotations
 
-import argparse
 import difflib
 import hashlib
 import json
@@ -28,9 +27,9 @@ from typing import Any, Literal
 
 from botocore.exceptions import ClientError
 
-from pipeline import github_actions
+from pipeline.aws_errors import error_code
 from pipeline.config import PipelineConfig
-from pipeline.errors import PipelineError, UsageError
+from pipeline.errors import PipelineError
 
 Printer = Callable[[str], None]
 Action = Literal["created", "updated", "unchanged", "rolled_back"]
@@ -190,11 +189,6 @@ def version_description(commit_sha: str | None) -> str:
 
 
 # -- reads ------------------------------------------------------------------------------------
-def error_code(exc: ClientError) -> str:
-    """The AWS error code of a botocore ClientError."""
-    return str(exc.response.get("Error", {}).get("Code", ""))
-
-
 def read_alias(sfn: Any, arn: str) -> AliasState | None:
     """Describe the alias; None when it (or its state machine) does not exist."""
     try:
@@ -396,72 +390,3 @@ def rollback_alias(config: PipelineConfig, sfn: Any, *, out: Printer = print) ->
         f"version {version_number(version_arn)} ({target.get('description') or 'no description'})"
     )
     return DeployResult("rolled_back", state_machine_arn(config), version_arn, alias.arn, alias.version_arn)
-
-
-# -- command line -----------------------------------------------------------------------------
-def register_cli(subparsers: Any) -> None:
-    """Add the ``deploy`` command."""
-    from pipeline.cli import add_config_arguments
-    from pipeline.clients import add_aws_arguments
-
-    parser = subparsers.add_parser(
-        "deploy",
-        help="create or update the state machine, publish a version and point the alias at it",
-        description="Converge the state machine and its alias on this configuration; write nothing if unchanged.",
-    )
-    add_config_arguments(parser)
-    add_aws_arguments(parser)
-    parser.add_argument(
-        "--commit", default=None, help="commit SHA recorded on the version (default: $GITHUB_SHA, else git HEAD)"
-    )
-    mode = parser.add_mutually_exclusive_group()
-    mode.add_argument("--plan", action="store_true", help="print the diff against what is deployed; write nothing")
-    mode.add_argument("--rollback", action="store_true", help="point the alias at the version before the one it runs")
-    parser.set_defaults(handler=cmd_deploy)
-
-
-def cmd_deploy(args: argparse.Namespace) -> int:
-    """Handle ``deploy``: plan, roll back, or deploy; write step outputs in GitHub Actions."""
-    from pipeline.cli import config_from_args
-    from pipeline.clients import clients_for
-    from pipeline.commit import resolve_commit
-
-    config = config_from_args(args)
-    sfn = clients_for(config, args)("stepfunctions")
-    try:
-        if args.plan:
-            plan = plan_deployment(config, sfn)
-            print(plan.text, end="")
-            github_actions.append_summary(plan_summary(config, plan))
-            github_actions.set_output("changes", "true" if plan.changes else "false")
-            return 0
-        if args.rollback:
-            result = rollback_alias(config, sfn)
-        else:
-            result = deploy_state_machine(config, sfn, commit_sha=resolve_commit(args.commit, required=False))
-    except ClientError as exc:
-        raise aws_failure(exc) from None
-    for name, value in (
-        ("action", result.action),
-        ("state_machine_arn", result.state_machine_arn),
-        ("version_arn", result.version_arn),
-        ("alias_arn", result.alias_arn),
-        ("previous_version_arn", result.previous_version_arn or ""),
-    ):
-        github_actions.set_output(name, value)
-    return 0
-
-
-def plan_summary(config: PipelineConfig, plan: Plan) -> str:
-    """The job summary of ``deploy --plan``: the diff in a code block."""
-    title = f"### Deploy plan: {config.state_machine_name} ({config.environment})\n\n"
-    return title + f"```diff\n{plan.text}```\n"
-
-
-def aws_failure(exc: ClientError) -> PipelineError:
-    """A ClientError as a one-line PipelineError naming the operation, code and message."""
-    operation = getattr(exc, "operation_name", "AWS call")
-    message = exc.response.get("Error", {}).get("Message", "")
-    code = error_code(exc)
-    kind = UsageError if code in ("ValidationException", "InvalidArn", "InvalidDefinition") else PipelineError
-    return kind(f"{operation} failed: {code}: {message}")

@@ -14,6 +14,7 @@ from typing import Any, TypedDict
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from pipeline.aws_errors import error_code, error_message, read_error
 from pipeline.endpoint_status import CHANGING_STATUSES
 from pipeline.errors import PipelineError
 
@@ -97,16 +98,15 @@ class EndpointWait:
 def is_transient(exc: BaseException) -> bool:
     """True for errors a retry may cure: throttling, 5xx, connection trouble; never other 4xx."""
     if isinstance(exc, ClientError):
-        code = exc.response.get("Error", {}).get("Code", "")
-        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0
-        return code in THROTTLING_CODES or status >= 500
+        code = error_code(exc)
+        return code in THROTTLING_CODES or read_error(exc).status >= 500
     # Connection resets, read timeouts and the like; botocore's parameter errors are not transient.
     return isinstance(exc, BotoCoreError) and not type(exc).__name__.startswith(("ParamValidation", "NoCredentials"))
 
 
 def is_not_found(exc: ClientError) -> bool:
     """DescribeEndpoint's answer for a missing endpoint (ValidationException 'Could not find')."""
-    message = exc.response.get("Error", {}).get("Message", "")
+    message = error_message(exc)
     return "Could not find endpoint" in message
 
 

@@ -8,12 +8,9 @@ summary. A second run against the same emulator takes the update path.
 
 from __future__ import annotations
 
-import argparse
 import errno
 import math
-import os
 import signal
-import sys
 import tarfile
 import threading
 import time
@@ -26,7 +23,8 @@ from typing import Any
 import boto3
 from botocore.exceptions import ClientError
 
-from pipeline.cli import add_config_arguments, config_from_args, positive_int
+from pipeline import data, storage
+from pipeline.aws_errors import error_message
 from pipeline.config import PipelineConfig
 from pipeline.errors import PipelineError, UsageError
 from pipeline.smoke_checks import percentile
@@ -263,7 +261,7 @@ def endpoint_status(sagemaker: Any, name: str) -> str | None:
     try:
         return sagemaker.describe_endpoint(EndpointName=name)["EndpointStatus"]
     except ClientError as exc:
-        if "Could not find endpoint" in exc.response.get("Error", {}).get("Message", ""):
+        if "Could not find endpoint" in error_message(exc):
             return None
         raise
 
@@ -340,37 +338,6 @@ def keep_running(url: str, region: str, out: Printer, stop: threading.Event | No
         out("stopping the emulator")
 
 
-def interrupt(signum: int, frame: Any) -> None:
-    """Signal handler: unwind like Ctrl-C so every ``finally`` runs."""
-    raise KeyboardInterrupt
-
-
-def cmd_local(args: argparse.Namespace) -> int:
-    """Handler of ``python -m pipeline local``."""
-    config = config_from_args(args).replace(**LOCAL_OVERRIDES)
-    work_dir = prepare_work_dir(Path(args.work_dir))
-    from pipeline import data
-
-    rows = args.rows or data.DEFAULT_ROWS
-    raw = data.read_raw(args.data) if args.data else data.generate_raw(rows, seed=args.seed)
-    out = print
-    # A SIGTERM (CI cancelling, `kill`) must stop the emulator and free the port like Ctrl-C does.
-    signal.signal(signal.SIGTERM, interrupt)
-    attach = args.attach or kept_emulator(work_dir, out)
-    with emulator(args.port, attach, out) as url:
-        result = run_local(config, endpoint_url=url, work_dir=work_dir, raw=raw, out=out, timeout_seconds=args.timeout)
-        out(summary(result))
-        sys.stdout.flush()
-        if args.keep and not attach:
-            marker = work_dir / KEPT_EMULATOR_FILE
-            marker.write_text(url + "\n")
-            try:
-                keep_running(url, config.region, out)
-            finally:
-                marker.unlink(missing_ok=True)
-    return 0
-
-
 def kept_emulator(work_dir: Path, out: Printer) -> str | None:
     """The URL of an emulator an earlier ``--keep`` run left up for this work folder, if it answers.
 
@@ -389,25 +356,3 @@ def kept_emulator(work_dir: Path, out: Printer) -> str | None:
         return None
     out(f"emulator: reusing the one an earlier --keep run left at {url}")
     return url
-
-
-def register_cli(commands: Any) -> None:
-    """Add the ``local`` command."""
-    parser = commands.add_parser("local", help="run the whole pipeline on this machine (embedded emulator, real model)")
-    add_config_arguments(parser)
-    parser.add_argument("--data", default=None, help="a real Big Mart Train.csv (default: synthetic data)")
-    # No default here: pipeline.data (pandas) loads only when the command runs.
-    parser.add_argument("--rows", type=positive_int, default=None, help="synthetic rows (default: 8523)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the synthetic data (default: 0)")
-    parser.add_argument("--port", type=int, default=0, help="emulator port on 127.0.0.1 (default: 0, a free one)")
-    parser.add_argument("--keep", action="store_true", help="keep the emulator running after the run, until Ctrl-C")
-    parser.add_argument("--attach", default=None, metavar="URL", help="use an emulator kept running by `local --keep`")
-    parser.add_argument(
-        "--work-dir",
-        default=os.environ.get("PIPELINE_WORK_DIR", DEFAULT_WORK_DIR),
-        help=f"where prepared data and the model are copied (default: {DEFAULT_WORK_DIR})",
-    )
-    parser.add_argument(
-        "--timeout", type=positive_int, default=600, help="seconds to wait for the execution (default: 600)"
-    )
-    parser.set_defaults(handler=cmd_local)

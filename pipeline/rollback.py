@@ -13,8 +13,9 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from pipeline.aws_errors import describe_error
 from pipeline.endpoint_wait import MISSING_STATUS, Backoff, EndpointWait, WaitOptions, wait_for_config
-from pipeline.smoke_checks import Limits, Payloads, Retry, SmokeResult, describe_error, smoke_test
+from pipeline.smoke_checks import Limits, Payloads, Retry, SmokeResult, smoke_test
 
 # Outcomes of a rollback.
 ROLLED_BACK = "rolled_back"  # back on the previous config and answering

@@ -7,7 +7,6 @@ aborted, timed out, or still running at our timeout; 2 bad input or configuratio
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 from collections.abc import Callable
@@ -16,8 +15,8 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from pipeline import github_actions
+from pipeline.aws_errors import error_code
 from pipeline.config import PipelineConfig
-from pipeline.definition.names import Output
 from pipeline.errors import UsageError
 from pipeline.follow import RunResult, StageTiming, follow_execution
 
@@ -50,7 +49,7 @@ def start_execution(
     try:
         arn = sfn.start_execution(stateMachineArn=target_arn, name=name, input=json.dumps(wanted))["executionArn"]
     except ClientError as exc:
-        code = exc.response.get("Error", {}).get("Code", "")
+        code = error_code(exc)
         if code in ("StateMachineDoesNotExist", "ResourceNotFound"):
             raise UsageError(
                 f"{target_arn} does not exist: deploy the state machine first (python -m pipeline deploy "
@@ -94,67 +93,3 @@ def upload_data(config: PipelineConfig, s3: Any, data_path: str | None, out: Pri
     source = data_path or f"synthetic data ({len(raw)} rows)"
     out(f"uploaded {source} to {config.data_uri}: {', '.join(uri.rsplit('/', 1)[1] for uri in written)}")
     return written
-
-
-def register_cli(subparsers: Any) -> None:
-    """Add the ``run`` command."""
-    from pipeline.cli import add_config_arguments, positive_int
-    from pipeline.clients import add_aws_arguments
-
-    parser = subparsers.add_parser(
-        "run",
-        help="run the pipeline for a commit (train, save, configure, deploy the endpoint) and follow it",
-        description="Start an execution of the alias named after the commit and attempt, or attach to it.",
-    )
-    add_config_arguments(parser)
-    add_aws_arguments(parser)
-    parser.add_argument("--commit", default=None, help="commit SHA (default: $GITHUB_SHA, else git HEAD)")
-    parser.add_argument(
-        "--attempt", type=positive_int, default=None, help="run attempt (default: $GITHUB_RUN_ATTEMPT, else 1)"
-    )
-    parser.add_argument(
-        "--timeout",
-        type=positive_int,
-        default=None,
-        help="seconds to follow the execution (default: the configured execution_timeout_seconds)",
-    )
-    parser.add_argument("--poll-seconds", type=float, default=2.0, help="first history poll interval (default: 2)")
-    parser.add_argument("--upload-data", action="store_true", help="prepare and upload the training data first")
-    parser.add_argument("--data", default=None, help="a real Big Mart Train.csv to upload (implies --upload-data)")
-    parser.set_defaults(handler=cmd_run)
-
-
-def cmd_run(args: argparse.Namespace) -> int:
-    """Handle ``run``: upload data, start or attach, follow, report; return the exit code."""
-    from pipeline.cli import config_from_args
-    from pipeline.clients import clients_for
-    from pipeline.commit import resolve_commit
-    from pipeline.definition import build_definition, run_id_for_commit
-    from pipeline.deploy import alias_arn, aws_failure
-    from pipeline.report import failure_lines, summary_markdown, write_outputs
-
-    if args.poll_seconds <= 0:
-        raise UsageError(f"--poll-seconds {args.poll_seconds} must be above 0")
-    config = config_from_args(args)
-    run_id = run_id_for_commit(resolve_commit(args.commit) or "", run_attempt(args.attempt))
-    timeout = args.timeout or config.execution_timeout_seconds
-    clients = clients_for(config, args)
-    sfn = clients("stepfunctions")
-    try:
-        if args.upload_data or args.data:
-            upload_data(config, clients("s3"), args.data)
-        arn = start_execution(config, sfn, run_id=run_id, target_arn=alias_arn(config), name=run_id)
-        with github_actions.group(f"execution {run_id}"):
-            result = follow_execution(sfn, arn, timeout_seconds=timeout, poll_seconds=args.poll_seconds)
-    except ClientError as exc:
-        raise aws_failure(exc) from None
-    write_outputs(result)
-    title = f"Pipeline run {run_id} ({config.environment})"
-    github_actions.append_summary(summary_markdown(result, build_definition(config), title, timeout))
-    if result.succeeded:
-        endpoint = (result.output or {}).get(Output.ENDPOINT, config.endpoint_name)
-        print(f"succeeded: endpoint {endpoint} serves {(result.output or {}).get(Output.ENDPOINT_CONFIG, '?')}")
-        return 0
-    problems = failure_lines(result, timeout)
-    github_actions.error("\n".join(problems), title=f"pipeline run {result.status}")
-    return 1

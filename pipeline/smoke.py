@@ -8,7 +8,6 @@ failed and what it rolled back to. Exit codes: 0 passed, 1 failed, 2 bad input.
 
 from __future__ import annotations
 
-import argparse
 import json
 import re
 import time
@@ -19,13 +18,13 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from pipeline import github_actions as gha
-from pipeline import validation
+from pipeline.aws_errors import describe_error, error_code
 from pipeline.config import PipelineConfig
 from pipeline.definition.names import Output
 from pipeline.endpoint_wait import Backoff, EndpointWait, WaitOptions, wait_for_config
 from pipeline.errors import PipelineError, UsageError
 from pipeline.rollback import DISABLED, FAILED, ROLLED_BACK, PreviousEndpoint, RollbackResult, rollback
-from pipeline.smoke_checks import Limits, Payloads, Retry, SmokeResult, describe_error, prepare_payloads, smoke_test
+from pipeline.smoke_checks import Limits, Payloads, Retry, SmokeResult, prepare_payloads, smoke_test
 
 if TYPE_CHECKING:
     import boto3
@@ -85,7 +84,7 @@ def deployment_from_execution(sfn: Any, execution_arn: str) -> Deployment:
     try:
         desc = sfn.describe_execution(executionArn=execution_arn)
     except ClientError as exc:
-        code = exc.response.get("Error", {}).get("Code", "")
+        code = error_code(exc)
         if code in ("ExecutionDoesNotExist", "InvalidArn"):
             raise UsageError(f"execution {execution_arn} does not exist ({code})") from None
         raise PipelineError(f"cannot describe execution {execution_arn}: {describe_error(exc)}") from None
@@ -248,57 +247,6 @@ def publish(outcome: SmokeOutcome, out: Callable[[str], None] = print) -> int:
 # -- command line ---------------------------------------------------------------------------------
 
 
-def positive_float(text: str) -> float:
-    """argparse type: a number > 0."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not value > 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"{text} must be a finite number above 0")
-    return value
-
-
-def register_cli(subparsers: Any) -> None:
-    """Add the ``smoke`` command."""
-    from pipeline.cli import add_config_arguments, positive_int
-    from pipeline.clients import add_aws_arguments
-
-    parser = subparsers.add_parser(
-        "smoke",
-        help="smoke-test the live endpoint after a deploy; roll back when it fails",
-        description=__doc__.split("\n\n")[0] if __doc__ else None,
-    )
-    add_config_arguments(parser)
-    add_aws_arguments(parser)
-    what = parser.add_argument_group("what to check (default: whatever config the endpoint runs, no rollback)")
-    which = what.add_mutually_exclusive_group()
-    which.add_argument("--execution-arn", help="the deploy execution: its output names the new and previous config")
-    which.add_argument("--expected-config", help="the endpoint config the endpoint must run")
-    what.add_argument("--previous-config", help="with --expected-config: the config to roll back to")
-    what.add_argument("--endpoint-name", help="the endpoint (default: endpoint_name from the configuration)")
-    checks = parser.add_argument_group("checks (defaults from the configuration's smoke_* keys)")
-    checks.add_argument("--calls", type=positive_int, help="single-row calls measured for latency (smoke_calls)")
-    checks.add_argument("--p95-ms", type=positive_float, help="p95 latency limit in ms (smoke_p95_ms)")
-    checks.add_argument(
-        "--p50-ms", type=positive_float, help="p50 latency limit in ms (default: smoke_p50_ms, unset = none)"
-    )
-    checks.add_argument(
-        "--batch-rows", type=positive_int, default=DEFAULT_BATCH_ROWS, help="rows in the batch call (default: 10)"
-    )
-    checks.add_argument("--seed", type=int, default=7, help="seed of the sample rows (default: 7)")
-    checks.add_argument("--wait-seconds", type=float, help="bound on each wait for InService (smoke_wait_seconds)")
-    checks.add_argument("--poll-seconds", type=positive_float, default=5.0, help="first poll interval (default: 5)")
-    checks.add_argument("--no-rollback", action="store_true", help="report a failure but leave the endpoint as is")
-    checks.add_argument(
-        "--rollback-calls",
-        type=positive_int,
-        default=DEFAULT_ROLLBACK_CALLS,
-        help="single-row calls of the check after a rollback (default: 5)",
-    )
-    parser.set_defaults(handler=cmd_smoke)
-
-
 def smoke_deployment(
     config: PipelineConfig,
     clients: Clients,
@@ -375,42 +323,3 @@ def run_smoke(
 
     outcome = smoke_deployment(config, Clients(session=session, endpoint_url=endpoint_url), **options)
     return publish(outcome, out) == 0
-
-
-def cmd_smoke(args: argparse.Namespace) -> int:
-    """Handler of ``python -m pipeline smoke``."""
-    from pipeline.cli import config_from_args
-    from pipeline.clients import clients_for
-
-    check_names(args)
-    config = config_from_args(args)
-    outcome = smoke_deployment(
-        config,
-        clients_for(config, args),
-        execution_arn=args.execution_arn,
-        expected_config=args.expected_config,
-        previous_config=args.previous_config,
-        endpoint_name=args.endpoint_name,
-        rollback_enabled=not args.no_rollback,
-        limits=Limits.from_config(config, calls=args.calls, p95_ms=args.p95_ms, p50_ms=args.p50_ms),
-        wait_seconds=args.wait_seconds,
-        batch_rows=args.batch_rows,
-        seed=args.seed,
-        rollback_calls=args.rollback_calls,
-        backoff=Backoff(first=args.poll_seconds, most=max(args.poll_seconds, 30.0)),
-    )
-    return publish(outcome)
-
-
-def check_names(args: argparse.Namespace) -> None:
-    """UsageError for config or endpoint names SageMaker would refuse, and bad flag combinations."""
-    if args.execution_arn is not None:
-        check_execution_arn(args.execution_arn)
-    problems = []
-    for flag in ("expected_config", "previous_config", "endpoint_name"):
-        value = getattr(args, flag)
-        problem = validation.sagemaker_name(value) if value is not None else None
-        if problem:
-            problems.append(f"--{flag.replace('_', '-')} {value!r} {problem}")
-    if problems:
-        raise UsageError("\n".join(problems))

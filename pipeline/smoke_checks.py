@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from pipeline.aws_errors import describe_error
 from pipeline.config import PipelineConfig
 from pipeline.endpoint_wait import is_transient
 
@@ -152,15 +153,6 @@ def parse_predictions(body: bytes, content_type: str, rows: int, limits: Limits)
                 f"prediction {value:g} outside the plausible range [{limits.min_prediction:g}, {limits.max_prediction:g}]"
             )
     return values
-
-
-def describe_error(exc: BaseException) -> str:
-    """AWS's error code, HTTP status and message, or the exception text."""
-    if isinstance(exc, ClientError):
-        err = exc.response.get("Error", {})
-        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", "?")
-        return f"{err.get('Code', '?')} (HTTP {status}): {err.get('Message', '')}"
-    return f"{type(exc).__name__}: {exc}"
 
 
 def invoke(

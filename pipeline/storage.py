@@ -6,6 +6,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from pipeline.aws_errors import error_code
 from pipeline.config import PipelineConfig
 from pipeline.data import Encoding, PreparedData
 from pipeline.errors import PipelineError
@@ -35,7 +36,7 @@ def upload_prepared(prepared: PreparedData, s3: Any, config: PipelineConfig) -> 
         try:
             s3.put_object(Bucket=bucket, Key=key, Body=body)
         except ClientError as exc:
-            code = exc.response.get("Error", {}).get("Code", "")
+            code = error_code(exc)
             raise PipelineError(
                 f"cannot upload s3://{bucket}/{key}: {code}: {exc.response['Error'].get('Message', '')}"
             ) from None
@@ -50,7 +51,7 @@ def download_encoding(s3: Any, config: PipelineConfig) -> Encoding:
     try:
         body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
     except ClientError as exc:
-        code = exc.response.get("Error", {}).get("Code", "")
+        code = error_code(exc)
         raise PipelineError(
             f"cannot read s3://{bucket}/{key} ({code}): upload the prepared data first (python -m pipeline run --upload-data)"
         ) from None

@@ -690,3 +690,12 @@ def test_client_has_standard_retries_and_endpoint(monkeypatch: pytest.MonkeyPatc
     assert aws.client(session, "s3", endpoint_url="http://127.0.0.1:4566").meta.endpoint_url == (
         "http://127.0.0.1:4566"
     )
+
+
+@pytest.mark.parametrize(
+    ("duration", "windows"),
+    [(900, (300, 150)), (1800, (600, 300)), (3600, (900, 600))],
+)
+def test_sessions_renew_early_enough_but_not_on_every_call(duration: int, windows: tuple[int, int]) -> None:
+    # botocore's defaults (renew 15 min before the end) would renew a 15-minute session on every call.
+    assert aws.refresh_windows(duration) == windows

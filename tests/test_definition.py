@@ -13,8 +13,8 @@ from statelint.linter import Linter
 from pipeline.config import load_config
 from pipeline.definition import build_definition, definition_json, execution_input, run_id_for_commit, to_mermaid
 from pipeline.definition import state_names as names
-from pipeline.definition.service_model import check_definition
 from pipeline.errors import UsageError
+from tests.tooling.service_model import check_definition
 
 GOLDEN = Path(__file__).parent / "golden"
 

@@ -161,3 +161,39 @@ def test_second_run_reuses_the_kept_emulator_and_ctrl_c_stops_everything(tmp_pat
         # Like the server, allow binding over TIME_WAIT connections; a listener would still block.
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         probe.bind(("127.0.0.1", port))  # the emulator's port is free again
+
+
+@pytest.mark.parametrize("stop_signal", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_kept_emulator_started_in_the_background_stops_on_sigint_and_sigterm(tmp_path, stop_signal):
+    # `python -m pipeline local --keep &` in a script: the shell starts it with SIGINT ignored.
+    def like_a_background_job() -> None:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+    env = {**os.environ, "PIPELINE_CONFIG": str(Path(__file__).parents[1] / "config" / "pipeline.toml")}
+    process = subprocess.Popen(
+        [sys.executable, "-u", "-m", "pipeline", "local", "--keep", "--rows", "100", "--work-dir", str(tmp_path / "w")],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        preexec_fn=like_a_background_job,
+    )
+    output = io.StringIO()
+    try:
+        assert process.stdout is not None
+        for line in process.stdout:
+            output.write(line)
+            if "Press Ctrl-C" in line:
+                break
+        assert (tmp_path / "w" / "emulator-url").exists(), output.getvalue()
+        process.send_signal(stop_signal)
+        process.wait(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    text = output.getvalue() + process.stdout.read()
+    assert process.returncode == 0, text
+    assert "stopping the emulator" in text
+    assert not (tmp_path / "w" / "emulator-url").exists()

@@ -86,6 +86,8 @@ INTERNALS: tuple[tuple[str, str, tuple[str, ...] | None], ...] = (
     ("moto.stepfunctions.parser.asl.parse.intrinsic.intrinsic_parser", "IntrinsicParser.parse", ("src",)),
     ("moto.stepfunctions.parser.asl.parse.intrinsic.preprocessor", "Preprocessor._text_of_str", ("parse_tree",)),
     ("moto.stepfunctions.responses", "StepFunctionResponse.describe_execution", None),
+    ("moto.stepfunctions.responses", "StepFunctionResponse.list_executions", ("self",)),
+    ("moto.stepfunctions.models", "StateMachine.publish", None),
     ("moto.sagemaker.models", "SageMakerModelBackend.create_training_job", None),
     ("moto.sagemaker.models", "SageMakerModelBackend.describe_training_job", ("self", "training_job_name")),
     (
@@ -100,6 +102,12 @@ INTERNALS: tuple[tuple[str, str, tuple[str, ...] | None], ...] = (
     ("moto.sagemaker.responses", "SageMakerResponse.create_training_job", None),
     ("moto.sagemakerruntime.responses", "SageMakerRuntimeResponse.invoke_endpoint", ("self",)),
     ("moto.core.responses", "BaseResponse.call_action", ("self",)),
+    ("moto.core.responses", "BaseResponse.get_access_key", ("self",)),
+    (
+        "moto.sts.models",
+        "STSBackend.assume_role",
+        ("self", "region_name", "role_session_name", "role_arn", "policy", "duration", "external_id"),
+    ),
     ("moto.core.responses", "BaseResponse.serialized", ("self", "action_result")),
     ("moto.moto_server.werkzeug_app", "DomainDispatcherApplication", None),
     ("moto.settings", "moto_server_port", None),

@@ -38,9 +38,10 @@ class Emulator:
     """SageMaker + Step Functions (+ S3, IAM, ...) emulated in this process.
 
     Use as a context manager (or ``start()``/``stop()``); boto3 clients created while it runs
-    reach it without an endpoint URL. ``clock`` is what status transitions (training and
-    endpoint durations) measure against, and ``sleep`` serves injected delays; a test passes a
-    pair that moves only when told, so no status or latency depends on the machine's speed.
+    reach it without an endpoint URL. ``clock`` (seconds, monotonic) times training and endpoint
+    transitions and the expiry of STS sessions; ``sleep`` serves injected delays (latency and
+    call-delay faults). Tests inject a pair that moves only when told, to live hours in a second
+    and measure exact latencies however loaded the machine is.
     """
 
     def __init__(

@@ -1,4 +1,4 @@
-"""Endpoints with AWS's life cycle: Creating, Updating, RollingBack, Deleting, Failed.
+"""Endpoints with AWS's life cycle: Creating, Updating (rolling back included), Deleting, Failed.
 
 Transitions happen when the endpoint is next looked at (describe, list, invoke), once the
 configured duration has passed; the old config keeps serving during an update.
@@ -218,7 +218,9 @@ def advance(backend: Any, endpoint_name: str) -> None:
                 # The new fleet failed its health check: AWS rolls back to the old config.
                 _apply_config(backend, endpoint, previous)
                 op.failure = _Rollback(reason)
-            endpoint.endpoint_status = "RollingBack"
+            # The endpoint stays Updating while SageMaker rolls back: botocore documents
+            # RollingBack only for autoscaling with UpdateEndpointWeightsAndCapacities.
+            endpoint.endpoint_status = "Updating"
             # The rollback began when the update ended, not when someone looked.
             runtime.endpoint_ops[key] = EndpointOp("rollback", op.started + durations["update"], failure=op.failure)
             advance(backend, endpoint_name)

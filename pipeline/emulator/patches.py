@@ -27,8 +27,9 @@ from moto.stepfunctions.parser.asl.parse.intrinsic.intrinsic_parser import Intri
 from moto.stepfunctions.parser.asl.parse.intrinsic.preprocessor import Preprocessor
 from moto.stepfunctions.parser.models import StepFunctionsParserBackend
 from moto.stepfunctions.responses import StepFunctionResponse
+from moto.sts.models import STSBackend
 
-from pipeline.emulator import call_faults, endpoints, invoke, sfn_engine, training
+from pipeline.emulator import call_faults, credentials, endpoints, invoke, sfn_engine, sfn_lists, training
 from pipeline.emulator.compat import CLOUDFORMATION_INTERNALS, check_moto_compatibility
 
 _lock = threading.Lock()
@@ -126,6 +127,8 @@ def install() -> None:
         _wrap_static(Preprocessor, "_text_of_str", sfn_engine.intrinsic_text_of_str)
         _wrap(StepFunctionsParserBackend, "start_execution", sfn_engine.start_execution)
         _wrap(StepFunctionResponse, "describe_execution", sfn_engine.describe_execution)
+        _wrap(StepFunctionResponse, "list_executions", sfn_lists.list_executions)
+        StepFunctionResponse.list_state_machine_versions = sfn_lists.list_state_machine_versions  # type: ignore[attr-defined]
         # SageMaker.
         _wrap(SageMakerModelBackend, "create_training_job", training.create_training_job)
         _wrap(SageMakerModelBackend, "describe_training_job", training.describe_training_job)
@@ -138,6 +141,8 @@ def install() -> None:
         # SageMaker Runtime and fault injection for every service.
         _wrap(SageMakerRuntimeResponse, "invoke_endpoint", invoke.invoke_endpoint)
         _wrap(BaseResponse, "call_action", call_faults.call_action)
+        # STS: sessions that expire by the emulator's clock.
+        _wrap(STSBackend, "assume_role", credentials.assume_role)
         # CloudFormation: outputs of stacks deployed through change sets (the bootstrap), patched
         # when moto first serves CloudFormation; at once if something imported it already.
         import moto.backends

@@ -6,6 +6,7 @@ in a process at a time; the patched code falls back to plain moto when none is.
 
 from __future__ import annotations
 
+import datetime
 import logging
 import threading
 import time
@@ -37,6 +38,22 @@ class Runtime:
     training_runs: dict[tuple[str, str, str], Any] = field(default_factory=dict)
     endpoint_ops: dict[tuple[str, str, str], Any] = field(default_factory=dict)
     threads: list[threading.Thread] = field(default_factory=list)
+    # Access key id -> expiry (naive UTC, as moto keeps it) of credentials the emulated STS issued.
+    credential_expiry: dict[str, datetime.datetime] = field(default_factory=dict)
+    # UTC now and clock() when the runtime was made: utcnow() follows ``clock``, so an injected
+    # clock moves credential expiry and durations together.
+    _wall_start: datetime.datetime = field(
+        default_factory=lambda: datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None), repr=False
+    )
+    _clock_start: float | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        self._clock_start = self.clock()
+
+    def utcnow(self) -> datetime.datetime:
+        """Naive UTC now by this runtime's clock (the real time unless a clock was injected)."""
+        assert self._clock_start is not None
+        return self._wall_start + datetime.timedelta(seconds=self.clock() - self._clock_start)
 
     def scaled(self, seconds: float) -> float:
         """A Wait or Retry interval after the time scale."""
@@ -111,8 +128,16 @@ def stop_running_executions(timeout: float = 10.0) -> int:
         machines += [version for machine in machines for version in getattr(machine, "versions", {}).values()]
         for machine in machines:
             for execution in list(getattr(machine, "executions", [])):
-                if execution.status == "RUNNING" and execution.exec_worker is not None:
-                    execution.exec_worker.stop(
+                worker = execution.exec_worker
+                if execution.status == "RUNNING" and worker is not None:
+                    # The worker's environment exists once its thread has begun; an execution
+                    # started just before stop() may not have got that far yet.
+                    started = time.monotonic()
+                    while worker.env is None and time.monotonic() - started < timeout:
+                        time.sleep(0.01)
+                    if worker.env is None:
+                        continue
+                    worker.stop(
                         stop_date=datetime.datetime.now(tz=datetime.timezone.utc),
                         error="Emulator.Stopped",
                         cause="the emulator was stopped while this execution ran",

@@ -15,6 +15,7 @@ import json
 import os
 import socket
 import threading
+import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -122,11 +123,16 @@ class EmulatorServer:
         model_host: ModelHost | None = None,
         timings: Timings | None = None,
         faults: FaultFile | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ):
         self.host = host
         self.port = port
         self.runtime = rt.Runtime(
-            s3_client_factory=self._s3_client, timings=timings or Timings(), trainer=trainer, model_host=model_host
+            s3_client_factory=self._s3_client,
+            timings=timings or Timings(),
+            trainer=trainer,
+            model_host=model_host,
+            clock=clock,
         )
         self._initial = faults
         self._server: BaseWSGIServer | None = None

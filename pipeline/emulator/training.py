@@ -110,6 +110,9 @@ def create_training_job(original: Any, backend: Any, **kwargs: Any) -> Any:
     job = original(backend, **kwargs)
     # moto adds made-up metric definitions; AWS echoes the request.
     job.algorithm_specification = spec
+    # AWS answers KmsKeyId "" when the request named no key (S3's default key encrypts the
+    # output); the SageMaker SDK's Estimator.attach reads it unguarded.
+    job.output_data_config = {"KmsKeyId": "", **(job.output_data_config or {})}
     job.training_job_status = "InProgress"
     job.secondary_status = "Starting"
     job.secondary_status_transitions = [

@@ -12,6 +12,7 @@ import pytest
 from botocore.stub import ANY, Stubber
 
 from pipeline import bootstrap as bs
+from pipeline.cli import bootstrap as bootstrap_cli
 from pipeline.errors import ConfigError, PipelineError, UsageError
 from tests.bootstrap.conftest import STACK, make_parameters
 from tests.conftest import REGION
@@ -261,7 +262,7 @@ def test_image_repository_arn_rejects_other_registries() -> None:
 def parse(*argv: str) -> argparse.Namespace:
     parser = argparse.ArgumentParser()
     subparsers = parser.add_subparsers(dest="command")
-    bs.register_cli(subparsers)
+    bootstrap_cli.register(subparsers)
     return parser.parse_args(["bootstrap", "--env", "staging", *argv])
 
 
@@ -270,7 +271,7 @@ def test_run_rejects_bad_flags_with_the_flag_value() -> None:
 
     args = parse("--github-owner", "acme*", "--github-repo", "big-mart", "--existing-oidc-provider-arn", "arn:bad")
     with pytest.raises(ConfigError) as caught:
-        bs.run(args, session=boto3.Session(region_name=REGION))
+        bootstrap_cli.run(args, session=boto3.Session(region_name=REGION))
     assert len(caught.value.problems) == 2
     assert "'acme*' contains a wildcard" in str(caught.value)
     assert "existing_oidc_provider_arn (ExistingOidcProviderArn) = 'arn:bad'" in str(caught.value)
@@ -279,7 +280,7 @@ def test_run_rejects_bad_flags_with_the_flag_value() -> None:
 def test_run_reports_a_missing_template(tmp_path: Any) -> None:
     args = parse("--github-owner", "acme", "--github-repo", "big-mart", "--template", str(tmp_path / "none.yaml"))
     with pytest.raises(UsageError, match=r"none\.yaml' cannot be read"):
-        bs.run(args, session=boto3.Session(region_name=REGION))
+        bootstrap_cli.run(args, session=boto3.Session(region_name=REGION))
 
 
 def test_parameters_from_config_use_the_configuration() -> None:

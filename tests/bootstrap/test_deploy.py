@@ -9,13 +9,13 @@ from typing import Any
 import boto3
 import pytest
 
-from pipeline import bootstrap as bootstrap_module
 from pipeline.bootstrap import BootstrapParameters
+from pipeline.cli import bootstrap as bootstrap_cli
 from pipeline.config import load_config
 from pipeline.definition import execution_input, run_id_for_commit
-from pipeline.permissions import policy_allows, web_identity_allowed
 from tests.bootstrap.conftest import ACCOUNT, PROVIDER_ARN, STACK, Deployed, deploy, make_parameters
 from tests.conftest import REGION
+from tests.tooling.permissions import policy_allows, web_identity_allowed
 
 pytestmark = [
     pytest.mark.bootstrap,
@@ -327,7 +327,7 @@ def test_the_sagemaker_role_reads_data_writes_output_and_pulls_the_image(deploye
 
 def test_run_deploys_from_the_configuration(aws: None, capsys: pytest.CaptureFixture[str]) -> None:
     parser = argparse.ArgumentParser()
-    bootstrap_module.register_cli(parser.add_subparsers())
+    bootstrap_cli.register(parser.add_subparsers())
     args = parser.parse_args(
         [
             "bootstrap",
@@ -343,10 +343,10 @@ def test_run_deploys_from_the_configuration(aws: None, capsys: pytest.CaptureFix
             "0",
         ]
     )
-    result = bootstrap_module.run(args, session=boto3.Session(region_name=REGION))
+    result = bootstrap_cli.run(args, session=boto3.Session(region_name=REGION))
     assert result.status == "created" and result.stack_name == STACK
     assert "PIPELINE_DEPLOY_ROLE_ARN=arn:aws:iam::123456789012:role/big-mart-staging-deploy" in capsys.readouterr().out
-    again = bootstrap_module.run(args, session=boto3.Session(region_name=REGION))
+    again = bootstrap_cli.run(args, session=boto3.Session(region_name=REGION))
     assert again.status == "no-changes"
 
 

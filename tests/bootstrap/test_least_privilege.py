@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 
-from pipeline import permissions
 from pipeline.config import environments, find_config_file, load_config, read_config_file
 from pipeline.definition import build_definition
 from pipeline.errors import PipelineError
+from tests.tooling import permissions
 
 pytestmark = pytest.mark.bootstrap
 

@@ -230,14 +230,3 @@ def test_rerun_while_running_gets_the_same_execution(
     assert len(sfn.list_executions(stateMachineArn=deployed.state_machine_arn)["executions"]) == 1
     result = follow_execution(sfn, again, timeout_seconds=30, out=lambda _: None, poll_seconds=0.05)
     assert result.succeeded, (result.error, result.cause)
-
-
-@pytest.mark.parametrize("command", ["deploy", "run"])
-def test_scripts_are_thin_entry_points(command: str) -> None:
-    import subprocess
-    import sys
-
-    script = Path(__file__).resolve().parents[2] / "scripts" / f"{command}.py"
-    done = subprocess.run([sys.executable, str(script), "--help"], capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0, done.stderr
-    assert f"usage: python -m pipeline {command}" in done.stdout

@@ -25,6 +25,8 @@ def _port_is_free(port: int) -> bool:
     blocks, not the closed connections in TIME_WAIT, nor another process's connection that
     happens to use this port as its ephemeral port (parallel test workers make many)."""
     with socket.socket() as sock:
+        # As the server binds: connections the server closed linger in TIME_WAIT for a while
+        # and would fail a plain bind; a socket still listening fails even with SO_REUSEADDR.
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind(("127.0.0.1", port))

@@ -30,10 +30,10 @@ from pipeline.config import load_config
 from pipeline.emulator import EmulatorServer, Timings
 from pipeline.emulator.emulator import FAKE_KEYS
 from pipeline.local_model import LocalModelHost, S3Trainer
-from pipeline.permissions import web_identity_allowed
 from tests.rehearsal import offline_install
 from tests.rehearsal.runner import JobResult, JobSpec, Substitute, run_job
 from tests.rehearsal.token_server import FakeTokenServer
+from tests.tooling.permissions import web_identity_allowed
 
 pytestmark = [
     pytest.mark.rehearsal,

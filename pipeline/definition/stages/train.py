@@ -30,7 +30,7 @@ def build(ctx: StageContext) -> Stage:
         max_run=c.training_max_runtime_seconds,
         output_path=c.output_uri,
         # CreateTrainingJob takes strings; the SDK would str() each value anyway.
-        hyperparameters={name: str(value) for name, value in c.hyperparameters.items()},
+        hyperparameters=dict(c.hyperparameter_strings()),
         debugger_hook_config=False,
         disable_profiler=True,
         sagemaker_session=offline_session(c.region),

@@ -1,0 +1,52 @@
+"""Command line: ``python -m pipeline <command>``. Thin: parse, call the package, map errors.
+
+This package is the only one that knows about argparse; no other module imports it (see
+``tests/test_architecture.py``). Each command is one module here with ``register(subparsers)``
+and a handler that calls plain functions of the package. Exit codes: 0 success; 1 the work
+failed (a failed execution, a failed smoke test); 2 bad input or configuration; 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+
+from pipeline.cli import bootstrap, data, definition, deploy, local, run, smoke
+from pipeline.cli.common import ArgumentParser
+from pipeline.errors import PipelineError
+
+# The commands, in the order --help lists them.
+COMMANDS = (definition, data, deploy, run, smoke, local, bootstrap)
+
+
+def build_parser() -> ArgumentParser:
+    """The full command-line parser with every subcommand."""
+    parser = ArgumentParser(
+        prog="python -m pipeline",
+        description="Big Mart SageMaker pipeline on Step Functions: build, deploy, run, smoke-test; offline too.",
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=ArgumentParser)
+    commands.required = True
+    for command in COMMANDS:
+        command.register(commands)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; print errors as ``error: ...`` lines and return the exit code."""
+    try:
+        args = build_parser().parse_args(argv)
+        code: int = args.handler(args)
+        return code
+    except PipelineError as exc:  # UsageError (exit 2) included
+        report(exc)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+def report(exc: PipelineError) -> None:
+    """Print every line of an error, each prefixed with 'error:'."""
+    for line in str(exc).splitlines() or [type(exc).__name__]:
+        print(f"error: {line}", file=sys.stderr)

@@ -1,0 +1,78 @@
+"""``local``: the whole pipeline on this machine (embedded emulator, real model)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+from pathlib import Path
+from typing import Any
+
+from pipeline.cli.common import add_config_arguments, config_from_args, positive_int
+from pipeline.data import DEFAULT_ROWS
+from pipeline.local import DEFAULT_WORK_DIR
+
+
+def register(commands: Any) -> None:
+    """Add the ``local`` command."""
+    parser = commands.add_parser("local", help="run the whole pipeline on this machine (embedded emulator, real model)")
+    add_config_arguments(parser)
+    parser.add_argument("--data", default=None, help="a real Big Mart Train.csv (default: synthetic data)")
+    parser.add_argument("--rows", type=positive_int, default=DEFAULT_ROWS, help="synthetic rows (default: 8523)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the synthetic data (default: 0)")
+    parser.add_argument("--port", type=int, default=0, help="emulator port on 127.0.0.1 (default: 0, a free one)")
+    parser.add_argument("--keep", action="store_true", help="keep the emulator running after the run, until Ctrl-C")
+    parser.add_argument("--attach", default=None, metavar="URL", help="use an emulator kept running by `local --keep`")
+    parser.add_argument(
+        "--work-dir",
+        default=os.environ.get("PIPELINE_WORK_DIR", DEFAULT_WORK_DIR),
+        help=f"where prepared data and the model are copied (default: {DEFAULT_WORK_DIR})",
+    )
+    parser.add_argument(
+        "--timeout", type=positive_int, default=600, help="seconds to wait for the execution (default: 600)"
+    )
+    parser.set_defaults(handler=handle)
+
+
+def handle(args: argparse.Namespace) -> int:
+    """Run locally, print the summary; with ``--keep`` hold the emulator up until Ctrl-C."""
+    from pipeline import data
+    from pipeline.local import (
+        KEPT_EMULATOR_FILE,
+        LOCAL_OVERRIDES,
+        emulator,
+        keep_running,
+        kept_emulator,
+        prepare_work_dir,
+        run_local,
+        summary,
+    )
+
+    config = config_from_args(args).replace(**LOCAL_OVERRIDES)
+    work_dir = prepare_work_dir(Path(args.work_dir))
+    raw = data.read_raw(args.data) if args.data else data.generate_raw(args.rows, seed=args.seed)
+    out = print
+    # A SIGTERM (CI cancelling, `kill`) must stop the emulator and free the port like Ctrl-C does.
+    # SIGINT too, explicitly: a job started in the background by a script inherits SIGINT as
+    # ignored, and Python then installs no KeyboardInterrupt handler of its own.
+    for stop_signal in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(stop_signal, interrupt)
+    attach = args.attach or kept_emulator(work_dir, out)
+    with emulator(args.port, attach, out) as url:
+        result = run_local(config, endpoint_url=url, work_dir=work_dir, raw=raw, out=out, timeout_seconds=args.timeout)
+        out(summary(result))
+        sys.stdout.flush()
+        if args.keep and not attach:
+            marker = work_dir / KEPT_EMULATOR_FILE
+            marker.write_text(url + "\n")
+            try:
+                keep_running(url, config.region, out)
+            finally:
+                marker.unlink(missing_ok=True)
+    return 0
+
+
+def interrupt(signum: int, frame: Any) -> None:
+    """Signal handler: unwind like Ctrl-C so every ``finally`` runs."""
+    raise KeyboardInterrupt

@@ -1,0 +1,82 @@
+"""``run``: start an execution of the alias for a commit (or attach to it), follow it, report it."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from pipeline.cli.common import (
+    add_aws_arguments,
+    add_config_arguments,
+    aws_failure,
+    clients_from_args,
+    config_from_args,
+    positive_int,
+)
+from pipeline.errors import UsageError
+
+
+def register(commands: Any) -> None:
+    """Add the ``run`` command."""
+    parser = commands.add_parser(
+        "run",
+        help="run the pipeline for a commit (train, save, configure, deploy the endpoint) and follow it",
+        description="Start an execution of the alias named after the commit and attempt, or attach to it.",
+    )
+    add_config_arguments(parser)
+    add_aws_arguments(parser)
+    parser.add_argument("--commit", default=None, help="commit SHA (default: $GITHUB_SHA, else git HEAD)")
+    parser.add_argument(
+        "--attempt", type=positive_int, default=None, help="run attempt (default: $GITHUB_RUN_ATTEMPT, else 1)"
+    )
+    parser.add_argument(
+        "--timeout",
+        type=positive_int,
+        default=None,
+        help="seconds to follow the execution (default: the configured execution_timeout_seconds)",
+    )
+    parser.add_argument("--poll-seconds", type=float, default=2.0, help="first history poll interval (default: 2)")
+    parser.add_argument("--upload-data", action="store_true", help="prepare and upload the training data first")
+    parser.add_argument("--data", default=None, help="a real Big Mart Train.csv to upload (implies --upload-data)")
+    parser.set_defaults(handler=handle)
+
+
+def handle(args: argparse.Namespace) -> int:
+    """Upload data, start or attach, follow, report; 0 when the execution succeeded, else 1."""
+    from botocore.exceptions import ClientError
+
+    from pipeline import github_actions
+    from pipeline.commit import resolve_commit
+    from pipeline.definition import build_definition, run_id_for_commit
+    from pipeline.definition.names import Output
+    from pipeline.deploy import alias_arn
+    from pipeline.follow import follow_execution
+    from pipeline.report import failure_lines, summary_markdown, write_outputs
+    from pipeline.run import run_attempt, start_execution, upload_data
+
+    if args.poll_seconds <= 0:
+        raise UsageError(f"--poll-seconds {args.poll_seconds} must be above 0")
+    config = config_from_args(args)
+    run_id = run_id_for_commit(resolve_commit(args.commit) or "", run_attempt(args.attempt))
+    timeout = args.timeout or config.execution_timeout_seconds
+    clients = clients_from_args(config, args)
+    sfn = clients("stepfunctions")
+    try:
+        if args.upload_data or args.data:
+            upload_data(config, clients("s3"), args.data)
+        arn = start_execution(config, sfn, run_id=run_id, target_arn=alias_arn(config), name=run_id)
+        with github_actions.group(f"execution {run_id}"):
+            result = follow_execution(sfn, arn, timeout_seconds=timeout, poll_seconds=args.poll_seconds)
+    except ClientError as exc:
+        raise aws_failure(exc) from None
+    write_outputs(result)
+    title = f"Pipeline run {run_id} ({config.environment})"
+    github_actions.append_summary(summary_markdown(result, build_definition(config), title, timeout))
+    if result.succeeded:
+        output = result.output or {}
+        endpoint = output.get(Output.ENDPOINT, config.endpoint_name)
+        print(f"succeeded: endpoint {endpoint} serves {output.get(Output.ENDPOINT_CONFIG, '?')}")
+        return 0
+    problems = failure_lines(result, timeout)
+    github_actions.error("\n".join(problems), title=f"pipeline run {result.status}")
+    return 1

@@ -1,0 +1,1 @@
+"""Test-only tooling: an IAM policy evaluator and a botocore parameter check of the definition."""
