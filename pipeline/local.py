@@ -23,7 +23,6 @@ from typing import Any
 import boto3
 from botocore.exceptions import ClientError
 
-from pipeline import data, storage
 from pipeline.aws_errors import error_message
 from pipeline.config import PipelineConfig
 from pipeline.errors import PipelineError, UsageError
