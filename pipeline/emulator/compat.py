@@ -58,6 +58,7 @@ INTERNALS: tuple[tuple[str, str, tuple[str, ...] | None], ...] = (
         "ErrorEqualsDecl._eval_body",
         ("self", "env"),
     ),
+    ("moto.stepfunctions.parser.models", "StepFunctionsParserBackend._validate_definition", ("definition",)),
     (
         "moto.stepfunctions.parser.models",
         "StepFunctionsParserBackend.start_execution",

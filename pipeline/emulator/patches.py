@@ -30,6 +30,7 @@ from moto.stepfunctions.responses import StepFunctionResponse
 from moto.sts.models import STSBackend
 
 from pipeline.emulator import call_faults, credentials, endpoints, invoke, sfn_engine, sfn_lists, training
+from pipeline.emulator import runtime as rt
 from pipeline.emulator.compat import CLOUDFORMATION_INTERNALS, check_moto_compatibility
 
 _lock = threading.Lock()
@@ -88,6 +89,32 @@ def execute_change_set_with_outputs(
     return result
 
 
+# Definitions moto's validation parsed without error (bounded: a test session creates many).
+_VALIDATED_LIMIT = 256
+_validated: dict[str, None] = {}
+
+
+def validate_definition_once(original: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """moto's definition check, skipped for a definition that already passed it.
+
+    CreateStateMachine and UpdateStateMachine parse the whole definition with moto's ANTLR
+    grammar (0.5-2 s for this project's), only to validate it; the same text parses the same way,
+    so a definition that passed once passes again. Failures are never remembered.
+    """
+    definition = kwargs.get("definition", args[0] if args else None)
+    if rt.current() is None or not isinstance(definition, str):
+        return original(*args, **kwargs)
+    with _lock:
+        if definition in _validated:
+            return None
+    result = original(*args, **kwargs)
+    with _lock:
+        if len(_validated) >= _VALIDATED_LIMIT:
+            _validated.pop(next(iter(_validated)))
+        _validated[definition] = None
+    return result
+
+
 def patch_cloudformation() -> None:
     """Patch moto's CloudFormation backend once (it is loaded only when a test or the bootstrap
     calls CloudFormation: importing it costs ~1.5 s, which every other start would pay)."""
@@ -126,6 +153,7 @@ def install() -> None:
         _wrap_static(IntrinsicParser, "parse", sfn_engine.intrinsic_parse)
         _wrap_static(Preprocessor, "_text_of_str", sfn_engine.intrinsic_text_of_str)
         _wrap(StepFunctionsParserBackend, "start_execution", sfn_engine.start_execution)
+        _wrap_static(StepFunctionsParserBackend, "_validate_definition", validate_definition_once)
         _wrap(StepFunctionResponse, "describe_execution", sfn_engine.describe_execution)
         _wrap(StepFunctionResponse, "list_executions", sfn_lists.list_executions)
         StepFunctionResponse.list_state_machine_versions = sfn_lists.list_state_machine_versions  # type: ignore[attr-defined]
