@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -26,15 +27,22 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def timed(command: list[str], tree: Path, env: dict[str, str]) -> tuple[float, int, str]:
-    """Run ``command`` in ``tree`` (its package first on the path); seconds, exit code, last line."""
+def timed(command: list[str], tree: Path, env: dict[str, str]) -> tuple[float, float, int, str]:
+    """Run ``command`` in ``tree`` (its package first on the path).
+
+    Returns wall seconds, CPU seconds of the whole process tree (user + system: what the work
+    costs, much less sensitive than wall time to other people's load), exit code, last line.
+    """
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     done = subprocess.run(
         command, cwd=tree, env={**env, "PYTHONPATH": str(tree)}, capture_output=True, text=True, check=False
     )
     seconds = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     lines = (done.stdout + done.stderr).strip().splitlines()
-    return seconds, done.returncode, lines[-1] if lines else ""
+    return seconds, cpu, done.returncode, lines[-1] if lines else ""
 
 
 def load() -> str:
@@ -46,7 +54,8 @@ def load() -> str:
 def measure(trees: dict[str, Path], repeat: int, suite: list[str] | None) -> dict[str, dict[str, list[float]]]:
     """Alternate every measurement over the trees; seconds by tree and by what was measured."""
     env = dict(os.environ)
-    figures: dict[str, dict[str, list[float]]] = {name: {"suite": [], "local": [], "bare": []} for name in trees}
+    kinds = ("suite", "suite cpu", "local", "bare")
+    figures: dict[str, dict[str, list[float]]] = {name: {kind: [] for kind in kinds} for name in trees}
     with tempfile.TemporaryDirectory(prefix="bench-inner-loop-") as tmp:
         for attempt in range(1, repeat + 1):
             for name, tree in trees.items():
@@ -57,11 +66,16 @@ def measure(trees: dict[str, Path], repeat: int, suite: list[str] | None) -> dic
                 if suite is not None:
                     runs["suite"] = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *suite]
                 for what, command in runs.items():
-                    seconds, code, last = timed(command, tree, env)
+                    seconds, cpu, code, last = timed(command, tree, env)
                     figures[name][what].append(seconds)
+                    if what == "suite":
+                        figures[name]["suite cpu"].append(cpu)
                     status = "" if code == 0 else f"  EXIT {code}: {last}"
                     detail = f"  ({last})" if what == "suite" and code == 0 else ""
-                    print(f"[{attempt}/{repeat}] {name:<9} {what:<6} {seconds:7.2f} s  {load()}{detail}{status}")
+                    print(
+                        f"[{attempt}/{repeat}] {name:<9} {what:<6} {seconds:7.2f} s (cpu {cpu:7.2f} s)  "
+                        f"{load()}{detail}{status}"
+                    )
                     sys.stdout.flush()
     return figures
 
@@ -72,8 +86,9 @@ def report(figures: dict[str, dict[str, list[float]]]) -> None:
     medians = {name: {what: statistics.median(v) for what, v in runs.items() if v} for name, runs in figures.items()}
     for name, values in medians.items():
         parts = [f"{what} {seconds:6.2f} s" for what, seconds in values.items()]
-        ratio = values["local"] / values["bare"]
-        print(f"{name:<9} median: {', '.join(parts)};  local/bare {ratio:4.1f}x")
+        # Each local run against the bare run made right before it, under the same load.
+        pairs = [local / bare for local, bare in zip(figures[name]["local"], figures[name]["bare"], strict=True)]
+        print(f"{name:<9} median: {', '.join(parts)};  local/bare {statistics.median(pairs):4.1f}x (median of pairs)")
     if "baseline" in medians:
         before, after = medians["baseline"], medians["this tree"]
         for what in after:
