@@ -8,6 +8,10 @@ anything else is printed, and none is ever put in an exception message.
 
 All STS calls go through ``client()``, like every other client of the project, so an explicit
 ``endpoint_url`` (or boto3's own ``AWS_ENDPOINT_URL``) sends them to the offline emulator too.
+Inside GitHub Actions, though, the OIDC token goes only to AWS STS over HTTPS: whatever can set
+the job's environment must not be able to send the token elsewhere, so an STS endpoint that is
+not AWS's is refused before the token is even requested. The offline rehearsal alone may point
+STS at an emulator on this machine's loopback, and says so with ``PIPELINE_ALLOW_LOCAL_STS=1``.
 
 Assumed-role credentials are botocore ``RefreshableCredentials``: before they expire, botocore
 calls back here for a new OIDC token and a new AssumeRoleWithWebIdentity (then the chained
@@ -20,6 +24,7 @@ import base64
 import binascii
 import datetime
 import http.client
+import ipaddress
 import json
 import os
 import re
@@ -58,6 +63,12 @@ MANDATORY_REFRESH_SECONDS = 10 * 60
 # STS) IDPCommunicationError, with exponential backoff and jitter; 5 attempts ride out a blip.
 DEFAULT_MAX_ATTEMPTS = 5
 LOCAL_SESSION_NAME = "big-mart-pipeline"
+
+# Set (to "1") only by the offline rehearsal: lets the Actions token exchange reach an STS
+# emulator on a loopback address. No workflow sets it (tests/rehearsal/test_workflows.py).
+ALLOW_LOCAL_STS = "PIPELINE_ALLOW_LOCAL_STS"
+# AWS's own STS hosts: global, regional, FIPS, China and dual-stack endpoints.
+_AWS_STS_HOST = re.compile(r"sts(?:-fips)?(?:\.[a-z0-9-]+)?\.(?:amazonaws\.com|amazonaws\.com\.cn|api\.aws)")
 
 # STS's RoleSessionName pattern, ASCII only (Python's \w would also accept non-ASCII letters).
 _SESSION_NAME = re.compile(r"[\w+=,.@-]{2,64}", re.ASCII)
@@ -401,6 +412,41 @@ def _call_sts(
     return credentials
 
 
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def sts_endpoint_problem(endpoint_url: str, environ: Mapping[str, str]) -> str | None:
+    """Why the GitHub OIDC token must not be sent to ``endpoint_url``, or None when it may be.
+
+    Allowed: AWS STS over HTTPS; with ``PIPELINE_ALLOW_LOCAL_STS=1``, also a loopback host.
+    """
+    parts = urllib.parse.urlsplit(endpoint_url)
+    host = (parts.hostname or "").lower()
+    if parts.scheme == "https" and _AWS_STS_HOST.fullmatch(host) and parts.username is None:
+        return None
+    if environ.get(ALLOW_LOCAL_STS) == "1" and parts.scheme in ("http", "https") and _is_loopback(host):
+        return None
+    return (
+        f"In GitHub Actions the OIDC token is exchanged only with AWS STS over HTTPS, but the STS "
+        f"endpoint is {endpoint_url} (from endpoint_url, AWS_ENDPOINT_URL, AWS_ENDPOINT_URL_STS or a "
+        f"config file's endpoint_url): remove that override. Only the offline rehearsal may use an "
+        f"emulator on a loopback address, with {ALLOW_LOCAL_STS}=1."
+    )
+
+
+def _checked_sts(sts: BaseClient) -> BaseClient:
+    problem = sts_endpoint_problem(str(sts.meta.endpoint_url), os.environ)
+    if problem:
+        raise UsageError(problem)
+    return sts
+
+
 def assume_role_with_web_identity(
     sts: BaseClient,
     *,
@@ -598,8 +644,9 @@ def get_session(
         region = base.region_name
 
     def sts(credentials: Mapping[str, Any] | None = None) -> BaseClient:
-        # Every STS call uses the same session config (endpoint, event hooks).
-        return client(
+        # Every STS call uses the same session config (endpoint, event hooks). With a web
+        # identity, the token and the credentials it buys go only to AWS STS.
+        made = client(
             base,
             "sts",
             endpoint_url=options.endpoint_url,
@@ -607,15 +654,17 @@ def get_session(
             max_attempts=max_attempts,
             credentials=credentials,
         )
+        return _checked_sts(made) if web_identity else made
 
     def web_identity_credentials() -> dict[str, Any]:
         # A new OIDC token each time: the job's token is short-lived, its request token is not.
         assert request_url and request_token and options.role_arn
+        exchange = sts()  # checked before the token exists: a refused endpoint never sees one
         token = fetch_oidc_token(
             request_url, request_token, timeout=token_timeout, attempts=token_attempts, sleep=sleep
         )
         return assume_role_with_web_identity(
-            sts(),
+            exchange,
             role_arn=options.role_arn,
             token=token,
             session_name=session_name,

@@ -9,6 +9,7 @@ change set, says "no changes" and writes nothing. ``add_arguments()`` / ``run()`
 
 from __future__ import annotations
 
+import os
 import re
 import shlex
 import sys
@@ -81,6 +82,14 @@ class BootstrapParameters:
     prefix: str
     algorithm_image_repository_arn: str
     existing_oidc_provider_arn: str = ""
+    # "name": sub = repo:OWNER/REPO:environment:ENV (GitHub's default subject); "id": the
+    # customised subject naming the owner and repository by their immutable IDs, and the ref.
+    oidc_subject: str = "name"
+    github_owner_id: str = ""
+    github_repository_id: str = ""
+    # What the workflow role may create (sagemaker:InstanceTypes on its Create* calls).
+    training_instance_type: str = "ml.m5.xlarge"
+    endpoint_instance_type: str = "ml.m5.large"
 
     CFN_NAMES: ClassVar[Mapping[str, str]] = {
         "github_owner": "GitHubOwner",
@@ -92,6 +101,11 @@ class BootstrapParameters:
         "prefix": "Prefix",
         "algorithm_image_repository_arn": "AlgorithmImageRepositoryArn",
         "existing_oidc_provider_arn": "ExistingOidcProviderArn",
+        "oidc_subject": "OidcSubject",
+        "github_owner_id": "GitHubOwnerId",
+        "github_repository_id": "GitHubRepositoryId",
+        "training_instance_type": "TrainingInstanceType",
+        "endpoint_instance_type": "EndpointInstanceType",
     }
 
     def problems(self) -> list[str]:
@@ -112,7 +126,23 @@ class BootstrapParameters:
             message = _CHECKS[item.name](value)
             if message:
                 found.append(f"{label} {message}")
+        if self.oidc_subject == "id":
+            for name in ("github_owner_id", "github_repository_id"):
+                if not getattr(self, name):
+                    found.append(
+                        f"{name} ({self.CFN_NAMES[name]}) is required with oidc_subject = 'id' "
+                        f"(gh api repos/{self.github_owner}/{self.github_repo} --jq '.owner.id, .id')"
+                    )
         return found
+
+    def subject(self) -> str:
+        """The exact ``sub`` claim the deploy role trusts (what the template's trust policy says)."""
+        if self.oidc_subject == "id":
+            return (
+                f"repository_owner_id:{self.github_owner_id}:repository_id:{self.github_repository_id}"
+                f":environment:{self.environment_name}:ref:refs/heads/main"
+            )
+        return f"repo:{self.github_owner}/{self.github_repo}:environment:{self.environment_name}"
 
     def validate(self) -> BootstrapParameters:
         """Return self, or raise ConfigError (a UsageError, exit 2) listing every problem."""
@@ -159,6 +189,19 @@ def _oidc(value: str) -> str | None:
     )
 
 
+# GitHub's claim keys for the "id" subject, in the order the subject lists them.
+ID_SUBJECT_CLAIM_KEYS = ("repository_owner_id", "repository_id", "environment", "ref")
+GITHUB_ID = re.compile(r"^$|^[1-9][0-9]{0,19}$")
+
+
+def _subject_format(value: str) -> str | None:
+    return None if value in ("name", "id") else "is not allowed; use 'name' (the default) or 'id'"
+
+
+def _instance_type(value: str) -> str | None:
+    return validation.instance_type(value)
+
+
 _CHECKS: Mapping[str, Callable[[str], str | None]] = {
     "github_owner": _pattern(
         GITHUB_OWNER, "a GitHub owner has 1-39 letters, digits and single hyphens, not starting or ending with '-'"
@@ -185,6 +228,11 @@ _CHECKS: Mapping[str, Callable[[str], str | None]] = {
         ECR_REPOSITORY_ARN, "expected arn:aws:ecr:<region>:<account>:repository/<name>"
     ),
     "existing_oidc_provider_arn": _oidc,
+    "oidc_subject": _subject_format,
+    "github_owner_id": lambda value: None if GITHUB_ID.match(value) else "is not a GitHub numeric ID",
+    "github_repository_id": lambda value: None if GITHUB_ID.match(value) else "is not a GitHub numeric ID",
+    "training_instance_type": _instance_type,
+    "endpoint_instance_type": _instance_type,
 }
 
 
@@ -237,7 +285,14 @@ def image_repository_arn(image_uri: str) -> str:
 
 
 def parameters_from_config(
-    cfg: Any, *, github_owner: str, github_repo: str, existing_oidc_provider_arn: str = ""
+    cfg: Any,
+    *,
+    github_owner: str,
+    github_repo: str,
+    existing_oidc_provider_arn: str = "",
+    oidc_subject: str = "name",
+    github_owner_id: str = "",
+    github_repository_id: str = "",
 ) -> BootstrapParameters:
     """Derive the stack parameters from a ``pipeline.config.PipelineConfig`` and the repository."""
     try:
@@ -254,7 +309,48 @@ def parameters_from_config(
         prefix=cfg.prefix,
         algorithm_image_repository_arn=repository_arn,
         existing_oidc_provider_arn=existing_oidc_provider_arn,
+        oidc_subject=oidc_subject,
+        github_owner_id=github_owner_id,
+        github_repository_id=github_repository_id,
+        training_instance_type=cfg.training_instance_type,
+        endpoint_instance_type=cfg.endpoint_instance_type,
     )
+
+
+def overlapping_names(project_names: Mapping[str, str]) -> list[str]:
+    """Pairs of environments whose IAM name patterns would overlap, one message each.
+
+    Every environment's policies name its resources ``<project>`` and ``<project>-*`` (roles,
+    training jobs, models, endpoint configs, log streams). Two environments stay apart only if
+    neither project name equals the other or starts with the other followed by ``-``.
+    """
+    found = []
+    items = sorted(project_names.items())
+    for index, (first, first_name) in enumerate(items):
+        for second, second_name in items[index + 1 :]:
+            shorter, longer = sorted((first_name, second_name), key=len)
+            if first_name == second_name or longer.startswith(shorter + "-"):
+                found.append(
+                    f"environments {first!r} and {second!r} have endpoint names {first_name!r} and "
+                    f"{second_name!r}: the pattern {shorter}-* of one would also match the other's "
+                    "resources; give each a name that is not the other's followed by '-'"
+                )
+    return found
+
+
+def environment_project_names(cfg: Any, config_path: str | None) -> dict[str, str]:
+    """The project (endpoint) name of every environment of ``cfg``'s configuration file."""
+    from pipeline.config import CONFIG_ENV_VAR, environments, find_config_file, load_config, read_config_file
+
+    environ = {key: value for key, value in os.environ.items() if key == CONFIG_ENV_VAR}
+    names = {cfg.environment: cfg.endpoint_name}
+    for name in environments(read_config_file(find_config_file(config_path, environ))):
+        if name not in names:
+            try:
+                names[name] = load_config(name, path=config_path, environ=environ).endpoint_name
+            except ConfigError:
+                continue  # that environment's own bootstrap reports its problems
+    return names
 
 
 def default_stack_name(project_name: str) -> str:
@@ -475,6 +571,14 @@ def print_github_variables(variables: Mapping[str, str], parameters: BootstrapPa
             f"--body {shlex.quote(value)}",
             file=out,
         )
+    print(f"The deploy role trusts exactly sub = {parameters.subject()}", file=out)
+    if parameters.oidc_subject == "id":
+        keys = " ".join(f"-f 'include_claim_keys[]={key}'" for key in ID_SUBJECT_CLAIM_KEYS)
+        print("GitHub must issue that subject for the repository (once; every environment shares it):", file=out)
+        print(
+            f"  gh api --method PUT repos/{repository}/actions/oidc/customization/sub -F use_default=false {keys}",
+            file=out,
+        )
 
 
 def bootstrap_from_config(
@@ -485,6 +589,10 @@ def bootstrap_from_config(
     github_owner: str,
     github_repo: str,
     existing_oidc_provider_arn: str = "",
+    oidc_subject: str = "name",
+    github_owner_id: str = "",
+    github_repository_id: str = "",
+    config_path: str | None = None,
     template: Path = TEMPLATE_PATH,
     stack_name: str | None = None,
     endpoint_url: str | None = None,
@@ -500,11 +608,18 @@ def bootstrap_from_config(
     """
     from pipeline import aws
 
+    # Every environment of the file: their IAM name patterns must stay apart.
+    overlaps = overlapping_names(environment_project_names(cfg, config_path))
+    if overlaps:
+        raise ConfigError(overlaps)
     parameters = parameters_from_config(
         cfg,
         github_owner=github_owner,
         github_repo=github_repo,
         existing_oidc_provider_arn=existing_oidc_provider_arn,
+        oidc_subject=oidc_subject,
+        github_owner_id=github_owner_id,
+        github_repository_id=github_repository_id,
     )
     parameters.validate()
     try:

@@ -166,15 +166,15 @@ def stale_locks(root: Path = ROOT) -> list[str]:
     return problems
 
 
-def stamp(root: Path = ROOT) -> str:
+def stamp(root: Path = ROOT, lock: str = "requirements/dev.txt") -> str:
     """The digest of an installed environment: every lock's bytes, the entry points, this Python.
 
     ``setup-env.sh`` writes it into ``.venv`` after a successful install and skips the install
     while it matches. Entry points count because the editable install writes them.
     """
-    digest = hashlib.sha256()
-    for lock in LOCKS:
-        digest.update(lock.name.encode() + b"\0" + (root / lock.name).read_bytes() + b"\0")
+    digest = hashlib.sha256(f"installed {lock}\0".encode())
+    for each in LOCKS:
+        digest.update(each.name.encode() + b"\0" + (root / each.name).read_bytes() + b"\0")
     parser = configparser.ConfigParser()
     parser.read(root / "setup.cfg", encoding="utf-8")
     if parser.has_section("options.entry_points"):
@@ -307,13 +307,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     regenerate.add_argument("--upgrade-package", action="append", default=[], metavar="NAME", help="move one pin")
     check = commands.add_parser("check", help="fail when a lock is stale against the declaration")
     check.add_argument("--resolve", action="store_true", help="also re-resolve (needs the index) and compare")
-    commands.add_parser("stamp", help="print the digest setup-env.sh keeps in .venv")
+    stamp_cmd = commands.add_parser("stamp", help="print the digest setup-env.sh keeps in .venv")
     ready = commands.add_parser("ready", help="exit 0 if STAMP_FILE matches, 10 if not, 2 if a lock is stale")
     ready.add_argument("stamp_file", type=Path)
+    for sub in (stamp_cmd, ready):
+        sub.add_argument("--lock", default="requirements/dev.txt", help="the lock installed (default %(default)s)")
     args = parser.parse_args(argv)
     try:
         if args.command == "stamp":
-            print(stamp(ROOT))
+            print(stamp(ROOT, args.lock))
             return 0
         if args.command == "ready":
             # setup-env.sh's no-op test, in one interpreter start (it runs with -S: stdlib only).
@@ -325,7 +327,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 recorded = args.stamp_file.read_text(encoding="utf-8").strip()
             except OSError:
                 return NEEDS_INSTALL
-            return 0 if recorded == stamp(ROOT) else NEEDS_INSTALL
+            return 0 if recorded == stamp(ROOT, args.lock) else NEEDS_INSTALL
         if args.command == "check":
             problems = stale_locks(ROOT)
             if not problems and args.resolve:

@@ -8,8 +8,19 @@
 # same digest installs nothing and needs no network. A changed lock reinstalls; a failed install
 # leaves the previous packages in place (pip downloads and checks everything before it installs).
 # PYTHON=/path/to/python3.1x picks the interpreter that creates .venv (remove .venv to switch).
+# --runtime installs requirements/deploy.txt (no dev tools) instead of requirements/dev.txt.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+lock=requirements/dev.txt
+case "${1:-}" in
+    "") ;;
+    --runtime) lock=requirements/deploy.txt ;;
+    *)
+        echo "error: unknown argument ${1}; the only option is --runtime (install requirements/deploy.txt)" >&2
+        exit 2
+        ;;
+esac
 
 fail() { # fail EXIT-CODE MESSAGE: one line on stderr, then exit
     echo "error: $2" >&2
@@ -18,6 +29,19 @@ fail() { # fail EXIT-CODE MESSAGE: one line on stderr, then exit
 
 python_bin="${PYTHON:-python3}"
 stamp_file=.venv/.setup-stamp
+# The fast path: the bytes of every input of the decision, unchanged since a run that found
+# .venv up to date, need no Python at all (a changed comment falls through to the full check).
+quick_file=.venv/.setup-inputs
+inputs_digest() {
+    cat setup.cfg pyproject.toml requirements/build.in requirements/*.txt pipeline/lockfile.py .venv/pyvenv.cfg \
+        2>/dev/null | sha256sum | cut -d" " -f1
+    echo "$lock"
+}
+remember_inputs() { inputs_digest >"$quick_file" 2>/dev/null || true; }
+if [ -f "$quick_file" ] && [ -x .venv/bin/python ] && [ "$(inputs_digest)" = "$(cat "$quick_file")" ]; then
+    echo "environment up to date: .venv ($(.venv/bin/python --version)), matches $lock"
+    exit 0
+fi
 # `lockfile` runs the module's main; -S: no site-packages. One cheap interpreter start decides
 # whether anything needs installing (pipeline.lockfile needs only the standard library).
 lockfile() {
@@ -26,10 +50,11 @@ lockfile() {
 if [ -e .venv ]; then
     [ -d .venv ] || fail 2 ".venv exists but is not a directory: move it away and run again"
     status=0
-    problems="$(lockfile .venv/bin/python ready "$stamp_file" 2>&1)" || status=$?
+    problems="$(lockfile .venv/bin/python ready "$stamp_file" --lock "$lock" 2>&1)" || status=$?
     case "$status" in
         0)
-            echo "environment up to date: .venv ($(.venv/bin/python --version)), matches requirements/*.txt"
+            remember_inputs
+            echo "environment up to date: .venv ($(.venv/bin/python --version)), matches $lock"
             exit 0
             ;;
         2) fail 2 "${problems#error: }; .venv is left as it was" ;;
@@ -67,13 +92,14 @@ fi
 # build tools come first from their lock and the source-only requirements build without isolation.
 # --retries/--timeout: without a network this fails in seconds instead of minutes.
 pip=(.venv/bin/python -m pip install --quiet --disable-pip-version-check --retries 1 --timeout 20)
-for lock in requirements/build.txt requirements/dev.txt; do
-    if ! "${pip[@]}" --require-hashes --no-deps --no-build-isolation -r "$lock"; then
-        fail 1 "pip could not install $lock (no network, or a file whose hash differs from the lock: pip's message above names it); .venv keeps its previous packages and the next run tries again"
+for file in requirements/build.txt "$lock"; do
+    if ! "${pip[@]}" --require-hashes --no-deps --no-build-isolation -r "$file"; then
+        fail 1 "pip could not install $file (no network, or a file whose hash differs from the lock: pip's message above names it); .venv keeps its previous packages and the next run tries again"
     fi
 done
 "${pip[@]}" --no-deps --no-build-isolation --no-index -e . \
     || fail 1 "pip could not install the project itself in editable mode (see above)"
-lockfile .venv/bin/python stamp >"$stamp_file.tmp"
+lockfile .venv/bin/python stamp --lock "$lock" >"$stamp_file.tmp"
 mv "$stamp_file.tmp" "$stamp_file"
-echo "environment ready: .venv ($(.venv/bin/python --version)), matches requirements/*.txt"
+remember_inputs
+echo "environment ready: .venv ($(.venv/bin/python --version)), matches $lock"

@@ -302,6 +302,8 @@ def test_sts_calls_reach_an_explicit_endpoint_url(in_actions: TokenServer, monke
     """Both STS calls go to a real moto server on an ephemeral port (the offline emulator)."""
     from moto.server import ThreadedMotoServer
 
+    monkeypatch.setenv(aws.ALLOW_LOCAL_STS, "1")  # as the offline rehearsal declares
+
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0)
     server.start()
     try:
@@ -319,6 +321,89 @@ def test_sts_calls_reach_an_explicit_endpoint_url(in_actions: TokenServer, monke
         server.stop()
     assert [url.startswith(endpoint) for url in urls] == [True, True]
     assert identity["Arn"].endswith(":assumed-role/big-mart-staging/gha-9876543210-2")
+
+
+# --- in Actions the token goes only to AWS STS over HTTPS -----------------------------------
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("AWS_ENDPOINT_URL", "https://sts.example.com"),
+        ("AWS_ENDPOINT_URL_STS", "http://sts.us-east-1.amazonaws.com"),  # AWS's host, but not HTTPS
+        ("AWS_ENDPOINT_URL_STS", "http://127.0.0.1:4566"),  # loopback, but not declared
+    ],
+)
+def test_an_sts_redirect_in_actions_is_refused_before_the_token_is_requested(
+    in_actions: TokenServer, monkeypatch: pytest.MonkeyPatch, variable: str, value: str
+) -> None:
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(UsageError) as raised:
+        aws.get_session(aws.AwsOptions(role_arn=DEPLOY_ROLE, region=REGION), sts_session=sts_session())
+    message = str(raised.value)
+    assert f"the STS endpoint is {value}" in message
+    assert "only with AWS STS over HTTPS" in message and aws.ALLOW_LOCAL_STS in message
+    assert in_actions.requests == []  # no token was ever fetched
+
+
+def test_an_explicit_endpoint_url_in_actions_is_refused(in_actions: TokenServer) -> None:
+    options = aws.AwsOptions(role_arn=DEPLOY_ROLE, region=REGION, endpoint_url="http://127.0.0.1:4566")
+    with pytest.raises(UsageError, match=re.escape("the STS endpoint is http://127.0.0.1:4566")):
+        aws.get_session(options, sts_session=sts_session())
+    assert in_actions.requests == []
+
+
+def test_the_rehearsal_allowance_covers_loopback_only(in_actions: TokenServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(aws.ALLOW_LOCAL_STS, "1")
+    options = aws.AwsOptions(role_arn=DEPLOY_ROLE, region=REGION, endpoint_url="https://10.0.0.8:4566")
+    with pytest.raises(UsageError, match=re.escape("the STS endpoint is https://10.0.0.8:4566")):
+        aws.get_session(options, sts_session=sts_session())
+    assert in_actions.requests == []
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://sts.amazonaws.com",
+        "https://sts.eu-west-1.amazonaws.com",
+        "https://sts-fips.us-east-1.amazonaws.com",
+        "https://sts.cn-north-1.amazonaws.com.cn",
+        "https://sts.us-east-1.api.aws",
+    ],
+)
+def test_aws_sts_endpoints_are_accepted(url: str) -> None:
+    assert aws.sts_endpoint_problem(url, {}) is None
+
+
+@pytest.mark.parametrize(
+    ("url", "environ"),
+    [
+        ("https://sts.amazonaws.com.evil.example", {}),
+        ("https://evil.example/sts.amazonaws.com", {}),
+        ("https://user@sts.amazonaws.com", {}),
+        ("http://localhost:4566", {}),
+        ("http://localhost:4566", {aws.ALLOW_LOCAL_STS: "true"}),  # exactly "1"
+        ("file:///tmp/sts", {aws.ALLOW_LOCAL_STS: "1"}),
+        ("http://192.168.1.5:4566", {aws.ALLOW_LOCAL_STS: "1"}),
+    ],
+)
+def test_other_sts_endpoints_are_refused(url: str, environ: dict[str, str]) -> None:
+    assert aws.sts_endpoint_problem(url, environ) is not None
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1:4566", "http://localhost:5000", "http://[::1]:4566"])
+def test_loopback_sts_is_accepted_only_when_declared(url: str) -> None:
+    assert aws.sts_endpoint_problem(url, {aws.ALLOW_LOCAL_STS: "1"}) is None
+
+
+def test_an_endpoint_override_outside_actions_is_fine(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Locally (no Actions, no OIDC) the emulator is reached through AWS_ENDPOINT_URL as before."""
+    monkeypatch.delenv("GITHUB_ACTIONS", raising=False)
+    monkeypatch.delenv("ACTIONS_ID_TOKEN_REQUEST_URL", raising=False)
+    monkeypatch.delenv("ACTIONS_ID_TOKEN_REQUEST_TOKEN", raising=False)
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:4566")
+    session = aws.get_session(aws.AwsOptions(role_arn=DEPLOY_ROLE, region=REGION))
+    assert aws.client(session, "sts").meta.endpoint_url == "http://127.0.0.1:4566"
 
 
 # --- token endpoint failures ----------------------------------------------------------------
@@ -530,7 +615,10 @@ def test_chained_role_access_denied_names_both_roles(in_actions: TokenServer, mo
     assert f"trust policy must allow the principal {DEPLOY_ROLE}" in message
 
 
-def test_unreachable_sts_endpoint_is_a_credentials_error(in_actions: TokenServer, no_retry_delay: None) -> None:
+def test_unreachable_sts_endpoint_is_a_credentials_error(
+    in_actions: TokenServer, no_retry_delay: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(aws.ALLOW_LOCAL_STS, "1")
     with refused_port() as port:
         options = aws.AwsOptions(role_arn=DEPLOY_ROLE, region=REGION, endpoint_url=f"http://127.0.0.1:{port}")
         with pytest.raises(aws.CredentialsError, match=f"Could not call STS at http://127.0.0.1:{port}"):

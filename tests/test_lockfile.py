@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import base64
 import configparser
 import hashlib
-import io
 import shutil
 import subprocess
 import sys
@@ -18,6 +16,7 @@ from packaging.requirements import Requirement
 from packaging.version import Version
 
 from pipeline import lockfile
+from tests.wheels import make_wheel
 
 ROOT = Path(__file__).resolve().parents[1]
 # The CI matrix (ci.yml) and the deploy job's interpreter, on GitHub's Linux runners.
@@ -201,27 +200,6 @@ def test_check_exits_2_naming_the_stale_lock(
 
 
 # --- pip enforces the hashes: an offline package directory built here -----------------------
-
-
-def make_wheel(directory: Path, name: str = "demo_pkg", version: str = "1.0") -> Path:
-    """A minimal, valid pure-Python wheel."""
-    dist_info = f"{name}-{version}.dist-info"
-    files = {
-        f"{name}/__init__.py": b"VALUE = 1\n",
-        f"{dist_info}/METADATA": f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n".encode(),
-        f"{dist_info}/WHEEL": b"Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
-    }
-    record = io.StringIO()
-    for path, data in files.items():
-        digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
-        record.write(f"{path},sha256={digest},{len(data)}\n")
-    record.write(f"{dist_info}/RECORD,,\n")
-    files[f"{dist_info}/RECORD"] = record.getvalue().encode()
-    wheel = directory / f"{name}-{version}-py3-none-any.whl"
-    with zipfile.ZipFile(wheel, "w") as archive:
-        for path, data in files.items():
-            archive.writestr(path, data)
-    return wheel
 
 
 def pip_install(requirements: Path, index: Path, target: Path) -> subprocess.CompletedProcess[str]:

@@ -202,3 +202,14 @@ def test_an_up_to_date_venv_needs_no_write_access(project: Project) -> None:
     done = run_with_unwritable_venv(project, pip_exit=1)
     assert done.returncode == 0, done.stderr
     assert "environment up to date" in done.stdout
+
+
+def test_a_setup_cfg_change_outside_the_requirements_installs_nothing(project: Project) -> None:
+    assert project.run().returncode == 0
+    calls = len(project.pip_calls())
+    setup_cfg = project.root / "setup.cfg"
+    setup_cfg.write_text(setup_cfg.read_text().replace("warn_unused_ignores = True", "warn_unused_ignores = False"))
+    done = project.run(pip_exit=1)
+    assert done.returncode == 0, done.stderr
+    assert "environment up to date" in done.stdout
+    assert len(project.pip_calls()) == calls

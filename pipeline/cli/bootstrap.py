@@ -29,6 +29,18 @@ def register(commands: Any) -> None:
         default="",
         help="ARN of the account's GitHub OIDC provider when it already exists (default: the stack creates it)",
     )
+    group.add_argument(
+        "--oidc-subject",
+        choices=("name", "id"),
+        default="name",
+        help="the OIDC subject the deploy role trusts: 'name' (repo:OWNER/REPO:environment:ENV, GitHub's "
+        "default) or 'id' (owner and repository IDs, environment and ref; set GitHub's subject "
+        "customisation to match, docs/github-setup.md)",
+    )
+    group.add_argument("--github-owner-id", default="", help="numeric ID of the owner (with --oidc-subject id)")
+    group.add_argument(
+        "--github-repository-id", default="", help="numeric ID of the repository (with --oidc-subject id)"
+    )
     group.add_argument("--stack-name", default=None, help="stack name (default: <endpoint_name>-bootstrap)")
     group.add_argument(
         "--template", default=str(TEMPLATE_PATH), help="CloudFormation template (default: infra/bootstrap.yaml)"
@@ -62,6 +74,10 @@ def run(
         github_owner=args.github_owner,
         github_repo=args.github_repo,
         existing_oidc_provider_arn=args.existing_oidc_provider_arn,
+        oidc_subject=args.oidc_subject,
+        github_owner_id=args.github_owner_id,
+        github_repository_id=args.github_repository_id,
+        config_path=args.config,
         template=Path(args.template),
         stack_name=args.stack_name,
         endpoint_url=args.endpoint_url,

@@ -9,7 +9,7 @@ from typing import Any
 import boto3
 import pytest
 
-from pipeline.bootstrap import BootstrapParameters
+from pipeline.bootstrap import BootstrapParameters, environment_project_names, overlapping_names
 from pipeline.cli import bootstrap as bootstrap_cli
 from pipeline.config import load_config
 from pipeline.definition import execution_input, run_id_for_commit
@@ -235,9 +235,26 @@ def test_the_workflow_role_reaches_exactly_the_run_s_resources(deployed: Deploye
         "endpoint-config": ["CreateEndpointConfig", "AddTags", "CreateEndpoint", "UpdateEndpoint"],
         "endpoint": ["CreateEndpoint", "UpdateEndpoint", "DescribeEndpoint", "DeleteEndpoint", "AddTags"],
     }
+    config = load_config("staging")
+    # What SageMaker puts in sagemaker:InstanceTypes for this run's Create* requests.
+    instance_types = {
+        "training-job": [config.training_instance_type],
+        "endpoint-config": [config.endpoint_instance_type],
+    }
     for kind, actions in expected.items():
+        context = {"sagemaker:InstanceTypes": instance_types.get(kind, [])}
         for action in actions:
-            assert policy_allows(docs, f"sagemaker:{action}", run[kind]), (action, run[kind])
+            assert policy_allows(docs, f"sagemaker:{action}", run[kind], context), (action, run[kind])
+    # Creation is limited to the configured instance types, and the key must be present.
+    for action, kind in (("CreateTrainingJob", "training-job"), ("CreateEndpointConfig", "endpoint-config")):
+        wanted = instance_types[kind]
+        assert not policy_allows(
+            docs, f"sagemaker:{action}", run[kind], {"sagemaker:InstanceTypes": ["ml.p4d.24xlarge"]}
+        )
+        assert not policy_allows(
+            docs, f"sagemaker:{action}", run[kind], {"sagemaker:InstanceTypes": [*wanted, "ml.p5.48xlarge"]}
+        )
+        assert not policy_allows(docs, f"sagemaker:{action}", run[kind])
     rule = f"arn:aws:events:{REGION}:{ACCOUNT}:rule/StepFunctionsGetEventsForSageMakerTrainingJobsRule"
     for action in ("events:PutTargets", "events:PutRule", "events:DescribeRule"):
         assert policy_allows(docs, action, rule)
@@ -373,3 +390,57 @@ def test_python_m_pipeline_bootstrap_rejects_bad_values_with_exit_2(
     assert errors[0].startswith("error: github_owner (GitHubOwner) = '-acme' is not allowed")
     assert errors[1].startswith("error: github_repo (GitHubRepo) = 'big?mart' contains a wildcard")
     assert boto3.client("cloudformation", region_name=REGION).list_stacks()["StackSummaries"] == []
+
+
+ID_CLAIMS = "repository_owner_id:72338:repository_id:987654"
+
+
+@pytest.mark.parametrize(
+    "claims,allowed",
+    [
+        ({"aud": "sts.amazonaws.com", "sub": f"{ID_CLAIMS}:environment:staging:ref:refs/heads/main"}, True),
+        ({"aud": "sts.amazonaws.com", "sub": f"{ID_CLAIMS}:environment:staging:ref:refs/heads/feature"}, False),
+        ({"aud": "sts.amazonaws.com", "sub": f"{ID_CLAIMS}:environment:prod:ref:refs/heads/main"}, False),
+        (
+            {
+                "aud": "sts.amazonaws.com",
+                "sub": "repository_owner_id:72338:repository_id:111:environment:staging:ref:refs/heads/main",
+            },
+            False,
+        ),
+        # The name form no longer works once the stack trusts IDs.
+        ({"aud": "sts.amazonaws.com", "sub": "repo:acme/big-mart:environment:staging"}, False),
+    ],
+)
+def test_the_id_subject_trusts_the_repository_id_the_environment_and_main_only(
+    cfn: Any, template_body: str, claims: dict[str, str], allowed: bool
+) -> None:
+    parameters = make_parameters(oidc_subject="id", github_owner_id="72338", github_repository_id="987654")
+    _, printed = deploy(cfn, parameters.validate(), template_body)
+    iam = boto3.client("iam", region_name=REGION)
+    trust = iam.get_role(RoleName="big-mart-staging-deploy")["Role"]["AssumeRolePolicyDocument"]
+    assert web_identity_allowed(trust, provider_arn=PROVIDER_ARN, claims=claims) is allowed
+    assert f"sub = {ID_CLAIMS}:environment:staging:ref:refs/heads/main" in printed
+    assert "actions/oidc/customization/sub -F use_default=false" in printed
+
+
+@pytest.mark.parametrize(
+    "names,overlaps",
+    [
+        ({"staging": "big-mart-staging", "prod": "big-mart-prod"}, False),
+        ({"staging": "big-mart", "prod": "big-mart-prod"}, True),  # big-mart-* matches big-mart-prod-*
+        ({"staging": "big-mart", "prod": "big-mart"}, True),
+        ({"staging": "big-mart-x", "prod": "big-martx"}, False),
+    ],
+)
+def test_environment_name_patterns_must_not_overlap(names: dict[str, str], overlaps: bool) -> None:
+    problems = overlapping_names(names)
+    assert bool(problems) is overlaps
+    if overlaps:
+        assert "would also match the other's resources" in problems[0]
+
+
+def test_the_checked_in_environments_do_not_overlap() -> None:
+    config = load_config("staging")
+    assert overlapping_names(environment_project_names(config, None)) == []
+    assert set(environment_project_names(config, None)) == {"staging", "prod"}

@@ -108,7 +108,14 @@ def test_deploy_role_trust_is_exact(template: dict[str, Any]) -> None:
         "StringEquals": {
             "token.actions.githubusercontent.com:aud": "sts.amazonaws.com",
             "token.actions.githubusercontent.com:sub": {
-                "Fn::Sub": "repo:${GitHubOwner}/${GitHubRepo}:environment:${EnvironmentName}"
+                "Fn::If": [
+                    "SubjectById",
+                    {
+                        "Fn::Sub": "repository_owner_id:${GitHubOwnerId}:repository_id:${GitHubRepositoryId}"
+                        ":environment:${EnvironmentName}:ref:refs/heads/main"
+                    },
+                    {"Fn::Sub": "repo:${GitHubOwner}/${GitHubRepo}:environment:${EnvironmentName}"},
+                ]
             },
         }
     }
@@ -137,6 +144,10 @@ def test_service_roles_trust_only_their_service_in_this_account(template: dict[s
         ("state_machine_name", ["big-mart-staging", "A_b-1", "", "a b", "a*", "s" * 81]),
         ("bucket_name", ["big-mart-pipeline-staging-123456789012", "ab", "Abc", "a_b", "abc-", "", "b*c"]),
         ("prefix", ["sagemaker/big-mart-pipeline", "p", "/p", "p/", "a//b", "", "p/*", "a b"]),
+        ("github_owner_id", ["", "72338", "0", "12a", "-1", "1" * 21, "*"]),
+        ("github_repository_id", ["", "123456789", "01", "x", "9" * 20]),
+        ("training_instance_type", ["ml.m5.xlarge", "m5.xlarge", "ml.m5", "ml.*", ""]),
+        ("endpoint_instance_type", ["ml.m5.large", "ml.g4dn.xlarge", "ML.m5.large", ""]),
         (
             "existing_oidc_provider_arn",
             [
@@ -229,3 +240,68 @@ def test_role_names_match_the_configuration_convention(template: dict[str, Any])
     assert cfg.sagemaker_role_arn.endswith(":role/" + names["SageMakerExecutionRole"])
     assert cfg.workflow_role_arn.endswith(":role/" + names["WorkflowRole"])
     assert cfg.deploy_role_arn is not None and cfg.deploy_role_arn.endswith(":role/" + names["DeployRole"])
+
+
+def test_oidc_subject_is_name_or_id(template: dict[str, Any]) -> None:
+    spec = template["Parameters"]["OidcSubject"]
+    assert spec["AllowedValues"] == ["name", "id"] and spec["Default"] == "name"
+    assert not make_parameters(oidc_subject="name").problems()
+    assert make_parameters(oidc_subject="ids").problems() == [
+        "oidc_subject (OidcSubject) = 'ids' is not allowed; use 'name' (the default) or 'id'"
+    ]
+
+
+def test_the_id_subject_needs_both_ids() -> None:
+    problems = make_parameters(oidc_subject="id", github_owner_id="72338").problems()
+    assert problems == [
+        "github_repository_id (GitHubRepositoryId) is required with oidc_subject = 'id' "
+        "(gh api repos/acme/big-mart --jq '.owner.id, .id')"
+    ]
+
+
+def test_subject_matches_the_template_for_both_formats() -> None:
+    assert make_parameters().subject() == "repo:acme/big-mart:environment:staging"
+    by_id = make_parameters(oidc_subject="id", github_owner_id="72338", github_repository_id="987654")
+    assert by_id.subject() == "repository_owner_id:72338:repository_id:987654:environment:staging:ref:refs/heads/main"
+
+
+def creation_statement(template: dict[str, Any], action: str) -> dict[str, Any]:
+    (statement,) = [
+        s for role, s in role_statements(template) if role == "WorkflowRole" and action in as_list(s["Action"])
+    ]
+    return statement
+
+
+@pytest.mark.parametrize(
+    ("action", "parameter"),
+    [
+        ("sagemaker:CreateTrainingJob", "TrainingInstanceType"),
+        ("sagemaker:CreateEndpointConfig", "EndpointInstanceType"),
+    ],
+)
+def test_sagemaker_creation_is_limited_to_the_configured_instance_type(
+    template: dict[str, Any], action: str, parameter: str
+) -> None:
+    statement = creation_statement(template, action)
+    assert as_list(statement["Action"]) == [action], "alone, so the condition binds exactly this action"
+    assert statement["Condition"] == {
+        "ForAllValues:StringEquals": {"sagemaker:InstanceTypes": [{"Ref": parameter}]},
+        # ForAllValues is also true when the key is absent: require it.
+        "Null": {"sagemaker:InstanceTypes": "false"},
+    }
+
+
+def test_log_permissions_name_the_project_s_log_groups_and_streams(template: dict[str, Any]) -> None:
+    statements = [
+        s for role, s in role_statements(template) if any(a.startswith("logs:") for a in as_list(s["Action"]))
+    ]
+    resources = [r["Fn::Sub"] for s in statements for r in as_list(s["Resource"])]
+    prefix = "arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:"
+    assert sorted(resources) == sorted(
+        [
+            prefix + "/aws/sagemaker/TrainingJobs",
+            prefix + "/aws/sagemaker/Endpoints/${ProjectName}",
+            prefix + "/aws/sagemaker/TrainingJobs:log-stream:${ProjectName}-*",
+            prefix + "/aws/sagemaker/Endpoints/${ProjectName}:log-stream:*",
+        ]
+    )

@@ -1,11 +1,14 @@
-"""Stand-in for ``python -m pip install -e .`` in the offline rehearsal.
+"""Stand-in for the workflows' install steps in the offline rehearsal.
 
-The rehearsal cannot reach a package index, and must not install the temporary clone into the
-shared virtual environment. What the install step guarantees to later steps is that the
+The deploy job installs the wheels job's wheelhouse (``python -m pipeline.wheelhouse install``,
+after its verify step ran for real) and the CI plan job runs ``scripts/setup-env.sh --runtime``;
+the rehearsal cannot reach a package index, and must not install the temporary clone into the
+shared virtual environment. What an install step guarantees to later steps is that the
 project's requirements are installed and that ``import pipeline`` loads the checked-out code;
 this script checks the first (every ``install_requires`` entry of the workspace's setup.cfg is
 satisfied by an installed distribution) and provides the second the way an editable install
 does, by putting the workspace on the import path (``PYTHONPATH`` through ``GITHUB_ENV``).
+With ``--venv`` it also provides ``.venv/bin/python`` (this interpreter), as setup-env.sh would.
 Exits 1 listing every unmet requirement.
 """
 
@@ -53,6 +56,11 @@ def main() -> int:
         return 1
     with open(os.environ["GITHUB_ENV"], "a", encoding="utf-8") as handle:
         handle.write(f"PYTHONPATH={workspace}\n")
+    if "--venv" in sys.argv[1:]:
+        python = workspace / ".venv" / "bin" / "python"
+        python.parent.mkdir(parents=True)
+        python.write_text(f'#!/bin/sh\nexec "{sys.executable}" "$@"\n', encoding="utf-8")
+        python.chmod(0o755)
     print(f"requirements of {workspace / 'setup.cfg'} met by {sys.prefix}; {workspace} on PYTHONPATH")
     return 0
 

@@ -47,7 +47,19 @@ STEP_KEYS = frozenset(
     {"name", "id", "if", "uses", "with", "run", "env", "shell", "working-directory", "timeout-minutes"}
 )
 JOB_KEYS = frozenset(
-    {"name", "needs", "runs-on", "timeout-minutes", "environment", "concurrency", "permissions", "env", "steps", "if"}
+    {
+        "name",
+        "needs",
+        "runs-on",
+        "timeout-minutes",
+        "environment",
+        "concurrency",
+        "permissions",
+        "env",
+        "steps",
+        "if",
+        "outputs",
+    }
 )
 WORKFLOW_KEYS = frozenset({"name", "on", "permissions", "env", "jobs", "concurrency", "run-name"})
 # GitHub's default job timeout is 360 minutes.
@@ -56,8 +68,8 @@ DEFAULT_TIMEOUT_MINUTES = 360
 # Where GitHub makes each context available (docs: "Context availability"), restricted to the
 # contexts this runner provides.
 WORKFLOW_ENV_CONTEXTS = frozenset({"github", "inputs", "vars"})
-JOB_CONTEXTS = frozenset({"github", "inputs", "vars"})
-STEP_CONTEXTS = frozenset({"github", "inputs", "vars", "env", "steps"})
+JOB_CONTEXTS = frozenset({"github", "inputs", "vars", "needs"})
+STEP_CONTEXTS = frozenset({"github", "inputs", "vars", "env", "steps", "needs", "runner"})
 
 
 class RunnerError(Exception):
@@ -95,6 +107,10 @@ class JobSpec:
     path: str = "/usr/local/bin:/usr/bin:/bin"
     token_server: FakeTokenServer | None = None
     substitutes: Mapping[str, Substitute] = field(default_factory=dict)
+    # What the jobs this one needs produced: their outputs, and the artifacts they uploaded
+    # (name -> a directory actions/download-artifact copies from).
+    needs_outputs: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    artifacts: Mapping[str, Path] = field(default_factory=dict)
     stream: Callable[[str], None] | None = None  # live log lines, e.g. print
     # Caps the job's timeout-minutes: a hung step fails the rehearsal in minutes, not hours.
     max_minutes: float | None = None
@@ -279,7 +295,21 @@ def _setup_python(ctx: StepContext, inputs: Mapping[str, str]) -> None:
     ctx.log.append(f"using {sys.executable} ({sys.version.split()[0]})")
 
 
+def _download_artifact(ctx: StepContext, inputs: Mapping[str, str]) -> None:
+    """actions/download-artifact: one named artifact of this run, copied into ``path``."""
+    name = inputs.get("name", "")
+    if not name:
+        raise RunnerError("actions/download-artifact stand-in: only a named artifact is implemented")
+    if name not in ctx.spec.artifacts:
+        raise RunnerError(f"actions/download-artifact: no artifact {name!r} was uploaded in this run")
+    target = Path(inputs.get("path") or ".")
+    target = target if target.is_absolute() else ctx.workspace / target
+    shutil.copytree(ctx.spec.artifacts[name], target, dirs_exist_ok=True)
+    ctx.log.append(f"downloaded artifact {name!r} into {target}")
+
+
 STAND_INS: dict[str, tuple[frozenset[str], StandIn]] = {
+    "actions/download-artifact": (frozenset({"name", "path"}), _download_artifact),
     "actions/checkout": (frozenset({"persist-credentials", "fetch-depth"}), _checkout),
     "actions/setup-python": (frozenset({"python-version", "cache", "cache-dependency-path"}), _setup_python),
 }
@@ -367,6 +397,8 @@ class _Job:
                 )
             if root == "steps":
                 return self.steps_value(path, rest)
+            if root == "needs":
+                return self.needs_value(path, rest)
             if len(rest) != 1:
                 raise ex.ExpressionError(f"unsupported property path {path!r}")
             name = rest[0]
@@ -384,6 +416,11 @@ class _Job:
                 if name not in self.vars:
                     raise ex.ExpressionError(f"vars.{name} is not set (set: {sorted(self.vars)})")
                 return self.vars[name]
+            if root == "runner":
+                runner = {"temp": str(self.temp), "os": "Linux", "arch": "X64", "name": "rehearsal"}
+                if name not in runner:
+                    raise ex.ExpressionError(f"runner.{name} is not provided by the runner")
+                return runner[name]
             if root == "env":
                 if name not in self.env_ctx:
                     raise ex.ExpressionError(f"env.{name} is not defined by the workflow")
@@ -391,6 +428,23 @@ class _Job:
             raise ex.ExpressionError(f"unknown context {root!r}")
 
         return resolve
+
+    def needs_value(self, path: str, rest: list[str]) -> Any:
+        """``needs.<job>.outputs.<name>``: strict about the job being needed and the output declared."""
+        needs = self.job.get("needs", [])
+        needed = [needs] if isinstance(needs, str) else list(needs)
+        if len(rest) != 3 or rest[1] != "outputs":
+            raise ex.ExpressionError(f"unsupported property path {path!r}")
+        job, _, name = rest
+        if job not in needed:
+            raise ex.ExpressionError(f"{path!r}: job {self.spec.job} does not need {job!r}")
+        declared = (self.workflow["jobs"][job].get("outputs") or {}).keys()
+        if name not in declared:
+            raise ex.ExpressionError(f"{path!r}: job {job} declares no output {name!r}")
+        produced = self.spec.needs_outputs.get(job, {})
+        if name not in produced:
+            raise ex.ExpressionError(f"{path!r}: the rehearsal was given no value for it")
+        return produced[name]
 
     def steps_value(self, path: str, rest: list[str]) -> Any:
         if not rest or rest[0] not in self.ids:

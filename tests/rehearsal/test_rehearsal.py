@@ -17,6 +17,7 @@ from __future__ import annotations
 import io
 import json
 import subprocess
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +26,7 @@ from typing import Any
 import boto3
 import pytest
 
+from pipeline import wheelhouse
 from pipeline.bootstrap import TEMPLATE_PATH, bootstrap, default_stack_name, parameters_from_config
 from pipeline.config import load_config
 from pipeline.emulator import EmulatorServer, Timings
@@ -47,9 +49,16 @@ ACCOUNT = "123456789012"  # the emulator's account
 PROVIDER_ARN = f"arn:aws:iam::{ACCOUNT}:oidc-provider/token.actions.githubusercontent.com"
 INSTALL = Substitute(
     script=f'python "{Path(offline_install.__file__).resolve()}"',
-    reason="no package index offline: check the requirements are installed and put the clone on PYTHONPATH",
+    reason="no full wheelhouse offline: check the requirements are installed and put the clone on PYTHONPATH",
 )
-SUBSTITUTES = {"python -m pip install -e .": INSTALL}
+SETUP_ENV = Substitute(
+    script=f'python "{Path(offline_install.__file__).resolve()}" --venv',
+    reason="no package index offline: check the requirements are installed, .venv/bin/python is this interpreter",
+)
+SUBSTITUTES = {
+    'python -m pipeline.wheelhouse install "$RUNNER_TEMP/wheelhouse" --manifest-sha256 "$MANIFEST_SHA256"': INSTALL,
+    "scripts/setup-env.sh --runtime": SETUP_ENV,
+}
 
 
 def git(repo: Path, *args: str) -> str:
@@ -67,6 +76,8 @@ class Stage:
     trust_policy: dict[str, Any]
     workdir: Path
     head: str
+    wheelhouse: Path
+    manifest_sha256: str
     cache_dir: Path
 
     def client(self, service: str) -> Any:
@@ -86,6 +97,9 @@ class Stage:
             environment_vars={"staging": self.variables},
             machine_env={
                 "AWS_ENDPOINT_URL": self.server.url,
+                # The emulator's STS is on loopback: the one override the token exchange allows,
+                # and only when declared (no workflow declares it).
+                "PIPELINE_ALLOW_LOCAL_STS": "1",
                 # Nothing from this machine's AWS setup, and no instance metadata to fall back on.
                 "AWS_CONFIG_FILE": "/dev/null",
                 "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
@@ -99,12 +113,32 @@ class Stage:
             token_server=self.tokens,
             max_minutes=10,
             substitutes=SUBSTITUTES,
+            # What the wheels job hands over: its artifact, and its manifest digest as an output.
+            needs_outputs={"wheels": {"manifest-sha256": self.manifest_sha256}},
+            artifacts={"deploy-wheels": self.wheelhouse},
             stream=print,
             **kwargs,
         )
         result = run_job(spec)
         assert result.conclusion == "success", result.log
         return result
+
+
+def project_wheelhouse(scratch: Path, head: str) -> tuple[Path, str]:
+    """A wheelhouse the verify step accepts: the project's wheel (built offline) and its manifest.
+
+    The wheels job downloads everything else; offline, the install step is substituted.
+    """
+    source, out = scratch / "source", scratch / "wheelhouse"
+    subprocess.run(["git", "clone", "--quiet", str(ROOT), str(source)], check=True)
+    git(source, "checkout", "--quiet", "--detach", head)
+    command = [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "--no-index", "-w", str(out)]
+    subprocess.run([*command, str(source)], check=True, capture_output=True, timeout=300)
+    (wheel,) = out.glob("*.whl")
+    entry = wheelhouse.Entry(wheel.name, wheelhouse.sha256_file(wheel))
+    python = f"{sys.version_info.major}.{sys.version_info.minor}"
+    (out / wheelhouse.MANIFEST).write_text(wheelhouse.render_manifest([entry], python), encoding="utf-8")
+    return out, wheelhouse.sha256_file(out / wheelhouse.MANIFEST)
 
 
 @pytest.fixture(scope="module")
@@ -135,8 +169,9 @@ def stage(tmp_path_factory: pytest.TempPathFactory, pipeline_cache_dir: Path) ->
             role_name = variables["PIPELINE_DEPLOY_ROLE_ARN"].rpartition("/")[2]
             trust = iam.get_role(RoleName=role_name)["Role"]["AssumeRolePolicyDocument"]
             trust = trust if isinstance(trust, dict) else json.loads(trust)
+            wheelhouse, digest = project_wheelhouse(tmp_path_factory.mktemp("wheelhouse"), head)
             workdir = tmp_path_factory.mktemp("rehearsal")
-            yield Stage(server, tokens, variables, trust, workdir, head, pipeline_cache_dir)
+            yield Stage(server, tokens, variables, trust, workdir, head, wheelhouse, digest, pipeline_cache_dir)
         finally:
             server.stop()
 
@@ -268,3 +303,30 @@ def test_ci_plan_job_without_credentials_skips_the_aws_plan_cleanly(tmp_path: Pa
     assert "```mermaid" in result.summary and "flowchart" in result.summary
     assert '"StartAt"' in result.summary
     assert "deploy --plan skipped" in result.summary
+
+
+@pytest.mark.parametrize("job", ["wheels", "deploy"])
+def test_a_dispatch_from_a_branch_is_refused(tmp_path: Path, job: str) -> None:
+    """Defence in depth beside the environments' branch policy: nothing but main deploys."""
+    spec = JobSpec(
+        workflow=".github/workflows/deploy.yml",
+        job=job,
+        source_repo=ROOT,
+        sha=git(ROOT, "rev-parse", "HEAD"),
+        workdir=tmp_path,
+        event_name="workflow_dispatch",
+        ref="refs/heads/feature",
+        inputs={"environment": "prod", "run-pipeline": True},
+        environment_vars={"prod": {}},
+        stream=print,
+    )
+    result = run_job(spec)
+    if job == "deploy":
+        # The job-level guard: the credentialed job never starts, so no token is requested.
+        assert result.conclusion == "skipped" and result.steps == []
+        return
+    assert result.conclusion == "failure"
+    first, *rest = result.steps
+    assert first.outcome == "failure"
+    assert "deploy.yml deploys only refs/heads/main, and this run is for refs/heads/feature" in first.log
+    assert all(step.outcome == "skipped" for step in rest)

@@ -360,3 +360,43 @@ def test_add_mask_hides_values_from_the_log_from_then_on(tmp_path: Path) -> None
     assert "before s3cr3t-value" in log
     assert "s3cr3t-value" not in log.split("before s3cr3t-value", 1)[1]
     assert "after ***" in log and "later ***" in log and "::add-mask::" not in log
+
+
+DOWNLOAD = "actions/download-artifact@d3f86a106a0bac45b974a628896c90dbdf5c8093 # v4.3.0"
+
+
+def needs_workflow(output: str = "digest") -> str:
+    return (
+        "on: push\npermissions: {}\njobs:\n"
+        "  build:\n    runs-on: ubuntu-latest\n    outputs:\n      digest: ${{ steps.b.outputs.digest }}\n"
+        "    steps:\n      - id: b\n        run: echo build\n"
+        "  j:\n    needs: build\n    runs-on: ubuntu-latest\n    steps:\n"
+        f"      - uses: {DOWNLOAD}\n        with: {{name: wheels, path: '${{{{ runner.temp }}}}/got'}}\n"
+        f"      - env: {{D: '${{{{ needs.build.outputs.{output} }}}}'}}\n"
+        '        run: test "$D" = abc && test -f "$RUNNER_TEMP/got/file.txt"\n'
+    )
+
+
+def test_needs_outputs_and_a_downloaded_artifact_reach_the_steps(tmp_path: Path) -> None:
+    artifact = tmp_path / "artifact"
+    artifact.mkdir()
+    (artifact / "file.txt").write_text("x")
+    spec = job(tmp_path, needs_workflow(), needs_outputs={"build": {"digest": "abc"}}, artifacts={"wheels": artifact})
+    result = run_job(spec)
+    assert result.conclusion == "success", result.log
+
+
+def test_an_undeclared_needs_output_is_an_error(tmp_path: Path) -> None:
+    artifact = tmp_path / "artifact"
+    artifact.mkdir()
+    spec = job(
+        tmp_path, needs_workflow("other"), needs_outputs={"build": {"digest": "abc"}}, artifacts={"wheels": artifact}
+    )
+    with pytest.raises(RunnerError, match="declares no output 'other'"):
+        run_job(spec)
+
+
+def test_a_missing_artifact_is_an_error(tmp_path: Path) -> None:
+    spec = job(tmp_path, needs_workflow(), needs_outputs={"build": {"digest": "abc"}})
+    with pytest.raises(RunnerError, match="no artifact 'wheels' was uploaded"):
+        run_job(spec)

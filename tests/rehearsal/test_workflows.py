@@ -16,8 +16,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from pipeline.bootstrap import GITHUB_VARIABLES
+from tests.rehearsal import expressions as ex
 from tests.rehearsal.runner import load_workflow, triggers
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -140,14 +142,62 @@ def test_checkout_never_persists_credentials() -> None:
 
 def test_ci_triggers_jobs_and_matrix() -> None:
     ci = workflow("ci.yml")
-    assert {"push", "pull_request", "workflow_call"} <= set(triggers(ci))
+    # Once per change: pull requests, and main through deploy.yml. A push trigger beside
+    # pull_request would run everything twice for each push to a pull request's branch.
+    assert set(triggers(ci)) == {"pull_request", "workflow_call"}
     assert set(ci["jobs"]) == {"lint", "test", "plan"}
     test = ci["jobs"]["test"]
     assert test["strategy"]["matrix"]["python-version"] == ["3.10", "3.11", "3.12"]
     setup = next(s for s in test["steps"] if s.get("uses", "").startswith("actions/setup-python@"))
-    assert setup["with"]["cache"] == "pip" and setup["with"]["cache-dependency-path"] == "setup.cfg"
+    assert setup["with"]["cache"] == "pip" and setup["with"]["cache-dependency-path"] == "requirements/dev.txt"
     lint_runs = " ".join(s.get("run", "") for s in ci["jobs"]["lint"]["steps"])
     assert "pre-commit run --all-files" in lint_runs
+
+
+def test_ci_installs_only_through_the_hashed_locks() -> None:
+    """The README's setup command in every job: pip --require-hashes from requirements/*.txt."""
+    installs = {}
+    for job_id, job in workflow("ci.yml")["jobs"].items():
+        runs = [s["run"] for s in job["steps"] if "run" in s]
+        installs[job_id] = [run for run in runs if "setup-env.sh" in run]
+        assert not [run for run in runs if "pip install" in run], f"{job_id}: installs outside the lock"
+    assert installs == {
+        "lint": ["scripts/setup-env.sh"],
+        "test": ["scripts/setup-env.sh"],
+        "plan": ["scripts/setup-env.sh --runtime"],
+    }
+
+
+def test_ci_fails_when_the_lock_is_stale() -> None:
+    runs = [s.get("run", "") for s in workflow("ci.yml")["jobs"]["lint"]["steps"]]
+    assert ".venv/bin/python -m pipeline.lockfile check --resolve" in runs
+
+
+def ci_concurrency(event_name: str, pr_number: int | None, run_id: str) -> tuple[str, bool]:
+    context = {
+        "github.event_name": event_name,
+        # Expression numbers are floats; absent outside pull requests.
+        "github.event.pull_request.number": None if pr_number is None else float(pr_number),
+        "github.run_id": run_id,
+    }
+    concurrency = workflow("ci.yml")["concurrency"]
+    group = ex.render(concurrency["group"], context.__getitem__)
+    cancel = ex.evaluate(concurrency["cancel-in-progress"].strip("${} "), context.__getitem__)
+    return group, cancel is True
+
+
+def test_ci_concurrency_cancels_superseded_pull_request_runs_only() -> None:
+    first, cancel = ci_concurrency("pull_request", 12, "1001")
+    second, _ = ci_concurrency("pull_request", 12, "1002")
+    other, _ = ci_concurrency("pull_request", 13, "1003")
+    assert cancel and first == second != other
+    # On main (deploy.yml reuses ci.yml: the caller's push event) every run has its own group,
+    # so none is cancelled, and none waits pending where a third run could cancel it.
+    main_a, cancel_main = ci_concurrency("push", None, "2001")
+    main_b, _ = ci_concurrency("push", None, "2002")
+    dispatch, cancel_dispatch = ci_concurrency("workflow_dispatch", None, "2003")
+    assert not cancel_main and not cancel_dispatch
+    assert len({main_a, main_b, dispatch, first}) == 4
 
 
 def test_deploy_triggers_inputs_and_order() -> None:
@@ -159,11 +209,58 @@ def test_deploy_triggers_inputs_and_order() -> None:
     assert inputs["run-pipeline"]["type"] == "boolean"
     assert deploy["jobs"]["tests"]["uses"] == "./.github/workflows/ci.yml"
     job = deploy["jobs"]["deploy"]
-    assert job["needs"] == "tests"
+    assert job["needs"] == ["tests", "wheels"]
     runs = [s["run"] for s in job["steps"] if "run" in s]
-    order = ["pip install", "deploy --plan", "deploy --commit", "pipeline run", "pipeline smoke"]
+    order = ["refs/heads/main", "wheelhouse verify", "wheelhouse install", "deploy --plan", "deploy --commit"]
+    order += ["pipeline run", "pipeline smoke"]
     positions = [next(i for i, run in enumerate(runs) if text in run) for text in order]
     assert positions == sorted(positions), runs
+
+
+def ref_guard_steps(job: dict[str, Any]) -> list[dict[str, Any]]:
+    return [s for s in job["steps"] if 'if [ "$REF" != "refs/heads/main" ]' in s.get("run", "")]
+
+
+@pytest.mark.parametrize("job_id", ["wheels", "deploy"])
+def test_deploy_jobs_refuse_any_ref_but_main_first(job_id: str) -> None:
+    job = workflow("deploy.yml")["jobs"][job_id]
+    (guard,) = ref_guard_steps(job)
+    assert job["steps"][0] is guard, "the ref guard runs before anything is checked out or installed"
+    assert guard["env"] == {"REF": "${{ github.ref }}"}
+    assert "exit 1" in guard["run"] and "::error" in guard["run"]
+
+
+def test_deploy_job_runs_only_for_main() -> None:
+    assert workflow("deploy.yml")["jobs"]["deploy"]["if"] == "github.ref == 'refs/heads/main'"
+
+
+def test_the_credentialed_job_installs_only_verified_prebuilt_wheels() -> None:
+    jobs = workflow("deploy.yml")["jobs"]
+    wheels, deploy = jobs["wheels"], jobs["deploy"]
+    # The wheels job builds (install-time code runs there) and can mint no token.
+    assert wheels["permissions"] == {"contents": "read"} and "environment" not in wheels
+    assert wheels["outputs"] == {"manifest-sha256": "${{ steps.build.outputs.manifest-sha256 }}"}
+    build_runs = " ".join(s.get("run", "") for s in wheels["steps"])
+    assert "pip install --require-hashes --no-deps -r requirements/build.txt" in build_runs
+    assert "python -m pipeline.wheelhouse build" in build_runs
+    upload = next(s for s in wheels["steps"] if s.get("uses", "").startswith("actions/upload-artifact@"))
+    download = next(s for s in deploy["steps"] if s.get("uses", "").startswith("actions/download-artifact@"))
+    assert upload["with"]["name"] == download["with"]["name"] == "deploy-wheels"
+    # The deploy job installs nothing but the wheelhouse, checked against the published digest.
+    runs = [s for s in deploy["steps"] if "run" in s]
+    assert not [s["name"] for s in runs if "pip install" in s["run"] or "setup-env" in s["run"]]
+    for verb in ("verify", "install"):
+        (step,) = [s for s in runs if f"python -m pipeline.wheelhouse {verb} " in s["run"]]
+        assert '--manifest-sha256 "$MANIFEST_SHA256"' in step["run"]
+        assert step["env"] == {"MANIFEST_SHA256": "${{ needs.wheels.outputs.manifest-sha256 }}"}
+
+
+def test_no_workflow_allows_a_local_sts_endpoint() -> None:
+    """The loopback STS allowance is the offline rehearsal's alone."""
+    from pipeline.aws import ALLOW_LOCAL_STS
+
+    for path in FILES:
+        assert ALLOW_LOCAL_STS not in path.read_text(encoding="utf-8"), path.name
 
 
 def test_aws_settings_come_from_environment_variables_only() -> None:
@@ -177,19 +274,50 @@ def test_aws_settings_come_from_environment_variables_only() -> None:
     assert deploy["env"]["PIPELINE_DEPLOY_ROLE_ARN"] == "${{ vars.PIPELINE_DEPLOY_ROLE_ARN }}"
 
 
-def test_the_deploy_job_caches_nothing() -> None:
-    """A cache written by any branch must not be restored into the job holding AWS credentials."""
-    for step in workflow("deploy.yml")["jobs"]["deploy"]["steps"]:
+@pytest.mark.parametrize("job_id", ["wheels", "deploy"])
+def test_the_deploy_jobs_cache_nothing(job_id: str) -> None:
+    """A cache written by any branch must not be restored into the wheels or the credentialed job."""
+    for step in workflow("deploy.yml")["jobs"][job_id]["steps"]:
         assert "cache" not in step.get("with", {}), step
         assert not step.get("uses", "").startswith("actions/cache@")
 
 
-@pytest.mark.parametrize("tool", ["zizmor", "check-jsonschema"])
+def test_the_wheels_are_built_for_the_deploy_jobs_python() -> None:
+    jobs = workflow("deploy.yml")["jobs"]
+    versions = {
+        job_id: next(s for s in jobs[job_id]["steps"] if s.get("uses", "").startswith("actions/setup-python@"))["with"][
+            "python-version"
+        ]
+        for job_id in ("wheels", "deploy")
+    }
+    assert versions["wheels"] == versions["deploy"]
+
+
+def test_dependabot_updates_the_actions_and_the_locks() -> None:
+    config = yaml.safe_load((ROOT / ".github" / "dependabot.yml").read_text(encoding="utf-8"))
+    assert config["version"] == 2
+    ecosystems = {update["package-ecosystem"]: update for update in config["updates"]}
+    assert set(ecosystems) == {"github-actions", "pip"}
+    assert ecosystems["github-actions"]["directory"] == "/"
+    assert ecosystems["pip"]["directory"] == "/"
+    ignored = {item["dependency-name"] for item in ecosystems["pip"].get("ignore", [])}
+    # Pinned on purpose: moto's internals, the xgboost of the SageMaker image.
+    assert {"moto", "xgboost"} <= ignored
+
+
+@pytest.mark.parametrize("tool", ["zizmor", "check-jsonschema", "check-jsonschema-dependabot"])
 def test_offline_linters_accept_the_workflows(tool: str) -> None:
-    executable = shutil.which(tool) or str(Path(sys.executable).parent / tool)
+    name = tool.removesuffix("-dependabot")
+    executable = shutil.which(name) or str(Path(sys.executable).parent / name)
     command = {
         "zizmor": [executable, "--offline", "--quiet", str(WORKFLOWS)],
         "check-jsonschema": [executable, "--builtin-schema", "vendor.github-workflows", *map(str, FILES)],
+        "check-jsonschema-dependabot": [
+            executable,
+            "--builtin-schema",
+            "vendor.dependabot",
+            str(ROOT / ".github" / "dependabot.yml"),
+        ],
     }[tool]
     done = subprocess.run(command, capture_output=True, text=True, check=False, timeout=120)
     assert done.returncode == 0, done.stdout + done.stderr

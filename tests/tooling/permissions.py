@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import fnmatch
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -229,14 +229,27 @@ def _matches(pattern: str, value: str, *, case_sensitive: bool) -> bool:
     return fnmatch.fnmatchcase(value.lower(), pattern.lower())
 
 
-def _conditions_hold(condition: Mapping[str, Any], context: Mapping[str, str]) -> bool:
+def _condition_holds(operator: str, actual: Any, wanted: list[str]) -> bool:
+    """One operator on one key; ``actual`` is None when the request does not carry the key."""
+    if operator == "Null":
+        # "true": the key must be absent; "false": present.
+        return all((actual is None) == (str(w).lower() == "true") for w in wanted)
+    qualifier, _, base = operator.rpartition(":")
+    compare_values = _STRING_OPERATORS.get(base)
+    if compare_values is None or qualifier not in ("", "ForAllValues", "ForAnyValue"):
+        raise PipelineError(f"condition operator {operator!r} is not supported by pipeline.permissions")
+    if qualifier == "ForAllValues":
+        # IAM: true when every value of a multivalued key matches, and also when there is none.
+        return all(any(compare_values(value, w) for w in wanted) for value in _as_list(actual or []))
+    if qualifier == "ForAnyValue":
+        return any(any(compare_values(value, w) for w in wanted) for value in _as_list(actual or []))
+    return actual is not None and any(compare_values(actual, w) for w in wanted)
+
+
+def _conditions_hold(condition: Mapping[str, Any], context: Mapping[str, str | Sequence[str]]) -> bool:
     for operator, tests in condition.items():
-        compare_values = _STRING_OPERATORS.get(operator)
-        if compare_values is None:
-            raise PipelineError(f"condition operator {operator!r} is not supported by pipeline.permissions")
         for key, wanted in tests.items():
-            actual = context.get(key)
-            if actual is None or not any(compare_values(actual, str(w)) for w in _as_list(wanted)):
+            if not _condition_holds(operator, context.get(key), [str(w) for w in _as_list(wanted)]):
                 return False
     return True
 
@@ -256,7 +269,7 @@ def statement_applies(
     statement: Mapping[str, Any],
     action: str,
     resource: str | None,
-    context: Mapping[str, str] | None = None,
+    context: Mapping[str, str | Sequence[str]] | None = None,
     principal: Mapping[str, str] | None = None,
 ) -> bool:
     """True when ``statement`` covers this request (whatever its Effect)."""
@@ -277,7 +290,7 @@ def policy_allows(
     documents: Iterable[Mapping[str, Any]],
     action: str,
     resource: str | None,
-    context: Mapping[str, str] | None = None,
+    context: Mapping[str, str | Sequence[str]] | None = None,
     principal: Mapping[str, str] | None = None,
 ) -> bool:
     """Evaluate one request against policy documents: an explicit Deny wins, else any Allow.
