@@ -15,6 +15,8 @@ import boto3
 from pipeline.config import load_config
 from pipeline.definition import build_definition, execution_input
 from pipeline.emulator import Emulator, Timings
+from pipeline.provenance import lineage_input
+from pipeline.storage import CHANNEL_FILES
 
 KEYS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
 
@@ -25,15 +27,17 @@ def main() -> None:
     with Emulator(timings=Timings(time_scale=0.0)):
         s3 = boto3.client("s3", region_name=cfg.region, **KEYS)
         s3.create_bucket(Bucket=cfg.bucket, CreateBucketConfiguration={"LocationConstraint": cfg.region})
-        for channel in ("train", "validation"):
-            s3.put_object(Bucket=cfg.bucket, Key=f"{cfg.prefix}/data/{channel}/part.csv", Body=b"1,2\n")
+        for name in CHANNEL_FILES.values():
+            s3.put_object(Bucket=cfg.bucket, Key=f"{cfg.prefix}/data/{name}", Body=b"1,2\n")
         sfn = boto3.client("stepfunctions", region_name=cfg.region, **KEYS)
         arn = sfn.create_state_machine(
             name=cfg.state_machine_name, definition=json.dumps(build_definition(cfg)), roleArn=cfg.workflow_role_arn
         )["stateMachineArn"]
         started = time.perf_counter()
         execution = sfn.start_execution(
-            stateMachineArn=arn, name="bench", input=json.dumps(execution_input(cfg, run_id="bench"))
+            stateMachineArn=arn,
+            name="bench",
+            input=json.dumps(execution_input(cfg, run_id="bench", lineage=lineage_input(s3, cfg, "0" * 40))),
         )["executionArn"]
         while (desc := sfn.describe_execution(executionArn=execution))["status"] == "RUNNING":
             time.sleep(0.005)

@@ -15,7 +15,7 @@ import shlex
 import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, TextIO
@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, TextIO
 from botocore.exceptions import ClientError
 
 from pipeline import validation
-from pipeline.aws_errors import error_message
+from pipeline.aws_errors import error_code, error_message
 from pipeline.errors import ConfigError, PipelineError, UsageError
 
 if TYPE_CHECKING:
@@ -371,6 +371,8 @@ def bootstrap(
     sleep: Callable[[float], None] = time.sleep,
     clock: Callable[[], float] = time.monotonic,
     change_set_name: str | None = None,
+    iam: Any = None,
+    s3: Any = None,
 ) -> BootstrapResult:
     """Create or update ``stack_name`` from ``template_body`` through a change set.
 
@@ -378,6 +380,10 @@ def bootstrap(
     before any call (ConfigError listing every problem). With ``execute=False`` the change set
     is printed and then deleted, leaving the account as it was. Raises PipelineError when the
     stack cannot be changed, the change set fails or the stack ends in a failed state.
+
+    ``iam`` (optional) finds an existing GitHub OIDC provider to reuse; ``s3`` (optional) checks,
+    before a first stack, that the bucket name is free. A first stack that fails is deleted
+    again (REVIEW_IN_PROGRESS or ROLLBACK_COMPLETE), so a rerun starts clean.
     """
     out = sys.stdout if out is None else out
     problems = parameters.problems()
@@ -389,8 +395,9 @@ def bootstrap(
     if problems:
         raise ConfigError(problems)
 
-    waiter = _Poller(poll_seconds, timeout_seconds, sleep, clock)
-    status = _stack_status(cfn, stack_name)
+    waiter = _Poller(poll_seconds, timeout_seconds, sleep, clock, out)
+    stack = _describe_stack(cfn, stack_name)
+    status = None if stack is None else str(stack["StackStatus"])
     if status in UNRECOVERABLE_STATES:
         raise PipelineError(
             f"stack {stack_name} is in {status} and cannot be updated; inspect its events, delete it "
@@ -399,6 +406,9 @@ def bootstrap(
     if status is not None and status.endswith("_IN_PROGRESS") and status != "REVIEW_IN_PROGRESS":
         raise PipelineError(f"stack {stack_name} is busy ({status}); wait for it to finish and run bootstrap again")
     change_set_type = "CREATE" if status in (None, "REVIEW_IN_PROGRESS") else "UPDATE"
+    parameters = _resolve_oidc_provider(parameters, stack, iam, out)
+    if change_set_type == "CREATE" and s3 is not None:
+        _check_bucket_is_free(s3, parameters.bucket_name, stack_name)
     name = change_set_name or "bootstrap-" + datetime.now(timezone.utc).strftime("%Y%m%d%H%M%S")
 
     try:
@@ -415,6 +425,8 @@ def bootstrap(
         message = error_message(exc)
         if change_set_type == "UPDATE" and any(reason in message for reason in NO_CHANGE_REASONS):
             return _no_changes(cfn, stack_name, None, out)
+        if change_set_type == "CREATE":
+            _remove_empty_stack(cfn, stack_name, out)
         raise PipelineError(f"CloudFormation rejected the change set for {stack_name}: {message or exc}") from exc
 
     described = _wait_for_change_set(cfn, stack_name, name, waiter)
@@ -424,6 +436,8 @@ def bootstrap(
         cfn.delete_change_set(StackName=stack_name, ChangeSetName=name)
         if any(text in reason for text in NO_CHANGE_REASONS):
             return _no_changes(cfn, stack_name, name, out)
+        if change_set_type == "CREATE":
+            _remove_empty_stack(cfn, stack_name, out)
         raise PipelineError(f"change set {name} for {stack_name} failed: {reason}")
     # An available change set without resource changes still changes the stack (outputs,
     # parameters), so it is executed: only CloudFormation's own "no changes" verdict skips it.
@@ -437,12 +451,29 @@ def bootstrap(
         return BootstrapResult(stack_name, "planned", name, changes, {}, {})
 
     started = datetime.now(timezone.utc)
-    cfn.execute_change_set(StackName=stack_name, ChangeSetName=name)
+    try:
+        cfn.execute_change_set(StackName=stack_name, ChangeSetName=name)
+    except ClientError as exc:
+        # The emulator fails here (AWS fails the resource later): either way nothing was built.
+        if change_set_type == "CREATE":
+            _remove_empty_stack(cfn, stack_name, out)
+        raise PipelineError(
+            f"stack {stack_name} was not created: {explain(error_code(exc), (error_message(exc) or str(exc)), parameters)}"
+        ) from None
     print(f"Executing change set {name} ...", file=out)
     stack = _wait_for_stack(cfn, stack_name, waiter)
     final = stack["StackStatus"]
     if final not in ("CREATE_COMPLETE", "UPDATE_COMPLETE"):
         failures = _failure_events(cfn, stack_name, started)
+        if change_set_type == "CREATE" and final == "ROLLBACK_COMPLETE":
+            first = _first_failure(cfn, stack_name, started)
+            cause = explain(first[0], first[1], parameters) if first else f"it ended in {final}"
+            # A rolled-back first stack holds nothing and can only be deleted: delete it, so a rerun starts clean.
+            cfn.delete_stack(StackName=stack_name)
+            _wait_until_deleted(cfn, stack_name, waiter, f"the failed stack {stack_name} to be deleted")
+            raise PipelineError(
+                f"stack {stack_name} was not created: {cause}. The failed stack was deleted; run bootstrap again."
+            )
         detail = "".join(f"\n  {line}" for line in failures) or " (no failed resource events)"
         raise PipelineError(f"stack {stack_name} ended in {final}:{detail}")
     outputs = _outputs(stack)
@@ -453,29 +484,191 @@ def bootstrap(
     return BootstrapResult(stack_name, verb, name, changes, outputs, variables)
 
 
-class _Poller:
-    def __init__(self, interval: float, timeout: float, sleep: Callable[[float], None], clock: Callable[[], float]):
-        self.interval, self.timeout, self.sleep, self.clock = interval, timeout, sleep, clock
+def explain(code_or_resource: str, message: str, parameters: BootstrapParameters) -> str:
+    """One sentence naming the resource that failed and how to fix it."""
+    text = f"{code_or_resource} {message}".lower()
+    bucket = parameters.bucket_name
+    if "bucket" in text and ("already exist" in text or "not available" in text or "alreadyowned" in text):
+        return (
+            f"bucket {bucket} already exists (S3 bucket names are global, shared by every AWS account); choose "
+            f"another name: --set bucket={bucket}-<something unique> (and set PIPELINE_BUCKET to it)"
+        )
+    if "oidc" in text and "already exist" in text:
+        return (
+            "the account already has the GitHub OIDC provider; rerun with --existing-oidc-provider-arn "
+            "arn:aws:iam::<account>:oidc-provider/token.actions.githubusercontent.com"
+        )
+    if "role" in text and "already exist" in text:
+        return (
+            f"an IAM role named {parameters.project_name}-<deploy|workflow|sagemaker> already exists outside this "
+            "stack; delete it, or choose another endpoint_name (the role names derive from it)"
+        )
+    return f"{code_or_resource}: {message}"
 
-    def until(self, describe: Callable[[], Any], done: Callable[[Any], bool], what: str) -> Any:
-        deadline = self.clock() + self.timeout
-        while True:
-            current = describe()
-            if done(current):
-                return current
-            if self.clock() >= deadline:
-                raise PipelineError(f"timed out after {self.timeout:.0f} s waiting for {what}")
-            self.sleep(self.interval)
+
+def _wait_until_deleted(cfn: Any, stack_name: str, waiter: _Poller, what: str) -> None:
+    final = waiter.until(
+        lambda: _describe_stack(cfn, stack_name) or {"StackStatus": "DELETE_COMPLETE"},
+        lambda stack: not str(stack["StackStatus"]).endswith("_IN_PROGRESS"),
+        what,
+        lambda stack: str(stack["StackStatus"]),
+    )
+    if final["StackStatus"] != "DELETE_COMPLETE":
+        raise PipelineError(f"stack {stack_name} ended in {final['StackStatus']}; see its events in the console")
 
 
-def _stack_status(cfn: Any, stack_name: str) -> str | None:
+def wait_for_stack_deletion(
+    cfn: Any,
+    stack_name: str,
+    *,
+    poll_seconds: float,
+    timeout_seconds: float,
+    out: TextIO,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+) -> None:
+    """Wait until ``stack_name`` is gone, saying the bound first and each status change."""
+    waiter = _Poller(poll_seconds, timeout_seconds, sleep, clock, out)
+    _wait_until_deleted(cfn, stack_name, waiter, f"stack {stack_name} to be deleted")
+
+
+def _describe_stack(cfn: Any, stack_name: str) -> dict[str, Any] | None:
     try:
         stacks = cfn.describe_stacks(StackName=stack_name)["Stacks"]
     except ClientError as exc:
         if "does not exist" in error_message(exc):
             return None
         raise PipelineError(f"cannot describe stack {stack_name}: {exc}") from exc
-    return stacks[0]["StackStatus"] if stacks else None
+    return dict(stacks[0]) if stacks else None
+
+
+def _remove_empty_stack(cfn: Any, stack_name: str, out: TextIO) -> None:
+    """Delete the REVIEW_IN_PROGRESS stack a failed CREATE change set leaves (it holds nothing)."""
+    stack = _describe_stack(cfn, stack_name)
+    if stack is not None and stack["StackStatus"] == "REVIEW_IN_PROGRESS":
+        cfn.delete_stack(StackName=stack_name)
+        print(f"Deleted the empty stack {stack_name} the failed change set left, so a rerun starts clean.", file=out)
+
+
+def _first_failure(cfn: Any, stack_name: str, since: datetime) -> tuple[str, str] | None:
+    """(logical id, reason) of the first resource that failed, skipping "cancelled" follow-ups."""
+    events = list(reversed(cfn.describe_stack_events(StackName=stack_name).get("StackEvents", [])))
+    for event in events:
+        stamp = event.get("Timestamp")
+        if stamp is not None and stamp.tzinfo is not None and stamp < since:
+            continue
+        reason = str(event.get("ResourceStatusReason") or "")
+        failed = str(event.get("ResourceStatus", "")).endswith("_FAILED") and "cancelled" not in reason.lower()
+        if failed and event.get("LogicalResourceId") != stack_name:
+            return f"{event.get('LogicalResourceId')} ({event.get('ResourceType')})", reason
+    return None
+
+
+def _check_bucket_is_free(s3: Any, bucket: str, stack_name: str) -> None:
+    """Before a first stack: fail in one line when the bucket name is taken (by anyone)."""
+    try:
+        s3.head_bucket(Bucket=bucket)
+    except ClientError as exc:
+        code = error_code(exc)
+        if code in ("404", "NoSuchBucket", "NotFound"):
+            return
+        if code in ("403", "AccessDenied", "Forbidden"):
+            raise PipelineError(
+                f"bucket {bucket} already exists in another AWS account (bucket names are global); choose another "
+                f"name: --set bucket={bucket}-<something unique>, then set PIPELINE_BUCKET to it"
+            ) from None
+        raise PipelineError(f"cannot check bucket {bucket}: {code}: {(error_message(exc) or str(exc))}") from None
+    raise PipelineError(
+        f"bucket {bucket} already exists in this account but not in stack {stack_name} (left by an earlier "
+        f"run?); empty and delete it (aws s3 rb s3://{bucket} --force) or choose another name with --set bucket=..."
+    )
+
+
+def _resolve_oidc_provider(
+    parameters: BootstrapParameters, stack: Mapping[str, Any] | None, iam: Any, out: TextIO
+) -> BootstrapParameters:
+    """Reuse the account's GitHub OIDC provider when none was named (an account holds one per URL).
+
+    An existing stack keeps the provider choice it was created with; a new one looks the
+    provider up and passes it as ``ExistingOidcProviderArn`` instead of creating a second one.
+    """
+    if parameters.existing_oidc_provider_arn:
+        return parameters
+    if stack is not None and stack.get("StackStatus") != "REVIEW_IN_PROGRESS":
+        previous = {p["ParameterKey"]: p.get("ParameterValue", "") for p in stack.get("Parameters") or []}
+        return replace(parameters, existing_oidc_provider_arn=previous.get("ExistingOidcProviderArn", ""))
+    if iam is None:
+        return parameters
+    found = find_github_oidc_provider(iam)
+    if found:
+        print(f"Reusing the account's GitHub OIDC provider {found} (an account holds one per URL).", file=out)
+        return replace(parameters, existing_oidc_provider_arn=found)
+    return parameters
+
+
+def find_github_oidc_provider(iam: Any) -> str:
+    """The ARN of the account's token.actions.githubusercontent.com provider, or ''."""
+    try:
+        providers = iam.list_open_id_connect_providers().get("OpenIDConnectProviderList", [])
+    except ClientError as exc:
+        raise PipelineError(
+            f"cannot list the account's OIDC providers ({error_code(exc)}); pass --existing-oidc-provider-arn, or "
+            "leave it empty on an account without one"
+        ) from None
+    for provider in providers:
+        arn = str(provider.get("Arn", ""))
+        if OIDC_PROVIDER_ARN.match(arn):
+            return arn
+    return ""
+
+
+class _Poller:
+    """Polls until done, saying the bound up front and each status change with the time taken."""
+
+    def __init__(
+        self,
+        interval: float,
+        timeout: float,
+        sleep: Callable[[float], None],
+        clock: Callable[[], float],
+        out: TextIO | None = None,
+    ):
+        self.interval, self.timeout, self.sleep, self.clock, self.out = interval, timeout, sleep, clock, out
+
+    def until(
+        self,
+        describe: Callable[[], Any],
+        done: Callable[[Any], bool],
+        what: str,
+        status: Callable[[Any], str] | None = None,
+    ) -> Any:
+        start = self.clock()
+        deadline = start + self.timeout
+        if self.out is not None:
+            print(
+                f"Waiting for {what} (at most {_duration(self.timeout)}, checking every {self.interval:g} s) ...",
+                file=self.out,
+            )
+        last = None
+        while True:
+            current = describe()
+            now = self.clock()
+            if status is not None and status(current) != last:
+                last = status(current)
+                if self.out is not None:
+                    print(f"  {now - start:5.0f} s  {last}", file=self.out)
+            if done(current):
+                return current
+            if now >= deadline:
+                raise PipelineError(
+                    f"timed out after {self.timeout:.0f} s waiting for {what} (last status {last or 'unknown'}); "
+                    "it may still finish: check it in the CloudFormation console and run bootstrap again"
+                )
+            self.sleep(self.interval)
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds / 60:g} min" if seconds >= 60 else f"{seconds:g} s"
 
 
 def _wait_for_change_set(cfn: Any, stack_name: str, name: str, waiter: _Poller) -> dict[str, Any]:
@@ -499,6 +692,7 @@ def _wait_for_change_set(cfn: Any, stack_name: str, name: str, waiter: _Poller) 
         describe,
         lambda d: d["Status"] in ("CREATE_COMPLETE", "FAILED", "DELETE_COMPLETE", "DELETE_FAILED"),
         f"change set {name}",
+        lambda d: str(d["Status"]),
     )
 
 
@@ -507,6 +701,7 @@ def _wait_for_stack(cfn: Any, stack_name: str, waiter: _Poller) -> dict[str, Any
         lambda: cfn.describe_stacks(StackName=stack_name)["Stacks"][0],
         lambda s: not s["StackStatus"].endswith("_IN_PROGRESS"),
         f"stack {stack_name}",
+        lambda s: str(s["StackStatus"]),
     )
 
 
@@ -561,7 +756,12 @@ def print_github_variables(variables: Mapping[str, str], parameters: BootstrapPa
     """Print the variables to set on the GitHub environment, plainly and as ``gh`` commands."""
     environment = parameters.environment_name
     repository = f"{parameters.github_owner}/{parameters.github_repo}"
-    print(f"Set these variables on the GitHub environment {environment!r} of {repository}:", file=out)
+    print(
+        f"Next: create the GitHub environment {environment!r} of {repository} if it does not exist yet "
+        f"(Settings -> Environments -> New environment, or: gh api --method PUT "
+        f"repos/{repository}/environments/{shlex.quote(environment)}), then set these variables on it:",
+        file=out,
+    )
     for name, value in variables.items():
         print(f"  {name}={value}", file=out)
     print("With the GitHub CLI:", file=out)
@@ -631,6 +831,8 @@ def bootstrap_from_config(
 
         session = boto3.Session(profile_name=profile, region_name=cfg.region)
     cfn = aws.client(session, "cloudformation", endpoint_url=endpoint_url, region_name=cfg.region)
+    iam = aws.client(session, "iam", endpoint_url=endpoint_url, region_name=cfg.region)
+    s3 = aws.client(session, "s3", endpoint_url=endpoint_url, region_name=cfg.region)
     return bootstrap(
         cfn,
         stack_name=stack_name or default_stack_name(parameters.project_name),
@@ -639,4 +841,6 @@ def bootstrap_from_config(
         execute=not dry_run,
         out=out,
         poll_seconds=poll_seconds,
+        iam=iam,
+        s3=s3,
     )

@@ -110,6 +110,9 @@ class PipelineConfig:
     tracing: bool = False
     validation_fraction: float = 0.2
     data_seed: int = 42
+    # Where `run --upload-data` takes the training data from (pipeline.training_data): the real
+    # Train.csv (a path), "s3" (prepared data already in the bucket) or "synthetic".
+    training_data: str = "data/Train.csv"
     # Regression trees can undershoot a little below zero for cheap items; far below is garbage.
     smoke_min_prediction: float = -1000.0
     smoke_max_prediction: float = 20000.0
@@ -125,6 +128,22 @@ class PipelineConfig:
     deployment_termination_wait_seconds: int = 0
     deployment_max_seconds: int = 3600
     rollback_alarms: list[str] = field(default_factory=list)
+    # Quality gate between training and deployment, on the job's validation:rmse.
+    # Absolute bar (unset: none) and the most a challenger may be worse than the champion.
+    max_validation_rmse: float | None = None
+    max_regression_pct: float = 5.0
+    # The environment's model package group (unset: the endpoint's name).
+    model_package_group: str | None = None
+
+    @property
+    def registry_group(self) -> str:
+        """The model package group every version of this environment is registered in."""
+        return self.model_package_group or self.endpoint_name
+
+    @property
+    def registry_uri(self) -> str:
+        """S3 prefix of the registered artifacts (copies S3 checksums with SHA-256)."""
+        return f"s3://{self.bucket}/{self.prefix}/registry"
 
     @property
     def data_uri(self) -> str:
@@ -485,6 +504,8 @@ def check_values(values: dict[str, Any], problems: list[str]) -> None:
     for name in ("training_instance_type", "endpoint_instance_type"):
         check(name, validation.instance_type)
     check("endpoint_name", validation.sagemaker_name)
+    check("model_package_group", validation.sagemaker_name)
+    check_gate(values, problems)
     check("alias_name", alias_name)
     endpoint = values.get("endpoint_name", "")
     longest = f"{endpoint}-{'x' * MAX_RUN_ID_LENGTH}-{max(RUN_NAME_KINDS, key=len)}"
@@ -541,11 +562,39 @@ def check_values(values: dict[str, Any], problems: list[str]) -> None:
             f"log_group_arn = {arn!r} is not a log group ARN (arn:aws:logs:<region>:<account>:log-group:<name>:*)"
         )
     check_guardrails(values, problems)
+    source = values.get("training_data")
+    if source is not None and source not in ("synthetic", "s3") and not str(source).lower().endswith(".csv"):
+        problems.append(
+            f"training_data = {source!r} is not allowed: give the path of the Big Mart Train.csv (ending in .csv), "
+            '"s3" (prepared data already in the bucket) or "synthetic" (generated rows)'
+        )
     if not problems:
         try:
             resolve_image(values["image_framework"], values["region"], values["image_version"])
         except ValueError as exc:
             problems.append(f"image_version = {values['image_version']!r} cannot be resolved: {exc}")
+
+
+def check_gate(values: dict[str, Any], problems: list[str]) -> None:
+    """The quality gate's bars, and the metric it reads."""
+    bar = values.get("max_validation_rmse")
+    if bar is not None and not bar > 0:
+        problems.append(
+            f"max_validation_rmse = {bar!r} must be a positive number (the highest validation:rmse "
+            "a model may have to be deployed), or unset for no absolute bar"
+        )
+    pct = values.get("max_regression_pct")
+    if pct is not None and not 0 <= pct <= 100:
+        problems.append(
+            f"max_regression_pct = {pct!r} must be a percentage between 0 and 100 (how much worse than "
+            "the serving model's validation:rmse a new model may be)"
+        )
+    metric = (values.get("hyperparameters") or {}).get("eval_metric")
+    if metric is not None and metric != "rmse":
+        problems.append(
+            f"hyperparameters.eval_metric = {metric!r}: the quality gate reads validation:rmse, so "
+            "eval_metric must be 'rmse' (or unset: rmse is the default for regression objectives)"
+        )
 
 
 DEPLOYMENT_STRATEGIES = ("none", "all_at_once", "canary", "linear")

@@ -56,6 +56,10 @@ class LocalRun:
     latency_ms: dict[str, float] = field(default_factory=dict)
     artifacts: dict[str, str] = field(default_factory=dict)
     smoke_passed: bool = False
+    # The quality gate's verdict and the registry version, from the execution output and the smoke step.
+    gate: dict[str, Any] = field(default_factory=dict)
+    model_package: str = ""
+    approval: str = ""
 
 
 def emulator_session(region: str) -> boto3.Session:
@@ -135,12 +139,18 @@ def run_local(
     raw: Any,
     out: Printer = print,
     timeout_seconds: int = 600,
+    synthetic: bool = True,
 ) -> LocalRun:
-    """Run the pipeline once against the emulator at ``endpoint_url``; raise on failure."""
+    """Run the pipeline once against the emulator at ``endpoint_url``; raise on failure.
+
+    ``synthetic`` says whether ``raw`` is generated data (recorded on the uploaded objects and so
+    in the registry)."""
     from pipeline import data, storage
+    from pipeline.commit import resolve_commit
     from pipeline.definition import execution_input, run_id_now
     from pipeline.deploy import deploy_state_machine
     from pipeline.follow import follow_execution
+    from pipeline.provenance import lineage_input
     from pipeline.run import start_execution
 
     result = LocalRun(endpoint_url=endpoint_url, config=config)
@@ -154,7 +164,7 @@ def run_local(
         prepared = data.prepare(raw, config.validation_fraction, config.data_seed)
         paths = prepared.write(work_dir / "data")
         ensure_bucket(s3, config)
-        uploaded = storage.upload_prepared(prepared, s3, config)
+        uploaded = storage.upload_prepared(prepared, s3, config, synthetic=synthetic)
     out(f"data: {len(prepared.train)} training and {len(prepared.validation)} validation rows -> {config.data_uri}/")
     result.artifacts["prepared data"] = str(paths["train"].parent.parent)
     result.artifacts["data in S3"] = uploaded[0].rsplit("/", 2)[0] + "/"
@@ -181,6 +191,7 @@ def run_local(
             run_id=run_id,
             target_arn=deployed.alias_arn,
             name=f"local-{run_id}",
+            lineage=lineage_input(s3, config, resolve_commit(None, required=False)),
             out=lambda line: out(f"run: {line}"),
         )
         # The emulator answers at once: poll often (and never back off to seconds) so the run
@@ -201,10 +212,15 @@ def run_local(
             f"execution {run.status}: stage {run.failed_stage or '?'} failed with {run.error or '?'}: {run.cause or ''}"
         )
     result.output = dict(run.output or {})
+    result.gate = dict(result.output.get("QualityGate") or {})
+    result.model_package = str(result.output.get("ModelPackageArn") or "")
 
     with timed(result, "smoke test"):
         outcome = smoke(config, session, endpoint_url, execution_arn, out)
     result.smoke_passed = outcome.passed
+    approval = getattr(outcome, "approval", None)
+    if approval is not None:
+        result.approval = approval.version.status if approval.version is not None else f"not updated: {approval.error}"
     if outcome.result is not None and outcome.result.latencies_ms:
         latencies = outcome.result.latencies_ms
         result.latency_ms = {
@@ -307,6 +323,7 @@ def summary(result: LocalRun) -> str:
     lines.append("  phases:")
     for name, seconds in result.timings.items():
         lines.append(f"    {name:<28} {seconds:6.2f} s")
+    lines += gate_lines(result)
     lines.append(f"  holdout RMSE: {result.holdout_rmse:.1f} (Item_Outlet_Sales)")
     if result.latency_ms:
         lines.append(
@@ -317,6 +334,26 @@ def summary(result: LocalRun) -> str:
     for name, where in result.artifacts.items():
         lines.append(f"    {name}: {where}")
     return "\n".join(lines)
+
+
+def gate_lines(result: LocalRun) -> list[str]:
+    """The quality gate (metric, bars, champion) and the registered version with its approval."""
+    gate = result.gate
+    if not gate:
+        return []
+    champion = gate.get("Champion") or {}
+    if champion.get("Found"):
+        against = (
+            f"champion version {champion.get('Version')} ({champion.get('ValidationRmse')}), "
+            f"bar {champion.get('Bar')} at {gate.get('MaxRegressionPct')}%"
+        )
+    else:
+        against = f"no champion ({champion.get('Reason', '?')})"
+    return [
+        f"  quality gate: {gate.get('Metric')} {gate.get('Value')} passed; absolute bar "
+        f"{gate.get('MaxValidationRmse')}; {against}",
+        f"  model package: {result.model_package or '?'} -> {result.approval or 'not decided'}",
+    ]
 
 
 def keep_running(url: str, region: str, out: Printer, stop: threading.Event | None = None) -> None:

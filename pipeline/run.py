@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -35,17 +36,27 @@ def execution_arn_for(target_arn: str, name: str) -> str:
 
 
 def start_execution(
-    config: PipelineConfig, sfn: Any, *, run_id: str, target_arn: str, name: str, out: Printer = print
+    config: PipelineConfig,
+    sfn: Any,
+    *,
+    run_id: str,
+    target_arn: str,
+    name: str,
+    lineage: dict[str, Any] | None = None,
+    out: Printer = print,
 ) -> str:
     """Start (or attach to) the execution ``name`` of ``target_arn`` for ``run_id``; its ARN.
 
     AWS returns the running execution for a repeated name + input, but raises
-    ExecutionAlreadyExists once it has ended; then the existing execution is described and, if
-    its input is the same, attached to. A different input is a UsageError asking for a new attempt.
+    ExecutionAlreadyExists once it has ended (or when the input differs); then the existing
+    execution is described and, if it was started for the same SageMaker names, attached to
+    (the lineage may differ: a rerun re-uploads the data, which gets a new version ID). Other
+    names are a UsageError asking for a new attempt.
     """
     from pipeline.definition import execution_input
+    from pipeline.definition.names import INPUT_KEYS
 
-    wanted = execution_input(config, run_id)
+    wanted = execution_input(config, run_id, lineage)
     try:
         arn = sfn.start_execution(stateMachineArn=target_arn, name=name, input=json.dumps(wanted))["executionArn"]
     except ClientError as exc:
@@ -59,7 +70,8 @@ def start_execution(
             raise
         arn = execution_arn_for(target_arn, name)
         existing = sfn.describe_execution(executionArn=arn)
-        if json.loads(existing.get("input") or "{}") != wanted:
+        given = json.loads(existing.get("input") or "{}")
+        if any(given.get(key) != wanted[key] for key in INPUT_KEYS):
             raise UsageError(
                 f"execution {name!r} already exists with a different input (it was started for other "
                 "SageMaker names); start a new attempt, e.g. --attempt N+1 or re-run the workflow"
@@ -83,13 +95,30 @@ def run_attempt(explicit: int | None, environ: Any = None) -> int:
     return int(raw)
 
 
-def upload_data(config: PipelineConfig, s3: Any, data_path: str | None, out: Printer = print) -> list[str]:
-    """Prepare Big Mart data (a real Train.csv, or synthetic) and upload it where training reads it."""
-    from pipeline import data, storage
+def upload_data(
+    config: PipelineConfig, s3: Any, data_path: str | None, out: Printer = print, root: Path | None = None
+) -> list[str]:
+    """Prepare the configured training data (``training_data``, or ``data_path``) and upload it.
 
-    raw = data.read_raw(data_path) if data_path else data.generate_raw(data.DEFAULT_ROWS, seed=config.data_seed)
+    A Train.csv path is prepared and uploaded; ``"s3"`` uploads nothing (the prepared data is
+    already there); ``"synthetic"`` generates Big Mart's schema. Returns the S3 URIs written.
+    """
+    from pipeline import data, storage, training_data
+
+    source = training_data.source_of(config, data_path)
+    if source.kind == training_data.S3:
+        out(f'training_data = "s3": using the prepared data already under {config.data_uri}/ (nothing uploaded)')
+        return []
+    if source.kind == training_data.SYNTHETIC:
+        raw = data.generate_raw(data.DEFAULT_ROWS, seed=config.data_seed)
+        label = f'synthetic data ({len(raw)} generated rows, training_data = "synthetic")'
+    else:
+        path = training_data.resolve(source, Path.cwd() if root is None else root)
+        if not path.is_file():
+            raise training_data.missing_file_error(config, path, "the file does not exist")
+        raw = data.read_raw(path)
+        label = f"{source.path} ({len(raw)} rows)"
     prepared = data.prepare(raw, config.validation_fraction, config.data_seed)
-    written = storage.upload_prepared(prepared, s3, config)
-    source = data_path or f"synthetic data ({len(raw)} rows)"
-    out(f"uploaded {source} to {config.data_uri}: {', '.join(uri.rsplit('/', 1)[1] for uri in written)}")
+    written = storage.upload_prepared(prepared, s3, config, synthetic=source.kind == training_data.SYNTHETIC)
+    out(f"uploaded {label} to {config.data_uri}: {', '.join(uri.rsplit('/', 1)[1] for uri in written)}")
     return written

@@ -8,6 +8,7 @@ failed and what it rolled back to. Exit codes: 0 passed, 1 failed, 2 bad input.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import time
@@ -23,6 +24,7 @@ from pipeline.config import PipelineConfig
 from pipeline.definition.names import Output
 from pipeline.endpoint_wait import Backoff, EndpointWait, WaitOptions, wait_for_config
 from pipeline.errors import PipelineError, UsageError
+from pipeline.registry import ModelVersion
 from pipeline.rollback import DISABLED, FAILED, ROLLED_BACK, PreviousEndpoint, RollbackResult, rollback
 from pipeline.smoke_checks import Limits, Payloads, Retry, SmokeResult, prepare_payloads, smoke_test
 
@@ -47,6 +49,21 @@ class Deployment:
     expected_config: str | None
     previous: PreviousEndpoint | None
     source: str
+    # The registry version the deploy created the endpoint's model from (approved or rejected here).
+    model_package_arn: str | None = None
+
+
+@dataclass(frozen=True)
+class Approval:
+    """What the smoke step did to the deployed model package version."""
+
+    version: ModelVersion | None
+    error: str = ""
+
+    @property
+    def ok(self) -> bool:
+        """False when the registry could not be updated."""
+        return not self.error
 
 
 @dataclass(frozen=True)
@@ -57,6 +74,7 @@ class SmokeOutcome:
     wait: EndpointWait
     result: SmokeResult | None
     rollback: RollbackResult | None
+    approval: Approval | None = None
 
     @property
     def passed(self) -> bool:
@@ -102,6 +120,7 @@ def deployment_from_execution(sfn: Any, execution_arn: str) -> Deployment:
             expected_config=output[Output.ENDPOINT_CONFIG],
             previous=PreviousEndpoint(previous["EndpointStatus"], previous.get("EndpointConfigName")),
             source=f"execution {execution_arn}",
+            model_package_arn=output.get(Output.MODEL_PACKAGE),
         )
     except (json.JSONDecodeError, KeyError, TypeError) as exc:
         raise UsageError(
@@ -184,6 +203,7 @@ def report_lines(outcome: SmokeOutcome) -> list[str]:
         lines += [f"  {'PASS' if c.ok else 'FAIL'} {c.name}: {c.detail}" for c in outcome.result.checks]
         if outcome.result.retries:
             lines.append(f"  note: {outcome.result.retries} transient error(s) were retried")
+    lines += approval_lines(outcome)
     if outcome.passed:
         lines.append(f"smoke test PASSED: {d.endpoint_name} serves {outcome.wait.config_name}")
         return lines
@@ -195,6 +215,19 @@ def report_lines(outcome: SmokeOutcome) -> list[str]:
             lines += [f"  {'PASS' if c.ok else 'FAIL'} rollback check {c.name}: {c.detail}" for c in back.check.checks]
         lines += [f"  to finish by hand: {command}" for command in back.manual]
     return lines
+
+
+def approval_lines(outcome: SmokeOutcome) -> list[str]:
+    """What happened to the deployed model package version."""
+    approval = outcome.approval
+    if approval is None:
+        if outcome.deployment.model_package_arn is None:
+            return ["  model package: none named by the deployment (pass --execution-arn to approve it)"]
+        return []
+    if approval.version is None:
+        return [f"  FAIL model package: {approval.error}"]
+    v = approval.version
+    return [f"  model package {v.arn} (version {v.version}): {v.status} ({v.approval_description})"]
 
 
 def report_markdown(outcome: SmokeOutcome) -> str:
@@ -213,6 +246,14 @@ def report_markdown(outcome: SmokeOutcome) -> str:
         "|---|---|---|",
         *(f"| {name} | {'pass' if ok else '**FAIL**'} | {_cell(detail)} |" for name, ok, detail in rows),
     ]
+    approval = outcome.approval
+    if approval is not None:
+        text = (
+            f"`{approval.version.arn}` is **{approval.version.status}**: {_cell(approval.version.approval_description)}"
+            if approval.version is not None
+            else f"**not updated**: {_cell(approval.error)}"
+        )
+        out += ["", f"Model package version {text}"]
     back = outcome.rollback
     if back is not None:
         out += ["", f"**Rollback ({back.outcome.replace('_', ' ')}):** {_cell(back.message)}"]
@@ -233,6 +274,12 @@ def publish(outcome: SmokeOutcome, out: Callable[[str], None] = print) -> int:
     back = outcome.rollback
     gha.set_output("smoke_result", "passed" if outcome.passed else "failed")
     gha.set_output("rolled_back_to", back.config_name or "" if back and back.outcome == ROLLED_BACK else "")
+    approval = outcome.approval
+    if approval is not None and approval.version is not None:
+        gha.set_output("model_package_status", approval.version.status)
+    if approval is not None and not approval.ok:
+        gha.error(approval.error, title="Model registry not updated")
+        return 1
     if outcome.passed:
         return 0
     name = outcome.deployment.endpoint_name
@@ -291,7 +338,7 @@ def smoke_deployment(
     # One attempt per call in botocore: the smoke test retries (and counts) transient errors itself.
     runtime = aws.client(clients.session, "sagemaker-runtime", endpoint_url=clients.endpoint_url, max_attempts=1)
     try:
-        return smoke_and_rollback(
+        outcome = smoke_and_rollback(
             clients("sagemaker"),
             runtime,
             deployment,
@@ -304,6 +351,31 @@ def smoke_deployment(
         )
     except (ClientError, BotoCoreError) as exc:
         raise PipelineError(f"smoke test of {deployment.endpoint_name} could not run: {describe_error(exc)}") from None
+    return dataclasses.replace(outcome, approval=decide_version(clients("sagemaker"), outcome, config))
+
+
+def decide_version(sagemaker: Any, outcome: SmokeOutcome, config: PipelineConfig) -> Approval | None:
+    """Approve the deployed version after a passing smoke test; reject it, saying why, otherwise."""
+    from pipeline import registry
+
+    arn = outcome.deployment.model_package_arn
+    if not arn:
+        return None
+    try:
+        if outcome.passed:
+            summary = outcome.result.summary() if outcome.result is not None else "passed"
+            return Approval(
+                registry.approve(
+                    sagemaker,
+                    arn,
+                    f"smoke test of {outcome.deployment.endpoint_name} passed: {summary}",
+                    regression_pct=config.max_regression_pct,
+                )
+            )
+        back = f" Rollback: {outcome.rollback.message}." if outcome.rollback is not None else ""
+        return Approval(registry.reject(sagemaker, arn, f"smoke test failed: {outcome.failure}.{back}"))
+    except (ClientError, BotoCoreError, PipelineError) as exc:
+        return Approval(None, f"could not update model package {arn}: {describe_error(exc)}")
 
 
 def run_smoke(

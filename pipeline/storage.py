@@ -12,6 +12,9 @@ from pipeline.data import Encoding, PreparedData
 from pipeline.errors import PipelineError
 
 ENCODING_KEY = "encoding.json"
+# User metadata on the uploaded CSVs: whether they are synthetic, which the registry records.
+SYNTHETIC_METADATA = "synthetic"
+CHANNEL_FILES = {"train": "train/train.csv", "validation": "validation/validation.csv"}
 
 
 def data_location(config: PipelineConfig) -> tuple[str, str]:
@@ -19,22 +22,24 @@ def data_location(config: PipelineConfig) -> tuple[str, str]:
     return config.bucket, f"{config.prefix}/data"
 
 
-def upload_prepared(prepared: PreparedData, s3: Any, config: PipelineConfig) -> list[str]:
+def upload_prepared(prepared: PreparedData, s3: Any, config: PipelineConfig, *, synthetic: bool) -> list[str]:
     """Upload train/validation CSVs and the encoding where the state machine reads them.
 
-    Returns the S3 URIs written. Fails with a clear message when the bucket is missing or
-    access is denied.
+    ``synthetic`` is stored as the objects' user metadata, so the registry can tell what a model
+    was trained on. Returns the S3 URIs written. Fails with a clear message when the bucket is
+    missing or access is denied.
     """
     bucket, prefix = data_location(config)
     objects = {
-        f"{prefix}/train/train.csv": prepared.csv("train"),
-        f"{prefix}/validation/validation.csv": prepared.csv("validation"),
+        f"{prefix}/{CHANNEL_FILES['train']}": prepared.csv("train"),
+        f"{prefix}/{CHANNEL_FILES['validation']}": prepared.csv("validation"),
         f"{prefix}/{ENCODING_KEY}": prepared.encoding.to_json().encode(),
     }
+    metadata = {SYNTHETIC_METADATA: "true" if synthetic else "false"}
     written = []
     for key, body in objects.items():
         try:
-            s3.put_object(Bucket=bucket, Key=key, Body=body)
+            s3.put_object(Bucket=bucket, Key=key, Body=body, Metadata=metadata)
         except ClientError as exc:
             code = error_code(exc)
             raise PipelineError(

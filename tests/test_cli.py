@@ -7,16 +7,16 @@ import subprocess
 import sys
 
 import pytest
-from statelint.linter import Linter
 
 from pipeline.cli import main
 from pipeline.definition import state_names as names
+from tests.tooling.asl import lint
 
 
 def test_definition_prints_valid_asl(capsys):
     assert main(["definition", "--env", "staging"]) == 0
     out = capsys.readouterr().out
-    assert Linter.validate(json.loads(out)) == []
+    assert lint(json.loads(out)) == []
 
 
 def test_definition_mermaid(capsys):
@@ -30,7 +30,7 @@ def test_definition_stdout_is_only_json_in_a_fresh_process_with_a_cold_and_a_war
     monkeypatch.setenv("PIPELINE_CACHE_DIR", str(tmp_path / "cache"))
     command = [sys.executable, "-m", "pipeline", "definition"]
     cold = subprocess.run(command, capture_output=True, text=True, check=True)
-    assert json.loads(cold.stdout)["StartAt"] == names.TRAIN_MODEL
+    assert json.loads(cold.stdout)["StartAt"] == names.CHECK_RUN_INPUT
     assert sorted(path.parent.name for path in (tmp_path / "cache").rglob("*.json")) == ["definition", "image-uri"]
     warm = subprocess.run(command, capture_output=True, text=True, check=True)
     assert warm.stdout == cold.stdout

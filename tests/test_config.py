@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.config import load_config
+from pipeline.config import environments, find_config_file, load_config, read_config_file
 from pipeline.errors import ConfigError
 
 CONFIG = """
@@ -74,6 +74,19 @@ def test_environment_json_for_tables(config_file):
     assert config.hyperparameters["max_depth"] == 3
 
 
+@pytest.mark.parametrize("environment", environments(read_config_file(find_config_file(None, {}))))
+def test_every_environment_has_a_valid_quality_gate_and_its_own_registry_group(environment):
+    config = load_config(environment, environ={})
+    assert config.max_validation_rmse is not None and config.max_validation_rmse > 0
+    assert 0 <= config.max_regression_pct <= 100
+    assert config.registry_group == config.endpoint_name  # one group per environment
+
+
+def test_a_gate_without_an_absolute_bar_and_a_zero_tolerance_are_allowed(config_file):
+    config = load_config("staging", path=config_file, environ={}, overrides={"max_regression_pct": "0"})
+    assert config.max_validation_rmse is None and config.max_regression_pct == 0.0
+
+
 def test_checked_in_file_has_staging_and_prod():
     staging = load_config("staging", environ={})
     prod = load_config("prod", environ={})
@@ -129,6 +142,19 @@ def test_checked_in_file_has_staging_and_prod():
         (
             {"deployment_max_seconds": "60"},
             "deployment_max_seconds = 60 is out of range (must be between 600 and 14400)",
+        ),
+        ({"max_validation_rmse": "0"}, "max_validation_rmse = 0.0 must be a positive number"),
+        ({"max_validation_rmse": "-5"}, "max_validation_rmse = -5.0 must be a positive number"),
+        ({"max_validation_rmse": "low"}, "max_validation_rmse = 'low' must be a finite number"),
+        ({"max_validation_rmse": "inf"}, "max_validation_rmse = 'inf' must be a finite number"),
+        ({"max_regression_pct": "101"}, "max_regression_pct = 101.0 must be a percentage between 0 and 100"),
+        ({"max_regression_pct": "-1"}, "max_regression_pct = -1.0 must be a percentage between 0 and 100"),
+        ({"max_regression_pct": "ten"}, "max_regression_pct = 'ten' must be a finite number"),
+        ({"model_package_group": "models_of_staging"}, "model_package_group = 'models_of_staging' is not a valid"),
+        ({"model_package_group": "m" * 64}, "model_package_group = '" + "m" * 64 + "' is 64 characters long"),
+        (
+            {"hyperparameters.eval_metric": "mae"},
+            "hyperparameters.eval_metric = 'mae': the quality gate reads validation:rmse",
         ),
     ],
 )

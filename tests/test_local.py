@@ -18,7 +18,7 @@ import xgboost as xgb
 
 from pipeline import data
 from pipeline.config import load_config
-from pipeline.local import LOCAL_OVERRIDES, emulator, emulator_session, predict, run_local
+from pipeline.local import LOCAL_OVERRIDES, emulator, emulator_session, predict, run_local, summary
 from tests.conftest import refused_port
 
 pytestmark = pytest.mark.local
@@ -68,9 +68,50 @@ def test_two_runs_create_then_update_and_serve_the_trained_model(raw, tmp_path):
         assert {"calls", "p50", "p95"} <= set(second.latency_ms)
         assert Path(second.artifacts["model"]).is_file()
 
+        # The gate: the first run had no champion; the second ran against the first, approved.
+        assert first.gate["Champion"]["Found"] is False and first.approval == "Approved"
+        assert second.gate["Champion"]["ModelPackageArn"] == first.model_package
+        assert second.gate["Value"] <= second.gate["Champion"]["Bar"] == pytest.approx(first.gate["Value"] * 1.05)
+        assert (first.model_package[-2:], second.model_package[-2:], second.approval) == ("/1", "/2", "Approved")
+        text = summary(second)
+        assert (
+            f"quality gate: validation:rmse {second.gate['Value']} passed; absolute bar 900.0; champion version 1"
+            in text
+        )
+        assert f"model package: {second.model_package} -> Approved" in text
 
-def run_cli(*args: str, cwd: Path, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PIPELINE_CONFIG": str(Path(__file__).parents[1] / "config" / "pipeline.toml")}
+
+def test_a_weak_model_fails_the_gate_and_exits_1_with_the_metric_and_the_bar(tmp_path):
+    result = run_cli(
+        "--rows",
+        str(ROWS),
+        "--seed",
+        "3",
+        "--set",
+        "hyperparameters.num_round=1",
+        "--work-dir",
+        str(tmp_path / "w"),
+        cwd=tmp_path,
+        timeout=600,  # a bound for a loaded machine; the run itself takes seconds
+    )
+    assert result.returncode == 1, result.stderr
+    assert "failed with Pipeline.QualityGateFailed: validation:rmse 1302." in result.stderr
+    assert "is above max_validation_rmse 900. Nothing was registered or deployed" in result.stderr
+
+
+# The emulator life-cycle tests train on a few hundred rows: a model too weak for the checked-in
+# quality gate (validation:rmse ~1100 > 900), which is not what they test.
+SMALL_DATA_GATE = {"PIPELINE_MAX_VALIDATION_RMSE": "5000"}
+
+
+def run_cli(
+    *args: str, cwd: Path, timeout: float = 120, extra_env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    env = {
+        **os.environ,
+        "PIPELINE_CONFIG": str(Path(__file__).parents[1] / "config" / "pipeline.toml"),
+        **(extra_env or {}),
+    }
     return subprocess.run(
         [sys.executable, "-m", "pipeline", "local", *args],
         cwd=cwd,
@@ -121,7 +162,11 @@ def test_attach_to_nothing_exits_2(tmp_path):
 
 
 def test_second_run_reuses_the_kept_emulator_and_ctrl_c_stops_everything(tmp_path):
-    env = {**os.environ, "PIPELINE_CONFIG": str(Path(__file__).parents[1] / "config" / "pipeline.toml")}
+    env = {
+        **os.environ,
+        "PIPELINE_CONFIG": str(Path(__file__).parents[1] / "config" / "pipeline.toml"),
+        **SMALL_DATA_GATE,
+    }
     process = subprocess.Popen(
         [sys.executable, "-u", "-m", "pipeline", "local", "--keep", "--rows", "500", "--work-dir", str(tmp_path / "w")],
         cwd=tmp_path,
@@ -144,7 +189,7 @@ def test_second_run_reuses_the_kept_emulator_and_ctrl_c_stops_everything(tmp_pat
         assert (tmp_path / "w" / "emulator-url").read_text().strip() == f"http://127.0.0.1:{port}"
 
         # Running the command again (same work folder) reuses that emulator: the update path.
-        second = run_cli("--rows", "500", "--work-dir", str(tmp_path / "w"), cwd=tmp_path)
+        second = run_cli("--rows", "500", "--work-dir", str(tmp_path / "w"), cwd=tmp_path, extra_env=SMALL_DATA_GATE)
         assert second.returncode == 0, second.stdout + second.stderr
         assert f"reusing the one an earlier --keep run left at http://127.0.0.1:{port}" in second.stdout
         assert "exists, so this run takes the update path" in second.stdout
@@ -169,7 +214,11 @@ def test_kept_emulator_started_in_the_background_stops_on_sigint_and_sigterm(tmp
     def like_a_background_job() -> None:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
 
-    env = {**os.environ, "PIPELINE_CONFIG": str(Path(__file__).parents[1] / "config" / "pipeline.toml")}
+    env = {
+        **os.environ,
+        "PIPELINE_CONFIG": str(Path(__file__).parents[1] / "config" / "pipeline.toml"),
+        **SMALL_DATA_GATE,
+    }
     process = subprocess.Popen(
         [sys.executable, "-u", "-m", "pipeline", "local", "--keep", "--rows", "100", "--work-dir", str(tmp_path / "w")],
         cwd=tmp_path,

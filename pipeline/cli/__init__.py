@@ -11,12 +11,12 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 
-from pipeline.cli import bootstrap, data, definition, deploy, local, run, smoke
+from pipeline.cli import bootstrap, cost, data, definition, deploy, doctor, local, models, run, smoke, teardown
 from pipeline.cli.common import ArgumentParser
 from pipeline.errors import PipelineError
 
 # The commands, in the order --help lists them.
-COMMANDS = (definition, data, deploy, run, smoke, local, bootstrap)
+COMMANDS = (definition, data, deploy, run, smoke, models, local, bootstrap, doctor, cost, teardown)
 
 
 def build_parser() -> ArgumentParser:

@@ -41,16 +41,21 @@ def handle(args: argparse.Namespace) -> int:
     from botocore.exceptions import ClientError
 
     from pipeline import github_actions
+    from pipeline.cli.cost import cost_lines
     from pipeline.commit import resolve_commit
     from pipeline.deploy import deploy_state_machine, plan_deployment, rollback_alias
 
     config = config_from_args(args)
-    sfn = clients_from_args(config, args)("stepfunctions")
+    clients = clients_from_args(config, args)
+    sfn = clients("stepfunctions")
     try:
         if args.plan:
             plan = plan_deployment(config, sfn)
             print(plan.text, end="")
-            github_actions.append_summary(plan_summary(config, plan))
+            costs = cost_lines(config, clients)
+            for line in costs:
+                print(line)
+            github_actions.append_summary(plan_summary(config, plan, costs))
             github_actions.set_output("changes", "true" if plan.changes else "false")
             return 0
         if args.rollback:
@@ -70,7 +75,13 @@ def handle(args: argparse.Namespace) -> int:
     return 0
 
 
-def plan_summary(config: PipelineConfig, plan: Plan) -> str:
-    """The job summary of ``deploy --plan``: the diff in a code block."""
-    title = f"### Deploy plan: {config.state_machine_name} ({config.environment})\n\n"
-    return title + f"```diff\n{plan.text}```\n"
+def plan_summary(config: PipelineConfig, plan: Plan, costs: list[str] | None = None) -> str:
+    """The job summary of ``deploy --plan``: synthetic data first when configured, the diff, the costs."""
+    from pipeline.training_data import synthetic_notice
+
+    notice = synthetic_notice(config)
+    title = (
+        f"{notice}\n\n" if notice else ""
+    ) + f"### Deploy plan: {config.state_machine_name} ({config.environment})\n\n"
+    cost_text = "".join(f"- {line}\n" for line in costs or [])
+    return title + f"```diff\n{plan.text}```\n" + (f"\n{cost_text}" if cost_text else "")

@@ -61,7 +61,15 @@ def handle(args: argparse.Namespace) -> int:
         signal.signal(stop_signal, interrupt)
     attach = args.attach or kept_emulator(work_dir, out)
     with emulator(args.port, attach, out) as url:
-        result = run_local(config, endpoint_url=url, work_dir=work_dir, raw=raw, out=out, timeout_seconds=args.timeout)
+        result = run_local(
+            config,
+            endpoint_url=url,
+            work_dir=work_dir,
+            raw=raw,
+            out=out,
+            timeout_seconds=args.timeout,
+            synthetic=not args.data,
+        )
         out(summary(result))
         sys.stdout.flush()
         if args.keep and not attach:

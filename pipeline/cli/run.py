@@ -36,8 +36,14 @@ def register(commands: Any) -> None:
         help="seconds to follow the execution (default: the configured execution_timeout_seconds)",
     )
     parser.add_argument("--poll-seconds", type=float, default=2.0, help="first history poll interval (default: 2)")
-    parser.add_argument("--upload-data", action="store_true", help="prepare and upload the training data first")
-    parser.add_argument("--data", default=None, help="a real Big Mart Train.csv to upload (implies --upload-data)")
+    parser.add_argument(
+        "--upload-data",
+        action="store_true",
+        help="prepare and upload the configured training data first (training_data: a Train.csv path, s3, synthetic)",
+    )
+    parser.add_argument(
+        "--data", default=None, help="a Big Mart Train.csv to upload instead of training_data (implies --upload-data)"
+    )
     parser.set_defaults(handler=handle)
 
 
@@ -45,33 +51,43 @@ def handle(args: argparse.Namespace) -> int:
     """Upload data, start or attach, follow, report; 0 when the execution succeeded, else 1."""
     from botocore.exceptions import ClientError
 
-    from pipeline import github_actions
+    from pipeline import github_actions, training_data
     from pipeline.commit import resolve_commit
     from pipeline.definition import build_definition, run_id_for_commit
     from pipeline.definition.names import Output
     from pipeline.deploy import alias_arn
     from pipeline.follow import follow_execution
+    from pipeline.provenance import lineage_input
     from pipeline.report import failure_lines, summary_markdown, write_outputs
     from pipeline.run import run_attempt, start_execution, upload_data
 
     if args.poll_seconds <= 0:
         raise UsageError(f"--poll-seconds {args.poll_seconds} must be above 0")
     config = config_from_args(args)
-    run_id = run_id_for_commit(resolve_commit(args.commit) or "", run_attempt(args.attempt))
+    commit = resolve_commit(args.commit) or ""
+    run_id = run_id_for_commit(commit, run_attempt(args.attempt))
     timeout = args.timeout or config.execution_timeout_seconds
     clients = clients_from_args(config, args)
     sfn = clients("stepfunctions")
     try:
         if args.upload_data or args.data:
             upload_data(config, clients("s3"), args.data)
-        arn = start_execution(config, sfn, run_id=run_id, target_arn=alias_arn(config), name=run_id)
+        # The commit and the data's ETags and versions, which the registry records.
+        lineage = lineage_input(clients("s3"), config, commit)
+        arn = start_execution(config, sfn, run_id=run_id, target_arn=alias_arn(config), name=run_id, lineage=lineage)
         with github_actions.group(f"execution {run_id}"):
             result = follow_execution(sfn, arn, timeout_seconds=timeout, poll_seconds=args.poll_seconds)
     except ClientError as exc:
         raise aws_failure(exc) from None
     write_outputs(result)
     title = f"Pipeline run {run_id} ({config.environment})"
-    github_actions.append_summary(summary_markdown(result, build_definition(config), title, timeout))
+    notice = "" if args.data else training_data.synthetic_notice(config)
+    summary = summary_markdown(result, build_definition(config), title, timeout)
+    github_actions.append_summary(f"{notice}\n\n{summary}" if notice else summary)
+    if notice:
+        github_actions.warning(
+            'this run trained on synthetic data (training_data = "synthetic")', title="synthetic data"
+        )
     if result.succeeded:
         output = result.output or {}
         endpoint = output.get(Output.ENDPOINT, config.endpoint_name)

@@ -1,4 +1,4 @@
-"""Build the Step Functions state machine from its stages: train -> save model -> configure -> deploy.
+"""Build the Step Functions state machine from its stages: train -> gate -> register -> save -> deploy.
 
 Each stage is one module in ``pipeline.definition.stages`` with ``build(ctx) -> Stage``; this
 module chains them in order (every exit of a stage goes on to the next stage's entry) and wraps
@@ -18,12 +18,22 @@ from stepfunctions.steps.states import Graph
 
 from pipeline.config import PipelineConfig
 from pipeline.definition.context import Stage, StageContext, partition
-from pipeline.definition.names import INPUT_KEYS
-from pipeline.definition.stages import check_deployment, configure_endpoint, deploy_endpoint, save_model, train
+from pipeline.definition.names import INPUT_KEYS, LINEAGE_KEYS
+from pipeline.definition.stages import (
+    check_deployment,
+    configure_endpoint,
+    deploy_endpoint,
+    quality_gate,
+    register_model,
+    save_model,
+    train,
+)
 
 # The stages in order. A new stage: one module in stages/ and one entry here.
 STAGES: tuple[Callable[[StageContext], Stage], ...] = (
     train.build,
+    quality_gate.build,
+    register_model.build,
     save_model.build,
     configure_endpoint.build,
     deploy_endpoint.build,
@@ -53,8 +63,9 @@ def graph(config: PipelineConfig) -> Graph:
         Chain([stages[0].entry]),
         timeout_seconds=config.execution_timeout_seconds,
         comment=(
-            f"Big Mart sales model ({config.environment}): train XGBoost, save the model, configure and "
-            f"deploy endpoint {config.endpoint_name}. Input: {', '.join(INPUT_KEYS)}."
+            f"Big Mart sales model ({config.environment}): train XGBoost, gate it on validation:rmse, "
+            f"register it in {config.registry_group}, save the model, configure and deploy endpoint "
+            f"{config.endpoint_name}. Input: {', '.join(INPUT_KEYS + LINEAGE_KEYS)}."
         ),
     )
 

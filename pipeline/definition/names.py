@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, timezone
+from typing import Any
 
 from pipeline.config import MAX_RUN_ID_LENGTH, PipelineConfig
 from pipeline.errors import UsageError
@@ -11,8 +12,10 @@ from pipeline.validation import sagemaker_name
 
 RUN_ID = re.compile(r"^[a-z0-9](-?[a-z0-9])*$")
 COMMIT_SHA = re.compile(r"^[0-9a-f]{7,40}$")
-# The keys of the execution input, in the order they are written.
+# The keys of the execution input, in the order they are written: the per-run names, then the
+# lineage the registry records (pipeline.provenance): the commit and the data objects.
 INPUT_KEYS = ("TrainingJobName", "ModelName", "EndpointConfigName")
+LINEAGE_KEYS = ("Commit", "Data")
 
 
 def run_id_for_commit(commit_sha: str, attempt: int | str) -> str:
@@ -46,8 +49,9 @@ def check_run_id(run_id: str) -> str:
     return run_id
 
 
-def execution_input(config: PipelineConfig, run_id: str) -> dict[str, str]:
-    """The execution input of one run: unique SageMaker names, each <= 63 characters."""
+def execution_input(config: PipelineConfig, run_id: str, lineage: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The execution input of one run: unique SageMaker names (each <= 63 characters), then
+    ``lineage`` (``Commit`` and ``Data``, from :func:`pipeline.provenance.lineage_input`)."""
     check_run_id(run_id)
     base = f"{config.endpoint_name}-{run_id}"
     names = {
@@ -59,7 +63,12 @@ def execution_input(config: PipelineConfig, run_id: str) -> dict[str, str]:
         problem = sagemaker_name(name)
         if problem:  # config validation makes this unreachable; keep the guarantee local
             raise UsageError(f"{key} {name!r} {problem}")
-    return names
+    if lineage is not None:
+        missing = [key for key in LINEAGE_KEYS if key not in lineage]
+        if missing:
+            raise UsageError(f"execution input lineage lacks {', '.join(missing)}")
+        return {**names, **{key: lineage[key] for key in LINEAGE_KEYS}}
+    return dict(names)
 
 
 class Output:
@@ -70,4 +79,6 @@ class Output:
     MODEL = "ModelName"
     TRAINING_JOB = "TrainingJobName"
     MODEL_ARTIFACTS = "ModelArtifacts"
+    MODEL_PACKAGE = "ModelPackageArn"
+    QUALITY_GATE = "QualityGate"
     PREVIOUS_ENDPOINT = "PreviousEndpoint"

@@ -6,7 +6,77 @@ changes here and in the golden files, nowhere else.
 
 from __future__ import annotations
 
+CHECK_RUN_INPUT = "Check run input"
+RUN_INPUT_INCOMPLETE = "Run input is incomplete"
 TRAIN_MODEL = "Train model"
+
+# Quality gate: the champion (what the endpoint serves now), then the metric against the bars.
+QUALITY_GATE_STAGE = "Quality gate"
+FIND_CHAMPION_STAGE = "Find champion"
+FIND_SERVING_ENDPOINT = "Find serving endpoint"
+SERVING_ENDPOINT_MISSING = "Serving endpoint missing?"
+WAIT_FOR_CHAMPION = "Wait to look up the champion"
+FIRST_DEPLOY = "First deploy"
+ENDPOINT_HAS_CONFIG = "Endpoint has a config?"
+ENDPOINT_HAS_NO_CONFIG = "Endpoint has no config"
+FIND_SERVING_MODEL = "Find serving model"
+FIND_SERVING_VERSION = "Find serving model's version"
+SERVING_MODEL_FROM_REGISTRY = "Serving model from the registry?"
+SERVING_MODEL_NOT_REGISTERED = "Serving model not from the registry"
+READ_CHAMPION = "Read champion version"
+CHAMPION_HAS_METADATA = "Champion has metadata?"
+CHAMPION_OURS = "Champion written by this pipeline?"
+CHAMPION_NOT_TRUSTED = "Champion not trusted"
+CHAMPION_BAR_FOR_PCT = "Champion bar for this percentage?"
+CHAMPION_BAR_RECORDED = "Champion bar: recorded at approval"
+CHAMPION_BAR_OWN_METRIC = "Champion bar: its own metric"
+READ_METRIC = "Read validation metric"
+QUALITY_GATE = "Quality gate"
+COMPARE_WITH_CHAMPION = "Compare with the champion"
+NO_METRIC = "No validation metric"
+ABOVE_ABSOLUTE_BAR = "Above the absolute bar"
+WORSE_THAN_CHAMPION = "Worse than the champion"
+GATE_PASSED = "Quality gate passed"
+
+# Registry: the artifact copied with its SHA-256, the group, the version.
+REGISTER_STAGE = "Register model"
+COPY_ARTIFACT = "Copy model artifact"
+FIND_GROUP = "Find model package group"
+GROUP_MISSING = "Model package group missing?"
+CREATE_GROUP = "Create model package group"
+REGISTER_MODEL = "Register model"
+
+# The states the gate and the registry add (benchmarks/bench_gate.py measures them).
+GATE_AND_REGISTRY_STATES = (
+    CHECK_RUN_INPUT,
+    FIND_SERVING_ENDPOINT,
+    SERVING_ENDPOINT_MISSING,
+    WAIT_FOR_CHAMPION,
+    FIRST_DEPLOY,
+    ENDPOINT_HAS_CONFIG,
+    ENDPOINT_HAS_NO_CONFIG,
+    FIND_SERVING_MODEL,
+    FIND_SERVING_VERSION,
+    SERVING_MODEL_FROM_REGISTRY,
+    SERVING_MODEL_NOT_REGISTERED,
+    READ_CHAMPION,
+    CHAMPION_HAS_METADATA,
+    CHAMPION_OURS,
+    CHAMPION_NOT_TRUSTED,
+    CHAMPION_BAR_FOR_PCT,
+    CHAMPION_BAR_RECORDED,
+    CHAMPION_BAR_OWN_METRIC,
+    READ_METRIC,
+    QUALITY_GATE,
+    COMPARE_WITH_CHAMPION,
+    GATE_PASSED,
+    COPY_ARTIFACT,
+    FIND_GROUP,
+    GROUP_MISSING,
+    CREATE_GROUP,
+    REGISTER_MODEL,
+)
+
 SAVE_MODEL = "Save model"
 CONFIGURE_ENDPOINT = "Configure endpoint"
 
@@ -42,6 +112,11 @@ DEPLOY_STAGE = "Deploy"
 # The states a happy first run (no endpoint yet) works through, in order.
 FIRST_RUN_STAGES = (
     TRAIN_MODEL,
+    FIND_SERVING_ENDPOINT,
+    COPY_ARTIFACT,
+    FIND_GROUP,
+    CREATE_GROUP,
+    REGISTER_MODEL,
     SAVE_MODEL,
     CONFIGURE_ENDPOINT,
     FIND_ENDPOINT,

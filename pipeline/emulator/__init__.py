@@ -28,6 +28,7 @@ from pipeline.emulator.faults import (  # noqa: E402
     FaultPlan,
     InvokeFault,
     TrainingFailure,
+    TrainingLog,
     UpdateRollback,
 )
 from pipeline.emulator.hooks import ModelHost, Trainer  # noqa: E402
@@ -55,6 +56,7 @@ __all__ = [
     "Trainer",
     "TrainingFailed",
     "TrainingFailure",
+    "TrainingLog",
     "UpdateRollback",
     "check_moto_compatibility",
 ]

@@ -39,6 +39,9 @@ INTERNALS: tuple[tuple[str, str, tuple[str, ...] | None], ...] = (
     ("moto.stepfunctions.parser.asl.utils.boto_client", "boto_client_for", None),
     # The CloudFormation patch is applied when moto first loads that backend (see below).
     ("moto.backends", "_import_backend", ("module_name", "backends_name")),
+    # SageMaker quotas (pipeline.emulator.quotas).
+    ("moto.servicequotas.responses", "ServiceQuotasResponse.list_aws_default_service_quotas", ("self",)),
+    ("moto.servicequotas.models", "servicequotas_backends", None),
     # stop_running_executions aborts executions through these.
     ("moto.stepfunctions.parser.models", "stepfunctions_parser_backends", None),
     ("moto.stepfunctions.parser.utils", "TMP_THREADS", None),
@@ -100,6 +103,14 @@ INTERNALS: tuple[tuple[str, str, tuple[str, ...] | None], ...] = (
     ("moto.sagemaker.models", "SageMakerModelBackend.delete_endpoint", ("self", "endpoint_name")),
     ("moto.sagemaker.models", "SageMakerModelBackend.list_endpoints", None),
     ("moto.sagemaker.models", "FakeEndpoint.__init__", None),
+    # The model registry (pipeline.emulator.registry).
+    ("moto.sagemaker.models", "SageMakerModelBackend.create_model", None),
+    ("moto.sagemaker.models", "SageMakerModelBackend.create_model_package_group", None),
+    ("moto.sagemaker.models", "SageMakerModelBackend.create_model_package", None),
+    ("moto.sagemaker.models", "SageMakerModelBackend.update_model_package", None),
+    ("moto.sagemaker.models", "SageMakerModelBackend.describe_model_package", ("self", "model_package_name")),
+    ("moto.sagemaker.models", "ModelPackage.gen_response_object", None),
+    ("moto.sagemaker.utils", "arn_formatter", None),
     ("moto.sagemaker.responses", "SageMakerResponse.create_training_job", None),
     ("moto.sagemakerruntime.responses", "SageMakerRuntimeResponse.invoke_endpoint", ("self",)),
     ("moto.core.responses", "BaseResponse.call_action", ("self",)),

@@ -15,6 +15,7 @@ from moto.sagemaker.exceptions import ValidationError
 from moto.sagemaker.models import FakeEndpoint, FakeEndpointConfig
 
 from pipeline.emulator import runtime as rt
+from pipeline.emulator.registry import package_model_data_url
 
 # Statuses in which the endpoint answers InvokeEndpoint (the old fleet serves during updates).
 SERVING_STATUSES = frozenset({"InService", "Updating", "SystemUpdating", "RollingBack", "UpdateRollbackFailed"})
@@ -47,10 +48,12 @@ def _config(backend: Any, config_name: str) -> dict[str, Any]:
 
 
 def model_data_url(backend: Any, config_name: str) -> str:
-    """Config -> first production variant -> model -> PrimaryContainer.ModelDataUrl."""
+    """Config -> first production variant -> model -> PrimaryContainer.ModelDataUrl (or its package's)."""
     variant = _config(backend, config_name)["ProductionVariants"][0]
     model = backend._models[variant["ModelName"]]
     container = model.primary_container or (model.containers or [{}])[0]
+    if container.get("ModelPackageName") and not container.get("ModelDataUrl"):
+        return package_model_data_url(backend, container["ModelPackageName"])
     return container.get("ModelDataUrl", "")
 
 

@@ -159,10 +159,29 @@ class InvokeFault(_Fault):
             raise FaultSpecError(f"invoke behaviour must be one of {INVOKE_BEHAVIOURS}, got {self.behaviour!r}")
 
 
-Fault = CallError | CallDelay | TrainingFailure | EndpointCreateFailure | UpdateRollback | InvokeFault
+@dataclass
+class TrainingLog(_Fault):
+    """Without a trainer, jobs matching ``job`` log ``lines`` instead of the placeholder's.
+
+    The lines are what the built-in algorithm prints (``[99]\\ttrain-rmse:10.5\\tvalidation-rmse:12.1``);
+    the job's FinalMetricDataList is read from them with the image's metric definitions.
+    """
+
+    lines: list[str]
+    job: str = "*"
+    kind = "training_log"
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if not isinstance(self.lines, list) or not all(isinstance(line, str) for line in self.lines):
+            raise FaultSpecError(f"training_log lines must be a list of strings, got {self.lines!r}")
+
+
+Fault = CallError | CallDelay | TrainingFailure | EndpointCreateFailure | UpdateRollback | InvokeFault | TrainingLog
 _F = TypeVar("_F", bound=Fault)
 FAULT_KINDS: dict[str, type] = {
-    cls.kind: cls for cls in (CallError, CallDelay, TrainingFailure, EndpointCreateFailure, UpdateRollback, InvokeFault)
+    cls.kind: cls
+    for cls in (CallError, CallDelay, TrainingFailure, EndpointCreateFailure, UpdateRollback, InvokeFault, TrainingLog)
 }
 
 
@@ -237,6 +256,10 @@ class FaultPlan:
     def training_failure(self, job_name: str) -> TrainingFailure | None:
         """How this training job should fail, if it should."""
         return self._first(TrainingFailure, lambda f: fnmatch.fnmatchcase(job_name, f.job))
+
+    def training_log(self, job_name: str) -> TrainingLog | None:
+        """The log a placeholder training job prints instead of the default one, if any."""
+        return self._first(TrainingLog, lambda f: fnmatch.fnmatchcase(job_name, f.job))
 
     def endpoint_create_failure(self, endpoint_name: str) -> EndpointCreateFailure | None:
         """How this endpoint creation should fail, if it should."""

@@ -11,8 +11,9 @@ class Trainer(Protocol):
     Called with the CreateTrainingJob request (TrainingJobName, HyperParameters,
     InputDataConfig, OutputDataConfig, ...) and an S3 client on the emulator. It must write
     ``<S3OutputPath>/<TrainingJobName>/output/model.tar.gz``; raising
-    ``pipeline.emulator.TrainingFailed(reason)`` ends the job Failed with that reason. Whatever
-    it returns is ignored.
+    ``pipeline.emulator.TrainingFailed(reason)`` ends the job Failed with that reason. What it
+    returns may have a ``log`` (the algorithm's output lines): the job's FinalMetricDataList is
+    read from it with the image's metric definitions, as SageMaker reads CloudWatch Logs.
     """
 
     def __call__(self, request: dict[str, Any], s3_client: Any) -> object: ...

@@ -16,6 +16,7 @@ from moto.core.responses import ActionResult, BaseResponse, EmptyResult
 from moto.sagemaker.models import SageMakerModelBackend
 from moto.sagemaker.responses import SageMakerResponse
 from moto.sagemakerruntime.responses import SageMakerRuntimeResponse
+from moto.servicequotas.responses import ServiceQuotasResponse
 from moto.stepfunctions.parser.asl.component.common.error_name import error_equals_decl
 from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
 from moto.stepfunctions.parser.asl.component.state.exec.state_task import state_task_factory
@@ -29,7 +30,18 @@ from moto.stepfunctions.parser.models import StepFunctionsParserBackend
 from moto.stepfunctions.responses import StepFunctionResponse
 from moto.sts.models import STSBackend
 
-from pipeline.emulator import call_faults, credentials, endpoints, invoke, sfn_engine, sfn_lists, training
+from pipeline.emulator import (
+    call_faults,
+    credentials,
+    endpoints,
+    invoke,
+    quotas,
+    registry,
+    registry_deletes,
+    sfn_engine,
+    sfn_lists,
+    training,
+)
 from pipeline.emulator import runtime as rt
 from pipeline.emulator.compat import CLOUDFORMATION_INTERNALS, check_moto_compatibility
 
@@ -164,8 +176,15 @@ def install() -> None:
         _wrap(SageMakerModelBackend, "describe_endpoint", endpoints.describe_endpoint)
         _wrap(SageMakerModelBackend, "delete_endpoint", endpoints.delete_endpoint)
         _wrap(SageMakerModelBackend, "list_endpoints", endpoints.list_endpoints)
+        _wrap(SageMakerModelBackend, "create_model", registry.create_model)
+        _wrap(SageMakerModelBackend, "create_model_package_group", registry.create_model_package_group)
+        _wrap(SageMakerModelBackend, "create_model_package", registry.create_model_package)
+        _wrap(SageMakerModelBackend, "update_model_package", registry.update_model_package)
         SageMakerResponse.update_endpoint = _sagemaker_update_endpoint  # type: ignore[attr-defined]
         SageMakerResponse.stop_training_job = _sagemaker_stop_training_job  # type: ignore[attr-defined]
+        # Model registry deletions (teardown), which moto lacks.
+        SageMakerResponse.delete_model_package = registry_deletes.delete_model_package  # type: ignore[attr-defined]
+        SageMakerResponse.delete_model_package_group = registry_deletes.delete_model_package_group  # type: ignore[attr-defined]
         # SageMaker Runtime and fault injection for every service.
         _wrap(SageMakerRuntimeResponse, "invoke_endpoint", invoke.invoke_endpoint)
         _wrap(BaseResponse, "call_action", call_faults.call_action)
@@ -176,6 +195,10 @@ def install() -> None:
         import moto.backends
 
         _wrap(moto.backends, "_import_backend", import_backend_then_patch)
+        # Service Quotas: SageMaker's per-instance-type quotas (doctor reads them), like the
+        # CloudFormation outputs above also without an active emulator (moto has none to keep).
+        _wrap(ServiceQuotasResponse, "list_aws_default_service_quotas", quotas.list_aws_default_service_quotas)
+        ServiceQuotasResponse.list_service_quotas = quotas.list_service_quotas  # type: ignore[attr-defined]
         _installed = True
     if "moto.cloudformation.models" in sys.modules:
         patch_cloudformation()

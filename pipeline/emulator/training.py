@@ -17,8 +17,12 @@ from moto.sagemaker.exceptions import ResourceInUseException, ValidationError
 
 from pipeline.emulator import runtime as rt
 from pipeline.emulator.errors import TrainingFailed
+from pipeline.emulator.metrics import final_metrics, metric_definitions
 
 PLACEHOLDER_NOTE = b"Placeholder model written by the embedded AWS emulator (no trainer configured).\n"
+# What a placeholder job "prints": one evaluation round in the built-in algorithm's format, so
+# its FinalMetricDataList has train:rmse and validation:rmse (replace it with a training_log fault).
+PLACEHOLDER_LOG = ("[0]\ttrain-rmse:500.00000\tvalidation-rmse:600.00000",)
 
 
 @dataclass
@@ -29,6 +33,7 @@ class TrainingRun:
     request: dict[str, Any]
     outcome: tuple[str, str | None] | None = None  # (final status, FailureReason) once known
     stop_requested: bool = False
+    log: tuple[str, ...] = ()  # the algorithm's output, which SageMaker's metric regexes read
 
 
 def _key(backend: Any, name: str) -> tuple[str, str, str]:
@@ -78,11 +83,16 @@ def _run(run: TrainingRun, region: str) -> None:
         s3 = runtime.s3_client_factory(region)
         _check_inputs(request, s3)
         if runtime.trainer is not None:
-            runtime.trainer(copy.deepcopy(request), s3)
+            produced = runtime.trainer(copy.deepcopy(request), s3)
+            log = tuple(getattr(produced, "log", ()) or ())
         else:
             bucket, prefix = _split_s3(request["OutputDataConfig"]["S3OutputPath"])
             key = "/".join(p for p in (prefix.rstrip("/"), request["TrainingJobName"], "output", "model.tar.gz") if p)
             s3.put_object(Bucket=bucket, Key=key, Body=placeholder_model_tar())
+            fault = runtime.faults.training_log(request["TrainingJobName"])
+            log = tuple(fault.lines) if fault is not None else PLACEHOLDER_LOG
+        with runtime.lock:
+            run.log = log
         outcome: tuple[str, str | None] = ("Completed", None)
     except TrainingFailed as exc:
         outcome = ("Failed", exc.reason)
@@ -108,7 +118,11 @@ def create_training_job(original: Any, backend: Any, **kwargs: Any) -> Any:
         )
     spec = copy.deepcopy(kwargs.get("algorithm_specification") or {})
     job = original(backend, **kwargs)
-    # moto adds made-up metric definitions; AWS echoes the request.
+    # moto adds made-up metric definitions; AWS echoes the request and, for a built-in
+    # algorithm's image, adds the image's own definitions.
+    definitions = metric_definitions(spec.get("TrainingImage", ""))
+    if definitions and not spec.get("MetricDefinitions"):
+        spec["MetricDefinitions"] = definitions
     job.algorithm_specification = spec
     # AWS answers KmsKeyId "" when the request named no key (S3's default key encrypts the
     # output); the SageMaker SDK's Estimator.attach reads it unguarded.
@@ -193,6 +207,8 @@ def _finish(job: Any, run: TrainingRun, status: str, reason: str | None) -> None
     job.billable_time_in_seconds = seconds
     if status == "Completed":
         job.model_artifacts = run.artifacts  # type: ignore[attr-defined]
+        image = run.request.get("AlgorithmSpecification", {}).get("TrainingImage", "")
+        job.final_metric_data_list = final_metrics(metric_definitions(image), run.log, end) or None
     else:
         job.failure_reason = reason if reason is not None else "Training job stopped by request"
 

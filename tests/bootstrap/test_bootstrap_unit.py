@@ -140,9 +140,21 @@ def test_the_change_set_is_polled_until_ready_then_printed_and_executed(stubbed:
     assert result.status == "updated" and result.github_variables == {"PIPELINE_DEPLOY_ROLE_ARN": "arn:r"}
     assert result.changes == (bs.ResourceChange("Modify", "DeployRole", "AWS::IAM::Role", "False"),)
     lines = printed.splitlines()
-    assert lines[1].split() == ["Action", "Logical", "id", "Type", "Replacement"]
-    assert lines[2].split() == ["Modify", "DeployRole", "AWS::IAM::Role", "False"]
+    header = next(i for i, line in enumerate(lines) if line.startswith("Change set "))
+    assert lines[header + 1].split() == ["Action", "Logical", "id", "Type", "Replacement"]
+    assert lines[header + 2].split() == ["Modify", "DeployRole", "AWS::IAM::Role", "False"]
     assert printed.index("Modify") < printed.index("Executing")
+    # The wait says its bound first, then each status once, with the time it took.
+    assert "Waiting for change set bootstrap-test (at most 30 min, checking every 7 s) ..." in lines
+    statuses = [line.split()[-1] for line in lines if line.strip().endswith(("PENDING", "PROGRESS", "COMPLETE"))]
+    assert statuses == [
+        "CREATE_PENDING",
+        "CREATE_IN_PROGRESS",
+        "CREATE_COMPLETE",
+        "UPDATE_IN_PROGRESS",
+        "UPDATE_COMPLETE_CLEANUP_IN_PROGRESS",
+        "UPDATE_COMPLETE",
+    ]
 
 
 def test_a_rolled_back_update_fails_with_the_failed_resources(stubbed: tuple[Any, Stubber]) -> None:
@@ -206,6 +218,8 @@ def test_a_rejected_change_set_is_reported(stubbed: tuple[Any, Stubber]) -> None
     client, stubber = stubbed
     stubber.add_client_error("describe_stacks", "ValidationError", f"Stack with id {STACK} does not exist")
     stubber.add_client_error("create_change_set", "InsufficientCapabilitiesException", "Requires capabilities")
+    # Nothing was left behind (no REVIEW_IN_PROGRESS stack), so nothing is deleted.
+    stubber.add_client_error("describe_stacks", "ValidationError", f"Stack with id {STACK} does not exist")
     with pytest.raises(PipelineError, match=r"rejected the change set.*Requires capabilities"):
         run(client)
 

@@ -255,6 +255,23 @@ def test_the_workflow_role_reaches_exactly_the_run_s_resources(deployed: Deploye
             docs, f"sagemaker:{action}", run[kind], {"sagemaker:InstanceTypes": [*wanted, "ml.p5.48xlarge"]}
         )
         assert not policy_allows(docs, f"sagemaker:{action}", run[kind])
+    # The gate's champion lookup and the registry, scoped to this environment's group and names.
+    assert policy_allows(docs, "sagemaker:DescribeEndpointConfig", run["endpoint-config"])
+    assert policy_allows(docs, "sagemaker:DescribeModel", run["model"])
+    group = f"{SAGEMAKER}:model-package-group/big-mart-staging"
+    version = f"{SAGEMAKER}:model-package/big-mart-staging/7"
+    for action in ("CreateModelPackageGroup", "DescribeModelPackageGroup", "CreateModelPackage", "AddTags"):
+        assert policy_allows(docs, f"sagemaker:{action}", group), action
+        assert not policy_allows(docs, f"sagemaker:{action}", f"{SAGEMAKER}:model-package-group/big-mart-prod")
+    for action in ("CreateModelPackage", "DescribeModelPackage"):
+        assert policy_allows(docs, f"sagemaker:{action}", version), action
+        assert not policy_allows(docs, f"sagemaker:{action}", f"{SAGEMAKER}:model-package/big-mart-prod/7")
+    assert not policy_allows(docs, "sagemaker:UpdateModelPackage", version)  # approval is the CI job's
+    prefix = f"arn:aws:s3:::big-mart-pipeline-staging-{ACCOUNT}/sagemaker/big-mart-pipeline"
+    assert policy_allows(docs, "s3:GetObject", f"{prefix}/output/job/output/model.tar.gz")
+    assert policy_allows(docs, "s3:PutObject", f"{prefix}/registry/job/model.tar.gz")
+    assert not policy_allows(docs, "s3:PutObject", f"{prefix}/output/job/output/model.tar.gz")
+    assert not policy_allows(docs, "s3:GetObject", f"{prefix}/data/train/train.csv")
     rule = f"arn:aws:events:{REGION}:{ACCOUNT}:rule/StepFunctionsGetEventsForSageMakerTrainingJobsRule"
     for action in ("events:PutTargets", "events:PutRule", "events:DescribeRule"):
         assert policy_allows(docs, action, rule)
@@ -303,6 +320,10 @@ def test_the_deploy_role_can_deploy_run_and_smoke_test_only_this_pipeline(deploy
         deployed.result.outputs["SageMakerRoleArn"],
         {"iam:PassedToService": "states.amazonaws.com"},
     )
+    version = f"{SAGEMAKER}:model-package/big-mart-staging/3"
+    for action in ("DescribeModelPackage", "UpdateModelPackage"):
+        assert policy_allows(docs, f"sagemaker:{action}", version), action
+        assert not policy_allows(docs, f"sagemaker:{action}", f"{SAGEMAKER}:model-package/big-mart-prod/3")
     endpoint = f"{SAGEMAKER}:endpoint/big-mart-staging"
     for action in ("DescribeEndpoint", "UpdateEndpoint", "InvokeEndpoint"):
         assert policy_allows(docs, f"sagemaker:{action}", endpoint), action
@@ -330,6 +351,9 @@ def test_the_sagemaker_role_reads_data_writes_output_and_pulls_the_image(deploye
     assert policy_allows(docs, "s3:GetObject", f"{prefix}/output/job/output/model.tar.gz")
     assert policy_allows(docs, "s3:PutObject", f"{prefix}/output/job/output/model.tar.gz")
     assert not policy_allows(docs, "s3:PutObject", f"{prefix}/data/train/train.csv")
+    # Endpoints serve the registered copy; only the state machine writes it.
+    assert policy_allows(docs, "s3:GetObject", f"{prefix}/registry/job/model.tar.gz")
+    assert not policy_allows(docs, "s3:PutObject", f"{prefix}/registry/job/model.tar.gz")
     assert policy_allows(docs, "s3:ListBucket", bucket, {"s3:prefix": "sagemaker/big-mart-pipeline/data/train"})
     assert not policy_allows(docs, "s3:ListBucket", bucket, {"s3:prefix": "other/"})
     repository = f"arn:aws:ecr:{REGION}:141502667606:repository/sagemaker-xgboost"

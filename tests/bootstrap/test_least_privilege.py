@@ -49,6 +49,7 @@ def test_workflow_role_grants_exactly_what_the_definition_calls(template: dict[s
 
 def test_the_definition_calls_what_the_pipeline_is_known_to_call(definition: dict[str, Any]) -> None:
     resources = {call.resource for call in permissions.task_calls(definition)}
+    required = permissions.required_actions(definition)
     assert resources == {
         "arn:aws:states:::sagemaker:createTrainingJob.sync",
         "arn:aws:states:::sagemaker:createModel",
@@ -57,8 +58,20 @@ def test_the_definition_calls_what_the_pipeline_is_known_to_call(definition: dic
         "arn:aws:states:::sagemaker:updateEndpoint",
         "arn:aws:states:::aws-sdk:sagemaker:describeEndpoint",
         "arn:aws:states:::aws-sdk:sagemaker:deleteEndpoint",
+        # Quality gate: the champion, followed from the endpoint to its registry version.
+        "arn:aws:states:::aws-sdk:sagemaker:describeEndpointConfig",
+        "arn:aws:states:::aws-sdk:sagemaker:describeModel",
+        "arn:aws:states:::aws-sdk:sagemaker:describeModelPackage",
+        # Registry: the artifact copied with its SHA-256, the group, the version.
+        "arn:aws:states:::aws-sdk:s3:copyObject",
+        "arn:aws:states:::aws-sdk:sagemaker:describeModelPackageGroup",
+        "arn:aws:states:::aws-sdk:sagemaker:createModelPackageGroup",
+        "arn:aws:states:::aws-sdk:sagemaker:createModelPackage",
     }
-    required = permissions.required_actions(definition)
+    # S3 authorises CopyObject as a read of the source and a write of the copy.
+    assert required["s3:GetObject"] == required["s3:PutObject"] == ("Copy model artifact",)
+    assert "s3:CopyObject" not in required
+    assert "Create model package group" in required["sagemaker:AddTags"]
     assert set(required) >= permissions.TRAINING_JOB_SYNC
     assert "sagemaker:AddTags" in required  # the config tags every SageMaker resource
 
@@ -103,11 +116,13 @@ def test_a_removed_stage_leaves_an_extra_permission(template: dict[str, Any], de
 def test_a_wildcard_grant_is_reported_even_though_it_covers_everything(definition: dict[str, Any]) -> None:
     required = permissions.required_actions(definition)
     document = {
-        "Statement": [{"Effect": "Allow", "Action": ["sagemaker:*", "iam:PassRole", "events:*"], "Resource": "x"}]
+        "Statement": [
+            {"Effect": "Allow", "Action": ["sagemaker:*", "iam:PassRole", "events:*", "s3:*"], "Resource": "x"}
+        ]
     }
     diff = permissions.check_definition(definition, [document])
     assert not diff.missing
-    assert diff.extra == {"sagemaker:*", "events:*"}
+    assert diff.extra == {"sagemaker:*", "events:*", "s3:*"}
     assert set(required) > {"iam:PassRole"}
 
 

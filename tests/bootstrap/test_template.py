@@ -22,6 +22,9 @@ WILDCARD_RESOURCE_ALLOWED = {
     ("SageMakerExecutionRole", "PublishSageMakerMetrics"): (
         "cloudwatch:PutMetricData has no resource type; a cloudwatch:namespace condition limits it"
     ),
+    ("DeployRole", "PreflightQuotas"): "servicequotas:ListServiceQuotas has no resource type (doctor)",
+    ("DeployRole", "PreflightDefaultQuotas"): "servicequotas:ListAWSDefaultServiceQuotas has no resource type",
+    ("DeployRole", "HourlyCosts"): "pricing:GetProducts has no resource type (deploy --plan's costs)",
 }
 
 

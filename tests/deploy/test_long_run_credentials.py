@@ -21,7 +21,9 @@ from pipeline.config import PipelineConfig
 from pipeline.deploy import deploy_state_machine
 from pipeline.emulator import Emulator, Timings
 from pipeline.follow import follow_execution
+from pipeline.provenance import lineage_input
 from pipeline.run import start_execution
+from pipeline.storage import CHANNEL_FILES
 from tests.conftest import REGION
 from tests.deploy.conftest import COMMIT, TIME_SCALE
 from tests.rehearsal.token_server import FakeTokenServer
@@ -78,14 +80,17 @@ def deployed_pipeline(config: PipelineConfig) -> str:
     """The real definition deployed with setup credentials, training data in S3; the alias ARN."""
     s3 = boto3.client("s3", region_name=REGION)
     s3.create_bucket(Bucket=config.bucket, CreateBucketConfiguration={"LocationConstraint": REGION})
-    for channel in ("train", "validation"):
-        s3.put_object(Bucket=config.bucket, Key=f"{config.prefix}/data/{channel}/part.csv", Body=b"1.0,2.0\n")
+    for name in CHANNEL_FILES.values():
+        s3.put_object(Bucket=config.bucket, Key=f"{config.prefix}/data/{name}", Body=b"1.0,2.0\n")
     sfn = boto3.client("stepfunctions", region_name=REGION)
     return deploy_state_machine(config, sfn, commit_sha=COMMIT, out=lambda _: None).alias_arn
 
 
 def start(config: PipelineConfig, sfn: Any, alias: str) -> str:
-    return start_execution(config, sfn, run_id="long-run", target_arn=alias, name="long-run", out=lambda _: None)
+    lineage = lineage_input(boto3.client("s3", region_name=REGION), config, COMMIT)
+    return start_execution(
+        config, sfn, run_id="long-run", target_arn=alias, name="long-run", lineage=lineage, out=lambda _: None
+    )
 
 
 def test_a_three_hour_follow_on_15_minute_sessions_renews_them_and_succeeds(

@@ -26,6 +26,7 @@ pytestmark = pytest.mark.deploy
 RUN_ID = run_id_for_commit(COMMIT, 1)
 STAGES = list(names.FIRST_RUN_STAGES)
 QUICK = ["--poll-seconds", "0.02"]
+SYNTHETIC = ["--set", "training_data=synthetic"]
 
 
 @pytest.fixture
@@ -34,12 +35,26 @@ def deployed(config: PipelineConfig, sfn: Any, bucket: str) -> Any:
     from pipeline import data, storage
 
     prepared = data.prepare(data.generate_raw(400, seed=1), config.validation_fraction, config.data_seed)
-    storage.upload_prepared(prepared, boto3.client("s3", region_name=config.region), config)
+    storage.upload_prepared(prepared, boto3.client("s3", region_name=config.region), config, synthetic=True)
     return deploy_state_machine(config, sfn, commit_sha=COMMIT, out=lambda _: None)
 
 
+def lineage(config: PipelineConfig) -> dict[str, Any]:
+    from pipeline.provenance import lineage_input
+
+    return lineage_input(boto3.client("s3", region_name=config.region), config, COMMIT)
+
+
 def start(config: PipelineConfig, sfn: Any, deployed: Any, run_id: str = RUN_ID) -> str:
-    return start_execution(config, sfn, run_id=run_id, target_arn=deployed.alias_arn, name=run_id, out=lambda _: None)
+    return start_execution(
+        config,
+        sfn,
+        run_id=run_id,
+        target_arn=deployed.alias_arn,
+        name=run_id,
+        lineage=lineage(config),
+        out=lambda _: None,
+    )
 
 
 def test_run_of_the_real_definition_succeeds_with_a_line_per_stage(
@@ -143,9 +158,12 @@ def test_cli_run_succeeds_and_writes_outputs_and_summary(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     assert main(["deploy", "--commit", COMMIT, *FAST]) == 0
-    assert main(["run", "--commit", COMMIT, "--upload-data", *QUICK, *FAST]) == 0
+    assert main(["run", "--commit", COMMIT, "--upload-data", *QUICK, *FAST, *SYNTHETIC]) == 0
     out = capsys.readouterr().out
-    assert "uploaded synthetic data" in out
+    assert 'uploaded synthetic data (8523 generated rows, training_data = "synthetic")' in out
+    # Synthetic data is said first in the job summary (the deploy plan wrote nothing before it here).
+    assert actions_env["summary"].read_text().startswith("> **Synthetic data**")
+    assert "::warning title=synthetic data::" in out
     assert "Train model: entered" in out and "execution succeeded" in out
     first = read_outputs(actions_env["output"])
     assert first["execution_arn"].endswith(f":execution:big-mart-staging:{RUN_ID}")
@@ -205,7 +223,7 @@ def test_cli_run_rerun_attaches_and_different_input_exits_2(
     emulator: Emulator, bucket: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert main(["deploy", *FAST]) == 0
-    assert main(["run", "--commit", COMMIT, "--upload-data", *QUICK, *FAST]) == 0
+    assert main(["run", "--commit", COMMIT, "--upload-data", *QUICK, *FAST, *SYNTHETIC]) == 0
     assert main(["run", "--commit", COMMIT, *QUICK, *FAST]) == 0
     assert "already exists (SUCCEEDED): attaching to it" in capsys.readouterr().out
     assert main(["run", "--commit", COMMIT, *QUICK, *FAST, "--set", "endpoint_name=big-mart-other"]) == 2
@@ -214,7 +232,10 @@ def test_cli_run_rerun_attaches_and_different_input_exits_2(
 
 def test_execution_input_round_trips_through_the_execution(config: PipelineConfig, sfn: Any, deployed: Any) -> None:
     arn = start(config, sfn, deployed)
-    assert json.loads(sfn.describe_execution(executionArn=arn)["input"]) == execution_input(config, RUN_ID)
+    given = json.loads(sfn.describe_execution(executionArn=arn)["input"])
+    assert given == execution_input(config, RUN_ID, lineage(config))
+    assert given["Commit"] == COMMIT and given["Data"]["Synthetic"] == "true"
+    assert given["Data"]["train"]["Uri"].endswith("/data/train/train.csv") and given["Data"]["train"]["ETag"]
 
 
 def test_rerun_while_running_gets_the_same_execution(
@@ -230,3 +251,37 @@ def test_rerun_while_running_gets_the_same_execution(
     assert len(sfn.list_executions(stateMachineArn=deployed.state_machine_arn)["executions"]) == 1
     result = follow_execution(sfn, again, timeout_seconds=30, out=lambda _: None, poll_seconds=0.05)
     assert result.succeeded, (result.error, result.cause)
+
+
+def test_upload_data_takes_the_configured_train_csv(
+    emulator: Emulator, bucket: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from pipeline import data
+
+    monkeypatch.chdir(tmp_path)
+    # The default training_data is data/Train.csv, relative to where the workflow runs (the clone).
+    assert main(["run", "--commit", COMMIT, "--upload-data", *QUICK, *FAST]) == 2
+    err = capsys.readouterr().err
+    assert "training_data = 'data/Train.csv'" in err and "the file does not exist" in err
+    assert 'or set training_data = "s3"' in err
+    assert boto3.client("s3", region_name="eu-west-1").list_objects_v2(Bucket=bucket).get("KeyCount") == 0
+
+    (tmp_path / "data").mkdir()
+    data.generate_raw(300, seed=3).to_csv(tmp_path / "data" / "Train.csv", index=False)
+    assert main(["deploy", *FAST]) == 0
+    assert main(["run", "--commit", COMMIT, "--upload-data", *QUICK, *FAST]) == 0
+    out = capsys.readouterr().out
+    assert "uploaded data/Train.csv (300 rows) to s3://" in out and "synthetic" not in out
+
+
+def test_upload_data_with_training_data_s3_uploads_nothing(
+    config: PipelineConfig, bucket: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from pipeline.run import upload_data
+
+    lines: list[str] = []
+    written = upload_data(
+        config.replace(training_data="s3"), boto3.client("s3", region_name="eu-west-1"), None, out=lines.append
+    )
+    assert written == [] and "nothing uploaded" in lines[0]
+    assert boto3.client("s3", region_name="eu-west-1").list_objects_v2(Bucket=bucket).get("KeyCount") == 0

@@ -13,6 +13,7 @@ import pytest
 from pipeline.emulator import Emulator, Timings
 from tests.conftest import REGION
 
+COMMIT = "0123456789abcdef0123456789abcdef01234567"
 # Wait 30 s and Retry 10 s..300 s of the real definition become 30 ms and 10..300 ms.
 TIME_SCALE = 0.001
 
@@ -38,9 +39,14 @@ class Pipeline:
         self.sfn = boto3.client("stepfunctions", region_name=REGION)
         self.sagemaker = boto3.client("sagemaker", region_name=REGION)
         self.s3.create_bucket(Bucket=self.cfg.bucket, CreateBucketConfiguration={"LocationConstraint": REGION})
-        for channel in ("train", "validation"):
+        from pipeline.storage import CHANNEL_FILES, SYNTHETIC_METADATA
+
+        for name in CHANNEL_FILES.values():
             self.s3.put_object(
-                Bucket=self.cfg.bucket, Key=f"{self.cfg.prefix}/data/{channel}/part.csv", Body=b"1.0,2.0,3.0\n"
+                Bucket=self.cfg.bucket,
+                Key=f"{self.cfg.prefix}/data/{name}",
+                Body=b"1.0,2.0,3.0\n",
+                Metadata={SYNTHETIC_METADATA: "true"},
             )
         self.definition = build_definition(self.cfg)
         self.arn = self.sfn.create_state_machine(
@@ -51,15 +57,16 @@ class Pipeline:
 
     def input(self, run_id: str) -> dict[str, Any]:
         from pipeline.definition import execution_input
+        from pipeline.provenance import lineage_input
 
-        return execution_input(self.cfg, run_id=run_id)
+        return execution_input(self.cfg, run_id=run_id, lineage=lineage_input(self.s3, self.cfg, COMMIT))
 
     def start(self, run_id: str, arn: str | None = None) -> str:
         return self.sfn.start_execution(
             stateMachineArn=arn or self.arn, name=run_id, input=json.dumps(self.input(run_id))
         )["executionArn"]
 
-    def wait(self, execution_arn: str, timeout: float = 20.0) -> dict[str, Any]:
+    def wait(self, execution_arn: str, timeout: float = 60.0) -> dict[str, Any]:
         deadline = time.monotonic() + timeout
         while (desc := self.sfn.describe_execution(executionArn=execution_arn))["status"] == "RUNNING":
             assert time.monotonic() < deadline, f"{execution_arn} still RUNNING after {timeout} s"

@@ -170,7 +170,8 @@ def test_alias_and_version_arns_run_the_published_definition(pipeline: Pipeline)
 
 def test_throttled_endpoint_lookup_waits_and_looks_again(pipeline: Pipeline) -> None:
     # DescribeEndpoint's throttling surfaces under the generic SDK error names, like "not found".
-    pipeline.emu.fail_call("sagemaker:DescribeEndpoint", "ThrottlingException", "Rate exceeded", calls=[1])
+    # Calls 1-2: the gate's champion lookup; 3-4: the deploy stage's look at the endpoint.
+    pipeline.emu.fail_call("sagemaker:DescribeEndpoint", "ThrottlingException", "Rate exceeded", calls=[1, 3])
     desc = pipeline.run("run1")
     assert desc["status"] == "SUCCEEDED", desc
     entered = [
@@ -180,4 +181,6 @@ def test_throttled_endpoint_lookup_waits_and_looks_again(pipeline: Pipeline) -> 
     ]
     assert entered.count(names.FIND_ENDPOINT) == 2
     assert names.WAIT_TO_SETTLE in entered
+    assert entered.count(names.FIND_SERVING_ENDPOINT) == 2
+    assert names.WAIT_FOR_CHAMPION in entered and names.FIRST_DEPLOY in entered
     assert "createEndpoint" in pipeline.resources_called(desc["executionArn"])

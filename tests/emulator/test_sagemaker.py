@@ -11,7 +11,7 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from pipeline.emulator import Emulator, ModelError, Timings, TrainingFailed
+from pipeline.emulator import Emulator, ModelError, Timings, TrainingFailed, TrainingLog
 from tests.conftest import REGION
 from tests.fake_time import FakeTime
 
@@ -97,7 +97,43 @@ def test_training_job_goes_in_progress_then_completed_with_an_artifact() -> None
         body = s3.get_object(Bucket=BUCKET, Key="output/job1/output/model.tar.gz")["Body"].read()
         with tarfile.open(fileobj=io.BytesIO(body)) as archive:
             assert archive.getnames() == ["xgboost-model"]
-        assert job["AlgorithmSpecification"] == _training_request("job1")["AlgorithmSpecification"]
+        spec = job["AlgorithmSpecification"]
+        assert {k: v for k, v in spec.items() if k != "MetricDefinitions"} == _training_request("job1")[
+            "AlgorithmSpecification"
+        ]
+        # A built-in algorithm's image brings its own metric definitions, as DescribeTrainingJob shows.
+        rmse = next(d for d in spec["MetricDefinitions"] if d["Name"] == "validation:rmse")
+        assert rmse["Regex"].startswith(r".*\[[0-9]+\].*#011validation-rmse:")
+        # Without a trainer the placeholder's one evaluation line gives the final metrics.
+        metrics = {m["MetricName"]: m["Value"] for m in job["FinalMetricDataList"]}
+        assert metrics == {"train:rmse": 500.0, "validation:rmse": 600.0}
+        assert all(m["Timestamp"] == job["TrainingEndTime"] for m in job["FinalMetricDataList"])
+
+
+def test_final_metrics_are_the_last_values_the_metric_definitions_find_in_the_log() -> None:
+    log = [
+        "[0]\ttrain-rmse:30.5\tvalidation-rmse:31.25",
+        "noise: validation-rmse:1",
+        "[1]\ttrain-rmse:20\tvalidation-rmse:2.5e1",
+    ]
+    with Emulator() as emu:
+        emu.faults.add(TrainingLog(lines=log, job="job-log"))
+        _, sm = _clients()
+        sm.create_training_job(**_training_request("job-log"))
+        job = _wait_job(sm, "job-log")
+    assert [(m["MetricName"], m["Value"]) for m in job["FinalMetricDataList"]] == [
+        ("train:rmse", 20.0),
+        ("validation:rmse", 25.0),
+    ]
+
+
+def test_a_job_whose_log_matches_no_definition_reports_no_final_metrics() -> None:
+    with Emulator() as emu:
+        emu.faults.add(TrainingLog(lines=["training finished"]))
+        _, sm = _clients()
+        sm.create_training_job(**_training_request("job-quiet"))
+        job = _wait_job(sm, "job-quiet")
+    assert job["TrainingJobStatus"] == "Completed" and "FinalMetricDataList" not in job
 
 
 def test_trainer_hook_gets_the_request_and_can_fail_the_job() -> None:

@@ -76,6 +76,11 @@ def test_training_job_and_endpoint_use_the_real_model() -> None:
         assert job["TrainingJobStatus"] == "Completed", job.get("FailureReason")
         model_url = job["ModelArtifacts"]["S3ModelArtifacts"]
         assert model_url == f"s3://{BUCKET}/models/seam-train/output/model.tar.gz"
+        # The final metric is the last round's, as the algorithm printed it (5 decimals).
+        (metric,) = job["FinalMetricDataList"]
+        assert metric["MetricName"] == "train:rmse"
+        booster_rmse = trained_rmse(s3, x, y)
+        assert metric["Value"] == pytest.approx(booster_rmse, abs=1e-4)
 
         sagemaker.create_model(
             ModelName="seam-model",
@@ -110,6 +115,17 @@ def test_training_job_and_endpoint_use_the_real_model() -> None:
             assert member is not None
             booster = xgb.Booster(model_file=bytearray(member.read()))
         np.testing.assert_array_equal(served, booster.predict(xgb.DMatrix(rows)))
+
+
+def trained_rmse(s3: Any, x: np.ndarray, y: np.ndarray) -> float:
+    """RMSE of the trained artifact on its training rows, computed here from the model itself."""
+    body = s3.get_object(Bucket=BUCKET, Key="models/seam-train/output/model.tar.gz")["Body"].read()
+    with tarfile.open(fileobj=io.BytesIO(body)) as tar:
+        member = tar.extractfile(MODEL_NAME)
+        assert member is not None
+        booster = xgb.Booster(model_file=bytearray(member.read()))
+    predictions = booster.predict(xgb.DMatrix(x)).astype(np.float64)
+    return float(np.sqrt(np.mean((predictions - y) ** 2)))
 
 
 def test_bad_hyperparameter_fails_the_training_job() -> None:

@@ -7,9 +7,10 @@ files are not there, as on GitHub) with a fake OIDC token endpoint: every comman
 bootstrap's deploy role through AssumeRoleWithWebIdentity - no AWS keys are in the job's
 environment - and talks to the emulator through AWS_ENDPOINT_URL.
 
-Rehearsal 1 is a push to main (creates everything); rehearsal 2 a manual dispatch of a newer
-commit (updates the endpoint in place); rehearsal 3 a dispatch that only deploys the state
-machine. The CI plan job is rehearsed as a fork pull request would run it: no credentials.
+Rehearsal 1 is a push to main of a commit that sets `training_data = "synthetic"` (creates
+everything; the job summary says synthetic first); rehearsal 2 a manual dispatch of a newer
+commit that adds data/Train.csv, as docs/github-setup.md tells a team to (updates the endpoint in
+place, trained on that file); rehearsal 3 a dispatch that only deploys the state machine. The CI plan job is rehearsed as a fork pull request would run it: no credentials.
 """
 
 from __future__ import annotations
@@ -151,21 +152,28 @@ def stage(tmp_path_factory: pytest.TempPathFactory, pipeline_cache_dir: Path) ->
         server = EmulatorServer(trainer=S3Trainer(), model_host=LocalModelHost(), timings=timings).start()
         try:
             config = load_config("staging", environ={})
-            parameters = parameters_from_config(
-                config, github_owner=OWNER, github_repo=REPO, existing_oidc_provider_arn=PROVIDER_ARN
+            # The account already has GitHub's OIDC provider (moto's CloudFormation cannot create
+            # one); the bootstrap finds and reuses it, as it would on AWS.
+            iam = boto3.client("iam", region_name=config.region, endpoint_url=server.url, **FAKE_KEYS)
+            iam.create_open_id_connect_provider(
+                Url="https://token.actions.githubusercontent.com", ClientIDList=["sts.amazonaws.com"]
             )
+            parameters = parameters_from_config(config, github_owner=OWNER, github_repo=REPO)
             cfn = boto3.client("cloudformation", region_name=config.region, endpoint_url=server.url, **FAKE_KEYS)
+            printed = io.StringIO()
             result = bootstrap(
                 cfn,
                 stack_name=default_stack_name(parameters.project_name),
                 parameters=parameters,
                 template_body=TEMPLATE_PATH.read_text(encoding="utf-8"),
-                out=io.StringIO(),
+                out=printed,
                 poll_seconds=0,
+                iam=iam,
+                s3=boto3.client("s3", region_name=config.region, endpoint_url=server.url, **FAKE_KEYS),
             )
             assert result.status == "created"
+            assert f"Reusing the account's GitHub OIDC provider {PROVIDER_ARN}" in printed.getvalue()
             variables = dict(result.github_variables)
-            iam = boto3.client("iam", region_name=config.region, endpoint_url=server.url, **FAKE_KEYS)
             role_name = variables["PIPELINE_DEPLOY_ROLE_ARN"].rpartition("/")[2]
             trust = iam.get_role(RoleName=role_name)["Role"]["AssumeRolePolicyDocument"]
             trust = trust if isinstance(trust, dict) else json.loads(trust)
@@ -176,19 +184,34 @@ def stage(tmp_path_factory: pytest.TempPathFactory, pipeline_cache_dir: Path) ->
             server.stop()
 
 
+def clone_at_head(stage: Stage, name: str) -> Path:
+    source = stage.workdir / name
+    subprocess.run(["git", "clone", "--quiet", str(ROOT), str(source)], check=True)
+    git(source, "checkout", "--quiet", "-B", "main", stage.head)
+    return source
+
+
 @pytest.fixture(scope="module")
 def first(stage: Stage) -> JobResult:
-    """Rehearsal 1: a push of this repository's HEAD to main."""
-    return stage.rehearse("push", source=ROOT, sha=stage.head, run_id="7001")
+    """Rehearsal 1: a push to main of HEAD plus a commit choosing synthetic data (no Train.csv yet)."""
+    source = clone_at_head(stage, "synthetic-origin")
+    config = source / "config" / "pipeline.toml"
+    text = config.read_text(encoding="utf-8")
+    config.write_text(text.replace('training_data = "data/Train.csv"', 'training_data = "synthetic"'), encoding="utf-8")
+    git(source, "commit", "--quiet", "-am", "rehearse with synthetic data")
+    return stage.rehearse("push", source=source, sha=git(source, "rev-parse", "HEAD"), run_id="7001")
 
 
 @pytest.fixture(scope="module")
 def second(stage: Stage, first: JobResult) -> JobResult:
-    """Rehearsal 2: a manual dispatch to staging of a newer commit (an empty one on HEAD)."""
-    source = stage.workdir / "newer-origin"
-    subprocess.run(["git", "clone", "--quiet", str(ROOT), str(source)], check=True)
-    git(source, "checkout", "--quiet", "-B", "main", stage.head)
-    git(source, "commit", "--quiet", "--allow-empty", "-m", "a later merge to main")
+    """Rehearsal 2: a manual dispatch to staging of a newer commit that adds data/Train.csv."""
+    from pipeline.data import generate_raw
+
+    source = clone_at_head(stage, "newer-origin")
+    (source / "data").mkdir(exist_ok=True)
+    generate_raw(2000, seed=5).to_csv(source / "data" / "Train.csv", index=False)
+    git(source, "add", "data/Train.csv")
+    git(source, "commit", "--quiet", "-m", "add the Big Mart Train.csv")
     return stage.rehearse(
         "dispatch",
         source=source,
@@ -220,9 +243,14 @@ def test_first_rehearsal_deploys_runs_and_smoke_tests(stage: Stage, first: JobRe
         .outputs["state_machine_arn"]
         .endswith(f":stateMachine:{stage.variables['PIPELINE_STATE_MACHINE_NAME']}")
     )
-    # The summary has the plan, the run and the smoke test.
-    for part in ("plan", "run", "smoke"):
+    # The summary has the preflight, the plan, the run and the smoke test; synthetic data first.
+    for part in ("doctor", "plan", "run", "smoke"):
         assert first.step(part).summary.strip(), f"step {part} wrote no job summary"
+    assert first.summary.startswith("> **Synthetic data**"), first.summary[:200]
+    assert "uploaded synthetic data" in first.step("run").log
+    doctor_lines = [line for line in first.step("doctor").log.splitlines() if line[:5] in ("ok   ", "warn ", "FAIL ")]
+    assert doctor_lines and not [line for line in doctor_lines if line.startswith("FAIL")], doctor_lines
+    assert any(f"trusts repo:{OWNER}/{REPO}:environment:staging" in line for line in doctor_lines)
 
 
 def test_every_aws_call_used_the_oidc_token_the_deploy_role_trusts(stage: Stage, first: JobResult) -> None:
@@ -255,6 +283,9 @@ def test_second_rehearsal_updates_instead_of_recreating(stage: Stage, first: Job
     assert after["previous_endpoint_config"] != live["EndpointConfigName"]
     assert after["previous_endpoint_config"] in first_config.get("output", "")
     assert second.step("smoke").outputs.get("smoke_result") == "passed"
+    # Trained on the committed Train.csv, and the summary says nothing about synthetic data.
+    assert "uploaded data/Train.csv (2000 rows)" in second.step("run").log
+    assert "Synthetic data" not in second.summary
     # One state machine, now with both executions.
     machine = second.step("deploy").outputs["state_machine_arn"]
     assert machine == first.step("deploy").outputs["state_machine_arn"]

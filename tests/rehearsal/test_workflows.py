@@ -211,8 +211,8 @@ def test_deploy_triggers_inputs_and_order() -> None:
     job = deploy["jobs"]["deploy"]
     assert job["needs"] == ["tests", "wheels"]
     runs = [s["run"] for s in job["steps"] if "run" in s]
-    order = ["refs/heads/main", "wheelhouse verify", "wheelhouse install", "deploy --plan", "deploy --commit"]
-    order += ["pipeline run", "pipeline smoke"]
+    order = ["refs/heads/main", "wheelhouse verify", "wheelhouse install", "pipeline doctor", "deploy --plan"]
+    order += ["deploy --commit", "pipeline run", "pipeline smoke"]
     positions = [next(i for i, run in enumerate(runs) if text in run) for text in order]
     assert positions == sorted(positions), runs
 

@@ -57,7 +57,7 @@ class Live:
         # As the command does: botocore does not retry, the smoke test does.
         self.runtime = aws.client(session, "sagemaker-runtime", max_attempts=1)
         self.s3.create_bucket(Bucket=cfg.bucket, CreateBucketConfiguration={"LocationConstraint": REGION})
-        upload_prepared(prepared, self.s3, cfg)
+        upload_prepared(prepared, self.s3, cfg, synthetic=True)
         self.payloads: Payloads = prepare_payloads(download_encoding(self.s3, cfg), rows=8, seed=11)
         self.configs: dict[str, str] = {}
         self.artifacts: dict[str, str] = {}
@@ -196,9 +196,11 @@ class Live:
     def run_execution(self, machine_arn: str, run_id: str) -> dict[str, Any]:
         """Start one deploy execution and wait for it to end."""
         from pipeline.definition import execution_input
+        from pipeline.provenance import lineage_input
 
+        lineage = lineage_input(self.s3, self.cfg, "0123456789abcdef0123456789abcdef01234567")
         arn = self.sfn.start_execution(
-            stateMachineArn=machine_arn, name=run_id, input=json.dumps(execution_input(self.cfg, run_id))
+            stateMachineArn=machine_arn, name=run_id, input=json.dumps(execution_input(self.cfg, run_id, lineage))
         )["executionArn"]
         deadline = time.monotonic() + 30
         while (desc := self.sfn.describe_execution(executionArn=arn))["status"] == "RUNNING":

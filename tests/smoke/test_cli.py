@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from pipeline import registry
 from pipeline.cli import main
 from pipeline.emulator import Emulator
 from pipeline.smoke import publish, smoke_and_rollback
@@ -65,6 +66,14 @@ def test_passes_then_fails_and_rolls_back_to_the_previous_deploy(
     assert f"PASS endpoint: endpoint {live_data.name} is InService on {run2_config}" in out
     assert f"smoke test PASSED: {live_data.name} serves {run2_config}" in out
     assert "| single rows | pass |" in summary.read_text()
+    # The version the endpoint's model was created from is approved, with its challenger bar.
+    package = json.loads(second["output"])["ModelPackageArn"]
+    assert f"model package {package} (version 2): Approved (smoke test of {live_data.name} passed" in out
+    approved = registry.describe(live_data.sagemaker, package)
+    assert approved.status == "Approved" and approved.ours
+    assert approved.metric is not None
+    assert float(approved.metadata[registry.REGRESSION_BAR]) == pytest.approx(approved.metric * 1.05, rel=1e-6)
+    assert approved.metadata[registry.REGRESSION_PCT] == "5"
 
     live_data.emu.misbehave_on_invoke("garbage", endpoint=live_data.name, calls=[1])
     assert main(["smoke", "--execution-arn", second["executionArn"], *FAST]) == 1
@@ -76,6 +85,11 @@ def test_passes_then_fails_and_rolls_back_to_the_previous_deploy(
     assert (endpoint["EndpointStatus"], endpoint["EndpointConfigName"]) == ("InService", run1_config)
     assert live_data.served() == pytest.approx(first_model)
     assert "**Rollback (rolled back):**" in summary.read_text()
+    rejected = registry.describe(live_data.sagemaker, package)
+    assert rejected.status == "Rejected"
+    assert rejected.approval_description.startswith("smoke test failed: single row (call 1 of 4): body is not UTF-8")
+    assert f"Rollback: updated back to {run1_config}" in rejected.approval_description
+    assert f"model package {package} (version 2): Rejected" in captured.out
 
 
 def test_first_deploy_failing_says_there_is_nothing_to_roll_back(
@@ -90,6 +104,8 @@ def test_first_deploy_failing_says_there_is_nothing_to_roll_back(
     out = capsys.readouterr().out
     assert "rollback: nothing to roll back to: this was the first deploy" in out
     assert live_data.endpoint()["EndpointStatus"] == "InService"
+    package = registry.describe(live_data.sagemaker, json.loads(first["output"])["ModelPackageArn"])
+    assert package.status == "Rejected" and "is not finite" in package.approval_description
 
 
 def test_failed_execution_exits_1(live_data: Live, capsys: pytest.CaptureFixture[str]) -> None:

@@ -49,6 +49,12 @@ OPTIMIZED_INTEGRATIONS: Mapping[str, frozenset[str]] = {
     "sagemaker:updateEndpoint": frozenset({"sagemaker:UpdateEndpoint"}),
 }
 
+# aws-sdk actions that are not themselves IAM actions: CopyObject is authorised as a read of the
+# source and a write of the destination (S3's "Actions, resources, and condition keys" page).
+SDK_ACTION_OVERRIDES: Mapping[str, frozenset[str]] = {
+    "s3:copyObject": frozenset({"s3:GetObject", "s3:PutObject"}),
+}
+
 # aws-sdk service names whose IAM prefix differs from the SDK name.
 SDK_SERVICE_PREFIXES: Mapping[str, str] = {
     "sfn": "states",
@@ -151,8 +157,15 @@ def _sdk_actions(call: TaskCall, integration: str) -> frozenset[str]:
             if suffix != ".waitForTaskToken":
                 raise UnknownIntegrationError(f"state {call.state!r}: aws-sdk integrations do not support {suffix}")
             api = api[: -len(suffix)]
+    override = SDK_ACTION_OVERRIDES.get(f"{service}:{api}")
+    if override is not None:
+        return override
     prefix = SDK_SERVICE_PREFIXES.get(service, service)
-    return frozenset({f"{prefix}:{api[:1].upper()}{api[1:]}"})
+    actions = frozenset({f"{prefix}:{api[:1].upper()}{api[1:]}"})
+    if call.sends_tags and prefix == "sagemaker":
+        # SageMaker authorises tags given at creation as sagemaker:AddTags on the new resource.
+        actions |= {"sagemaker:AddTags"}
+    return actions
 
 
 def required_actions(definition: Mapping[str, Any]) -> dict[str, tuple[str, ...]]:

@@ -1,4 +1,4 @@
-"""Register the trained artifact as a SageMaker model."""
+"""Create this run's SageMaker model from the model package version the registry stage made."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pipeline.definition.states import extend
 
 
 def build(ctx: StageContext) -> Stage:
-    """CreateModel on the artifact of the training stage (which must be built first)."""
+    """CreateModel from the registered version (the training stage must be built first)."""
     if ctx.training is None:
         raise RuntimeError("the model stage needs the training stage before it")
     step = ModelStep(
@@ -21,10 +21,9 @@ def build(ctx: StageContext) -> Stage:
         result_path="$.model",
         timeout_seconds=ctx.config.task_timeout_seconds,
     )
-    container = step.parameters["PrimaryContainer"]
-    container.pop("ModelDataUrl.$", None)
-    container.pop("Environment", None)
-    container["ModelDataUrl.$"] = "$.training.ModelArtifacts.S3ModelArtifacts"
+    # From the registry version (image and artifact come with it), so endpoint -> config ->
+    # model -> version -> job, data and commit can be followed.
+    step.parameters["PrimaryContainer"] = {"ModelPackageName.$": "$.registered.ModelPackageArn"}
     extend(step, ResultSelector={"ModelArn.$": "$.ModelArn"})
     ctx.guard(step, names.SAVE_MODEL, SAGEMAKER_RETRY_ERRORS)
     return Stage(step, [step])

@@ -1,4 +1,7 @@
-"""Train the built-in XGBoost algorithm on the prepared CSV channels (``.sync``: waits for the job)."""
+"""Train the built-in XGBoost algorithm on the prepared CSV channels (``.sync``: waits for the job).
+
+The execution input is checked first: it must carry the lineage the registry records.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +10,7 @@ from typing import Any
 
 from sagemaker.estimator import Estimator
 from sagemaker.inputs import TrainingInput
-from stepfunctions.steps import TrainingStep
+from stepfunctions.steps import Choice, ChoiceRule, TrainingStep
 
 from pipeline.definition import state_names as names
 from pipeline.definition.context import SAGEMAKER_RETRY_ERRORS, Stage, StageContext
@@ -52,11 +55,33 @@ def build(ctx: StageContext) -> Stage:
         ResultSelector={
             "TrainingJobName.$": "$.TrainingJobName",
             "ModelArtifacts.$": "$.ModelArtifacts",
+            "FinalMetricDataList.$": "$.FinalMetricDataList",
         },
     )
     ctx.training = step
     ctx.guard(step, names.TRAIN_MODEL, SAGEMAKER_RETRY_ERRORS)
-    return Stage(step, [step])
+    return Stage(check_input(ctx, step), [step])
+
+
+def check_input(ctx: StageContext, training: TrainingStep) -> Choice:
+    """Refuse, before paying for training, an input without the lineage the registry records."""
+    check = Choice(
+        names.CHECK_RUN_INPUT, comment="Commit and Data are written by `run` and `local` (pipeline.provenance)."
+    )
+    present = [
+        ChoiceRule.IsPresent(f"$.{path}", True) for path in ("Commit", "Data.train.ETag", "Data.validation.ETag")
+    ]
+    check.add_choice(ChoiceRule.And(present), training)
+    check.default_choice(
+        ctx.failure(
+            names.RUN_INPUT_INCOMPLETE,
+            names.CHECK_RUN_INPUT,
+            "InvalidInput",
+            "States.Format('The execution input needs Commit and Data (train and validation: Uri, ETag, Version; "
+            "Synthetic), which python -m pipeline run writes; got {}', States.JsonToString($))",
+        )
+    )
+    return check
 
 
 @functools.lru_cache(maxsize=8)

@@ -1,0 +1,255 @@
+"""The quality gate: the job's validation:rmse against an absolute bar and against the champion.
+
+The champion is the model package version the live endpoint's model was created from
+(endpoint -> config -> model -> version), read from the registry in the state machine. A
+version this pipeline did not write (no ``WrittenBy``/``ValidationRmse`` metadata) is never a
+champion; on a first deploy only the absolute bar applies. A failed gate ends in
+``Pipeline.QualityGateFailed`` naming the metric, its value and the bar, before anything is
+created: the live endpoint is untouched.
+
+The state machine has no floating-point arithmetic (``States.MathAdd`` rounds to integers), so
+the champion's bar ``metric * (1 + pct / 100)`` is computed in Python when the version is
+approved (:func:`pipeline.registry.approve`) and stored with the percentage it is for. A champion
+without a bar for the configured percentage (not approved yet, or approved under another
+percentage) is compared with its own metric: stricter, never looser, than configured.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from stepfunctions.steps import Catch, Choice, ChoiceRule, Pass, Task, Wait
+
+from pipeline import registry as reg
+from pipeline.definition import state_names as names
+from pipeline.definition.context import (
+    DESCRIBE_RETRY_ERRORS,
+    LOOKUP_ERRORS,
+    NOT_FOUND_PATTERN,
+    Stage,
+    StageContext,
+    throttled,
+)
+from pipeline.definition.states import extend
+
+# Jayway JSONPath filters are allowed in Parameters (not in reference paths); the job's metrics
+# come as a list in no documented order.
+METRIC_VALUES = "$.training.FinalMetricDataList[?(@.MetricName == '{}')].Value"
+META = "$.champion_package.CustomerMetadataProperties"
+
+
+def build(ctx: StageContext) -> Stage:
+    """Champion lookup, then the gate; its exit is the 'Quality gate passed' state."""
+    passed = Pass(names.GATE_PASSED, comment="Only a model that passed the gate is registered and deployed.")
+    gate = decide(ctx, passed)
+    return Stage(champion(ctx, gate), [passed])
+
+
+def sdk_task(ctx: StageContext, state_id: str, action: str, parameters: dict[str, Any], result_path: str) -> Task:
+    """A read-only aws-sdk:sagemaker call of the champion lookup."""
+    task = Task(
+        state_id,
+        resource=ctx.sdk_resource(action),
+        parameters=parameters,
+        result_path=result_path,
+        timeout_seconds=ctx.config.task_timeout_seconds,
+    )
+    return task
+
+
+def no_champion(state_id: str, reason: str) -> Pass:
+    """A 'no champion' result: only the absolute bar applies."""
+    return Pass(state_id, result={"Found": False, "Reason": reason}, result_path="$.champion")
+
+
+def found(state_id: str, bar_key: str, note: str) -> Pass:
+    """A champion result with the bar read from its metadata key ``bar_key``."""
+    return Pass(
+        state_id,
+        parameters={
+            "Found": True,
+            "ModelPackageArn.$": "$.champion_package.ModelPackageArn",
+            "Version.$": "$.champion_package.ModelPackageVersion",
+            "ValidationRmse.$": f"States.StringToJson({META}.{reg.VALIDATION_RMSE})",
+            "Bar.$": f"States.StringToJson({META}.{bar_key})",
+            "Note": note,
+        },
+        result_path="$.champion",
+    )
+
+
+def champion(ctx: StageContext, gate: Any) -> Task:
+    """endpoint -> config -> model -> model package version -> its metric and bar; then ``gate``."""
+    c = ctx.config
+    pct = reg.pct_text(c.max_regression_pct)
+    stage = names.FIND_CHAMPION_STAGE
+    endpoint = sdk_task(
+        ctx, names.FIND_SERVING_ENDPOINT, "describeEndpoint", {"EndpointName": c.endpoint_name}, "$.champion_endpoint"
+    )
+    endpoint.add_retry(ctx.retry(DESCRIBE_RETRY_ERRORS))
+    missing = Choice(names.SERVING_ENDPOINT_MISSING)
+    endpoint.add_catch(Catch(error_equals=LOOKUP_ERRORS, next_step=missing, result_path="$.error"))
+    endpoint.add_catch(ctx.caught(stage))
+    first_deploy = no_champion(names.FIRST_DEPLOY, "no endpoint yet: first deploy, only the absolute bar applies")
+    again = Wait(names.WAIT_FOR_CHAMPION, seconds=c.endpoint_poll_seconds)
+    again.next(endpoint)
+    missing.add_choice(ChoiceRule.StringMatches("$.error.Cause", NOT_FOUND_PATTERN), first_deploy)
+    missing.add_choice(throttled("$.error.Cause"), again)
+    missing.default_choice(ctx.stage_failure(stage))
+
+    has_config = Choice(names.ENDPOINT_HAS_CONFIG)
+    endpoint.next(has_config)
+    config = ctx.guard(
+        sdk_task(
+            ctx,
+            names.FIND_SERVING_MODEL,
+            "describeEndpointConfig",
+            {"EndpointConfigName.$": "$.champion_endpoint.EndpointConfigName"},
+            "$.champion_config",
+        ),
+        stage,
+        DESCRIBE_RETRY_ERRORS,
+    )
+    # ArrayGetItem, not $.ProductionVariants[0].ModelName: moto 5.2.5's JSONPath gives a list for it.
+    extend(config, ResultSelector={"Variant.$": "States.ArrayGetItem($.ProductionVariants, 0)"})
+    no_config = no_champion(names.ENDPOINT_HAS_NO_CONFIG, "the endpoint has no config: no champion")
+    has_config.add_choice(ChoiceRule.IsPresent("$.champion_endpoint.EndpointConfigName", True), config)
+    has_config.default_choice(no_config)
+
+    model = ctx.guard(
+        sdk_task(
+            ctx,
+            names.FIND_SERVING_VERSION,
+            "describeModel",
+            {"ModelName.$": "$.champion_config.Variant.ModelName"},
+            "$.champion_model",
+        ),
+        stage,
+        DESCRIBE_RETRY_ERRORS,
+    )
+    extend(model, ResultSelector={"PrimaryContainer.$": "$.PrimaryContainer"})
+    config.next(model)
+    from_registry = Choice(names.SERVING_MODEL_FROM_REGISTRY)
+    model.next(from_registry)
+    package = ctx.guard(
+        sdk_task(
+            ctx,
+            names.READ_CHAMPION,
+            "describeModelPackage",
+            {"ModelPackageName.$": "$.champion_model.PrimaryContainer.ModelPackageName"},
+            "$.champion_package",
+        ),
+        stage,
+        DESCRIBE_RETRY_ERRORS,
+    )
+    unregistered = no_champion(
+        names.SERVING_MODEL_NOT_REGISTERED, "the serving model was not created from a registry version: no champion"
+    )
+    from_registry.add_choice(ChoiceRule.IsPresent("$.champion_model.PrimaryContainer.ModelPackageName", True), package)
+    from_registry.default_choice(unregistered)
+
+    has_meta = Choice(names.CHAMPION_HAS_METADATA)
+    package.next(has_meta)
+    untrusted = no_champion(
+        names.CHAMPION_NOT_TRUSTED,
+        "the serving model's version was not written by this pipeline (no metadata): not trusted as champion",
+    )
+    ours = Choice(names.CHAMPION_OURS)
+    # Only IsPresent here: a comparison on a missing field would fail the execution.
+    has_meta.add_choice(
+        ChoiceRule.And(
+            [
+                ChoiceRule.IsPresent(f"{META}.{reg.WRITTEN_BY}", True),
+                ChoiceRule.IsPresent(f"{META}.{reg.VALIDATION_RMSE}", True),
+            ]
+        ),
+        ours,
+    )
+    has_meta.default_choice(untrusted)
+    strict = found(
+        names.CHAMPION_BAR_OWN_METRIC,
+        reg.VALIDATION_RMSE,
+        f"no bar for {pct}% was recorded when the champion was approved: compared with its own validation:rmse",
+    )
+    barred = Choice(names.CHAMPION_BAR_FOR_PCT)
+    ours.add_choice(
+        ChoiceRule.And(
+            [
+                ChoiceRule.StringEquals(f"{META}.{reg.WRITTEN_BY}", reg.WRITER),
+                ChoiceRule.IsPresent(f"{META}.{reg.REGRESSION_PCT}", True),
+                ChoiceRule.IsPresent(f"{META}.{reg.REGRESSION_BAR}", True),
+            ]
+        ),
+        barred,
+    )
+    ours.add_choice(ChoiceRule.StringEquals(f"{META}.{reg.WRITTEN_BY}", reg.WRITER), strict)
+    ours.default_choice(untrusted)
+    recorded = found(
+        names.CHAMPION_BAR_RECORDED,
+        reg.REGRESSION_BAR,
+        f"bar = champion validation:rmse x (1 + {pct}/100), recorded when it was approved",
+    )
+    barred.add_choice(ChoiceRule.StringEquals(f"{META}.{reg.REGRESSION_PCT}", pct), recorded)
+    barred.default_choice(strict)
+    for done in (first_deploy, no_config, unregistered, untrusted, strict, recorded):
+        done.next(gate)
+    return endpoint
+
+
+def decide(ctx: StageContext, passed: Pass) -> Pass:
+    """Read the metric and compare it; failures end in Pipeline.QualityGateFailed."""
+    c = ctx.config
+    pct = reg.pct_text(c.max_regression_pct)
+    read = Pass(
+        names.READ_METRIC,
+        parameters={
+            "Metric": reg.GATE_METRIC,
+            "Values.$": METRIC_VALUES.format(reg.GATE_METRIC),
+            "TrainValues.$": METRIC_VALUES.format("train:rmse"),
+            "MaxRegressionPct": c.max_regression_pct,
+            "MaxValidationRmse": c.max_validation_rmse if c.max_validation_rmse is not None else "none",
+        },
+        result_path="$.gate",
+    )
+    gate = Choice(names.QUALITY_GATE, comment="validation:rmse against the absolute bar and the champion.")
+    read.next(gate)
+    unchanged = f"Nothing was registered or deployed; endpoint {c.endpoint_name} is unchanged."
+    stage = names.QUALITY_GATE_STAGE
+    gate.add_choice(
+        ChoiceRule.Not(ChoiceRule.IsPresent("$.gate.Values[0]", True)),
+        ctx.failure(
+            names.NO_METRIC,
+            stage,
+            "QualityGateFailed",
+            f"States.Format('Training job {{}} reported no {reg.GATE_METRIC} in FinalMetricDataList {{}}. "
+            f"{unchanged}', $$.Execution.Input.TrainingJobName, States.JsonToString($.training.FinalMetricDataList))",
+        ),
+    )
+    if c.max_validation_rmse is not None:
+        gate.add_choice(
+            ChoiceRule.NumericGreaterThan("$.gate.Values[0]", c.max_validation_rmse),
+            ctx.failure(
+                names.ABOVE_ABSOLUTE_BAR,
+                stage,
+                "QualityGateFailed",
+                f"States.Format('{reg.GATE_METRIC} {{}} is above max_validation_rmse {c.max_validation_rmse:g}. "
+                f"{unchanged}', $.gate.Values[0])",
+            ),
+        )
+    against = Choice(names.COMPARE_WITH_CHAMPION)
+    gate.add_choice(ChoiceRule.BooleanEquals("$.champion.Found", True), against)
+    gate.default_choice(passed)
+    against.add_choice(
+        ChoiceRule.NumericGreaterThanPath("$.gate.Values[0]", "$.champion.Bar"),
+        ctx.failure(
+            names.WORSE_THAN_CHAMPION,
+            stage,
+            "QualityGateFailed",
+            f"States.Format('{reg.GATE_METRIC} {{}} is worse than the serving model (version {{}}, "
+            f"{reg.GATE_METRIC} {{}}) by more than max_regression_pct {pct}%: the bar was {{}} ({{}}). "
+            f"{unchanged}', $.gate.Values[0], $.champion.Version, $.champion.ValidationRmse, $.champion.Bar, "
+            "$.champion.Note)",
+        ),
+    )
+    against.default_choice(passed)
+    return read

@@ -1,0 +1,162 @@
+"""Register the model that passed the gate as a version of the environment's model package group.
+
+A state machine cannot hash an S3 object, and SageMaker's training output carries no SHA-256
+checksum, so the artifact is first copied under ``<prefix>/registry/`` with CopyObject's
+``ChecksumAlgorithm=SHA256``: S3 computes the SHA-256 of the whole object (a single-part copy)
+and returns it, and anyone can read it again with HeadObject (``ChecksumMode=ENABLED``). That
+copy is the version's artifact, so what the registry points at is what was hashed. The group is
+created on first use. The version is ``PendingManualApproval`` with its lineage; the CI job's
+smoke step approves or rejects it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from typing import Any
+
+from stepfunctions.steps import Catch, Choice, ChoiceRule, Task
+
+from pipeline import registry as reg
+from pipeline.config import PipelineConfig
+from pipeline.definition import state_names as names
+from pipeline.definition.context import (
+    DESCRIBE_RETRY_ERRORS,
+    LOOKUP_ERRORS,
+    THROTTLING_ERRORS,
+    Stage,
+    StageContext,
+    partition,
+)
+from pipeline.definition.states import extend
+
+INPUT = "$$.Execution.Input"
+JOB = f"{INPUT}.TrainingJobName"
+GROUP_MISSING_PATTERN = "*does not exist*"
+# S3's retriable errors as the aws-sdk integration names them.
+S3_RETRY_ERRORS = ["S3.SlowDownException", "S3.InternalErrorException", "S3.S3Exception"]
+
+
+def config_fingerprint(config: PipelineConfig) -> str:
+    """SHA-256 of the configuration's values: what the registry records a model was built with."""
+    values = {f.name: getattr(config, f.name) for f in dataclasses.fields(config)}
+    return hashlib.sha256(json.dumps(values, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def registered_artifact(config: PipelineConfig) -> str:
+    """The registered copy's S3 URI, as a States.Format template on the training job's name."""
+    return f"{config.registry_uri}/{{}}/model.tar.gz"
+
+
+def build(ctx: StageContext) -> Stage:
+    """Copy the artifact (S3 computes its SHA-256), ensure the group, register the version."""
+    c = ctx.config
+    stage = names.REGISTER_STAGE
+    copy = Task(
+        names.COPY_ARTIFACT,
+        resource=f"arn:{partition(c.region)}:states:::aws-sdk:s3:copyObject",
+        parameters={
+            "Bucket": c.bucket,
+            "Key.$": f"States.Format('{c.prefix}/registry/{{}}/model.tar.gz', {JOB})",
+            "CopySource.$": f"States.Format('{c.bucket}/{c.prefix}/output/{{}}/output/model.tar.gz', {JOB})",
+            "ChecksumAlgorithm": "SHA256",
+        },
+        result_path="$.artifact",
+        timeout_seconds=c.task_timeout_seconds,
+        comment="S3 computes the artifact's SHA-256 while copying it where the registry points.",
+    )
+    extend(copy, ResultSelector={"ChecksumSHA256.$": "$.CopyObjectResult.ChecksumSHA256"})
+    ctx.guard(copy, stage, S3_RETRY_ERRORS)
+
+    group = Task(
+        names.FIND_GROUP,
+        resource=ctx.sdk_resource("describeModelPackageGroup"),
+        parameters={"ModelPackageGroupName": c.registry_group},
+        result_path="$.registry_group",
+        timeout_seconds=c.task_timeout_seconds,
+    )
+    extend(group, ResultSelector={"ModelPackageGroupArn.$": "$.ModelPackageGroupArn"})
+    group.add_retry(ctx.retry(DESCRIBE_RETRY_ERRORS))
+    missing = Choice(names.GROUP_MISSING)
+    group.add_catch(Catch(error_equals=LOOKUP_ERRORS, next_step=missing, result_path="$.error"))
+    group.add_catch(ctx.caught(stage))
+    create_parameters: dict[str, Any] = {
+        "ModelPackageGroupName": c.registry_group,
+        "ModelPackageGroupDescription": f"Big Mart sales models of {c.environment} (endpoint {c.endpoint_name})",
+    }
+    if c.tags:
+        # Versions in a group take the group's tags; CreateModelPackage refuses Tags for them.
+        create_parameters["Tags"] = [{"Key": k, "Value": v} for k, v in c.tags.items()]
+    create = ctx.guard(
+        Task(
+            names.CREATE_GROUP,
+            resource=ctx.sdk_resource("createModelPackageGroup"),
+            parameters=create_parameters,
+            result_path="$.registry_group",
+            timeout_seconds=c.task_timeout_seconds,
+        ),
+        stage,
+        THROTTLING_ERRORS,
+    )
+    missing.add_choice(ChoiceRule.StringMatches("$.error.Cause", GROUP_MISSING_PATTERN), create)
+    missing.default_choice(ctx.stage_failure(stage))
+
+    register = Task(
+        names.REGISTER_MODEL,
+        resource=ctx.sdk_resource("createModelPackage"),
+        parameters={
+            "ModelPackageGroupName": c.registry_group,
+            "ModelPackageDescription.$": (
+                f"States.Format('{reg.GATE_METRIC} {{}}, trained by {{}} from commit {{}}', "
+                f"$.gate.Values[0], {JOB}, {INPUT}.Commit)"
+            ),
+            "ModelApprovalStatus": reg.PENDING,
+            "InferenceSpecification": {
+                "Containers": [
+                    {
+                        "Image": c.training_image,
+                        "ModelDataUrl.$": f"States.Format('{registered_artifact(c)}', {JOB})",
+                    }
+                ],
+                "SupportedContentTypes": ["text/csv"],
+                "SupportedResponseMIMETypes": ["text/csv"],
+                "SupportedRealtimeInferenceInstanceTypes": [c.endpoint_instance_type],
+            },
+            "MetadataProperties": {"CommitId.$": f"{INPUT}.Commit", "GeneratedBy.$": "$$.Execution.Id"},
+            "CustomerMetadataProperties": metadata(c),
+        },
+        result_path="$.registered",
+        timeout_seconds=c.task_timeout_seconds,
+        comment="Every model that passed the gate, PendingManualApproval until the smoke test approves it.",
+    )
+    extend(register, ResultSelector={"ModelPackageArn.$": "$.ModelPackageArn"})
+    # A create retried after an unknown outcome could register the version twice: throttling only.
+    ctx.guard(register, stage, THROTTLING_ERRORS)
+    copy.next(group)
+    group.next(register)
+    create.next(register)
+    return Stage(copy, [register])
+
+
+def metadata(c: PipelineConfig) -> dict[str, Any]:
+    """The version's CustomerMetadataProperties (strings; see pipeline.registry for the keys)."""
+    data = f"{INPUT}.Data"
+    result: dict[str, Any] = {
+        reg.WRITTEN_BY: reg.WRITER,
+        reg.ENVIRONMENT: c.environment,
+        f"{reg.COMMIT}.$": f"{INPUT}.Commit",
+        f"{reg.TRAINING_JOB}.$": JOB,
+        f"{reg.EXECUTION}.$": "$$.Execution.Id",
+        reg.METRIC: reg.GATE_METRIC,
+        f"{reg.VALIDATION_RMSE}.$": "States.Format('{}', $.gate.Values[0])",
+        f"{reg.TRAIN_RMSE}.$": "States.Format('{}', $.gate.TrainValues[0])",
+        reg.CONFIG_FINGERPRINT: config_fingerprint(c),
+        f"{reg.ARTIFACT_SHA256}.$": "$.artifact.ChecksumSHA256",
+        f"{reg.DATA_SYNTHETIC}.$": f"{data}.Synthetic",
+    }
+    for channel, (uri, etag, version) in reg.DATA_KEYS.items():
+        result[f"{uri}.$"] = f"{data}.{channel}.Uri"
+        result[f"{etag}.$"] = f"{data}.{channel}.ETag"
+        result[f"{version}.$"] = f"{data}.{channel}.Version"
+    return result
