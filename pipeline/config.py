@@ -184,11 +184,21 @@ def hyperparameter_string(value: HyperparameterValue) -> str:
 
 
 def resolve_image(framework: str, region: str, version: str) -> str:
-    """Resolve an algorithm image with the SageMaker SDK (no AWS call)."""
-    quiet_sagemaker_sdk()
-    from sagemaker import image_uris  # imported late: the SDK is slow to import
+    """Resolve an algorithm image with the SageMaker SDK (no AWS call).
 
-    return image_uris.retrieve(framework, region, version)
+    Kept in pipeline.cache: importing the SDK costs seconds, and every command validates the
+    image. An image that cannot be resolved raises ValueError and is never stored.
+    """
+    from pipeline import cache
+
+    def retrieve() -> str:
+        quiet_sagemaker_sdk()
+        from sagemaker import image_uris  # imported late: the SDK is slow to import
+
+        return str(image_uris.retrieve(framework, region, version))
+
+    inputs = {"framework": framework, "region": region, "version": version}
+    return cache.remember("image-uri", inputs, retrieve, depends_on=("sagemaker",))
 
 
 FIELDS = {f.name: f for f in dataclasses.fields(PipelineConfig)}
