@@ -209,9 +209,7 @@ def test_cli_run_timeout_exits_1_with_a_clear_message(
     assert "still RUNNING after the 1s timeout; it was not stopped" in captured.err
 
 
-def test_cli_run_exit_codes_for_bad_input(
-    emulator: Emulator, bucket: str, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_cli_run_exit_codes_for_bad_input(emulator: Emulator, bucket: str, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["run", "--commit", COMMIT, *FAST]) == 2  # no training data in the bucket
     err = capsys.readouterr().err
     assert f"cannot read s3://{bucket}/" in err and "upload the prepared data first" in err
