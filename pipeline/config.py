@@ -299,11 +299,21 @@ def hyperparameter_string(value: HyperparameterValue) -> str:
 
 
 def resolve_image(framework: str, region: str, version: str) -> str:
-    """Resolve an algorithm image with the SageMaker SDK (no AWS call)."""
-    quiet_sagemaker_sdk()
-    from sagemaker import image_uris  # imported late: the SDK is slow to import
+    """Resolve an algorithm image with the SageMaker SDK (no AWS call).
 
-    return image_uris.retrieve(framework, region, version)
+    Kept in pipeline.cache: importing the SDK costs seconds, and every command validates the
+    image. An image that cannot be resolved raises ValueError and is never stored.
+    """
+    from pipeline import cache
+
+    def retrieve() -> str:
+        quiet_sagemaker_sdk()
+        from sagemaker import image_uris  # imported late: the SDK is slow to import
+
+        return str(image_uris.retrieve(framework, region, version))
+
+    inputs = {"framework": framework, "region": region, "version": version}
+    return cache.remember("image-uri", inputs, retrieve, depends_on=("sagemaker",))
 
 
 def image_problem(framework: str, region: str, version: str) -> str | None:
@@ -723,6 +733,19 @@ def check_guardrails(values: dict[str, Any], problems: list[str]) -> None:
         if step is not None and not low <= step <= high:
             problems.append(
                 f"deployment_step_percent = {step} is out of range for {strategy} (must be between {low} and {high})"
+            )
+        count = values.get("endpoint_instance_count")
+        if isinstance(count, int) and count < 2:
+            # CanarySize may be at most 50% of the variant's instances and a linear step 10-50%:
+            # a one-instance fleet cannot shift part of its traffic.
+            problems.append(
+                f"deployment_strategy = {strategy!r} shifts traffic in parts of the fleet, which needs "
+                f"endpoint_instance_count >= 2 (it is {count}); use 'all_at_once' on one instance"
+            )
+        elif isinstance(count, int) and step is not None and low <= step <= high and step * count < 100:
+            problems.append(
+                f"deployment_step_percent = {step} of {count} instances is less than one instance; "
+                f"use at least {-(-100 // count)} for {strategy} on {count} instances"
             )
         if not values.get("rollback_alarms"):
             problems.append(

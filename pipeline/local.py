@@ -23,7 +23,6 @@ from typing import TYPE_CHECKING, Any
 import boto3
 from botocore.exceptions import ClientError
 
-from pipeline import data, storage
 from pipeline.aws_errors import error_message
 from pipeline.config import PipelineConfig
 from pipeline.errors import PipelineError, UsageError
@@ -155,6 +154,7 @@ def run_local(
 
     ``synthetic`` says whether ``raw`` is generated data (recorded on the uploaded objects and so
     in the registry)."""
+    from pipeline import data, storage
     from pipeline.clients import Clients
     from pipeline.commit import resolve_commit
     from pipeline.definition import execution_input, run_id_now
@@ -204,14 +204,15 @@ def run_local(
             lineage=lineage_input(s3, config, resolve_commit(None, required=False)),
             out=lambda line: out(f"run: {line}"),
         )
-        # The emulator answers at once: poll often so the run ends when the execution does.
+        # The emulator answers at once: poll often (and never back off to seconds) so the run
+        # ends when the execution does; a poll is two local HTTP calls.
         run = follow_execution(
             sfn,
             execution_arn,
             timeout_seconds=timeout_seconds,
             out=lambda line: out(f"run: {line}"),
-            poll_seconds=0.2,
-            max_poll_seconds=1.0,
+            poll_seconds=0.1,
+            max_poll_seconds=0.1,
         )
     result.execution_arn = execution_arn
     result.status = run.status
@@ -294,6 +295,8 @@ def endpoint_status(sagemaker: SageMakerClient, name: str) -> str | None:
 
 def predict(runtime: SageMakerRuntimeClient, endpoint: str, features: Any) -> list[float]:
     """Predictions of the endpoint for encoded feature rows (text/csv in, text/csv out)."""
+    from pipeline import data
+
     response = runtime.invoke_endpoint(
         EndpointName=endpoint, ContentType="text/csv", Accept="text/csv", Body=data.to_csv_payload(features)
     )

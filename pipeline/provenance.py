@@ -13,11 +13,13 @@ from botocore.exceptions import ClientError
 
 from pipeline import storage
 from pipeline.config import PipelineConfig
-from pipeline.errors import PipelineError
+from pipeline.errors import DataError, PipelineError
 
 # S3's name for the version of an object in a bucket without versioning.
 NULL_VERSION = "null"
 UNKNOWN_COMMIT = "unknown"
+# HeadObject answers a bare 404 (no body); the named codes come from other S3 implementations.
+MISSING_CODES = frozenset({"404", "NoSuchKey", "NoSuchBucket", "NotFound"})
 
 
 def data_provenance(s3: Any, config: PipelineConfig) -> dict[str, Any]:
@@ -35,10 +37,14 @@ def data_provenance(s3: Any, config: PipelineConfig) -> dict[str, Any]:
             head = s3.head_object(Bucket=bucket, Key=key)
         except ClientError as exc:
             code = exc.response.get("Error", {}).get("Code", "")
-            raise PipelineError(
+            message = (
                 f"cannot read s3://{bucket}/{key} ({code}): upload the prepared data first "
                 "(python -m pipeline run --upload-data)"
-            ) from None
+            )
+            # Absent data is the caller's to fix (exit 2); any other answer is AWS failing (exit 1).
+            if code in MISSING_CODES:
+                raise DataError(message) from None
+            raise PipelineError(message) from None
         result[channel] = {
             "Uri": f"s3://{bucket}/{key}",
             # Metadata values allow no quotes; an ETag is quoted on the wire.

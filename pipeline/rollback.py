@@ -79,7 +79,7 @@ def rollback(
     backoff: Backoff = Backoff(),
     retry: Retry = Retry(),
     sleep: Callable[[float], None] = time.sleep,
-    clock: Callable[[], float] = time.monotonic,
+    clock: Callable[[], float] = time.perf_counter,
 ) -> RollbackResult:
     """Return ``endpoint_name`` to ``previous.config_name`` after a failed smoke test.
 
@@ -133,7 +133,7 @@ def rollback(
         how = f"updated back to {target}"
     else:
         how = f"already back on {target} (SageMaker rolled the update back itself)"
-    check = smoke_test(runtime, endpoint_name, payloads, limits, retry=retry)
+    check = smoke_test(runtime, endpoint_name, payloads, limits, retry=retry, clock=clock)
     if not check.passed:
         return RollbackResult(
             RollbackOutcome.FAILED,

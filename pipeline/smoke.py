@@ -156,17 +156,18 @@ def smoke_and_rollback(
     backoff: Backoff = Backoff(),
     retry: Retry = Retry(),
     sleep: Callable[[float], None] = time.sleep,
-    clock: Callable[[], float] = time.monotonic,
+    clock: Callable[[], float] = time.perf_counter,
 ) -> SmokeOutcome:
     """Wait for the deployed config, smoke-test it, and roll back when it fails.
 
     ``wait_seconds`` bounds each wait (for the deploy, and again for a rollback). The rollback's
-    own check makes ``rollback_calls`` single-row calls under the same limits.
+    own check makes ``rollback_calls`` single-row calls under the same limits. ``clock`` times
+    both the waits and each call's latency (a test injects one, so no limit depends on load).
     """
     name = deployment.endpoint_name
     waits: WaitOptions = {"backoff": backoff, "sleep": sleep, "clock": clock}
     state = wait_for_config(sagemaker, name, deployment.expected_config, timeout=wait_seconds, **waits)
-    result = smoke_test(runtime, name, payloads, limits, retry=retry) if state.ok else None
+    result = smoke_test(runtime, name, payloads, limits, retry=retry, clock=clock) if state.ok else None
     outcome = SmokeOutcome(deployment, state, result, None)
     if outcome.passed:
         return outcome

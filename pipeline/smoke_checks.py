@@ -15,13 +15,14 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from pipeline import data
 from pipeline.aws_errors import describe_error
 from pipeline.config import PipelineConfig
 from pipeline.endpoint_wait import is_transient
 
 if TYPE_CHECKING:
     from mypy_boto3_sagemaker_runtime import SageMakerRuntimeClient
+
+    from pipeline import data
 
 CONTENT_TYPE = "text/csv"
 ACCEPT = "text/csv"
@@ -38,6 +39,8 @@ class Payloads:
 
 def prepare_payloads(encoding: data.Encoding, rows: int = 10, seed: int = 7) -> Payloads:
     """Encode ``rows`` raw sample rows with the training encoding into request bodies."""
+    from pipeline import data  # pandas: loaded when a smoke test runs, not for every command
+
     features = data.encode(data.sample_rows(rows, seed), encoding)
     single = tuple(data.to_csv_payload(features.iloc[[i]]) for i in range(len(features)))
     return Payloads(single=single, batch=data.to_csv_payload(features), batch_rows=len(features))

@@ -2,13 +2,45 @@
 
 from __future__ import annotations
 
+import os
+import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
 import pytest
 
 REGION = "eu-west-1"
 
 
+@contextmanager
+def refused_port() -> Iterator[int]:
+    """A loopback port where nothing listens, for as long as the block runs.
+
+    The port stays bound (never listening): a connection is refused, and no other process (a
+    parallel test worker's server or outgoing connection) can be handed the same port meanwhile.
+    """
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        yield held.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def pipeline_cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One result cache (pipeline.cache) for every test, every xdist worker and every session of
+    this user: keys cover the code and the inputs, so sharing is safe, and a subprocess a test
+    starts skips the SDK imports. Never the developer's own ~/.cache. Tests that need a cold
+    cache make their own."""
+    base = tmp_path_factory.getbasetemp()
+    # xdist: <root>/pytest-N/popen-gwK; alone: <root>/pytest-N. The cache lives in <root>.
+    root = base.parent.parent if os.environ.get("PYTEST_XDIST_WORKER") else base.parent
+    folder = root / "big-mart-pipeline-cache"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
 @pytest.fixture(autouse=True)
-def fake_aws_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
+def fake_aws_credentials(monkeypatch: pytest.MonkeyPatch, pipeline_cache_dir: Path) -> None:
     """Fake credentials and an explicit region, and nothing from the developer's own setup."""
     for name in (
         "AWS_PROFILE",
@@ -31,3 +63,4 @@ def fake_aws_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AWS_CONFIG_FILE", "/dev/null")
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
     monkeypatch.setenv("SAGEMAKER_SUPPRESS_V2_WARNING", "1")
+    monkeypatch.setenv("PIPELINE_CACHE_DIR", str(pipeline_cache_dir))

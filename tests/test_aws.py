@@ -10,7 +10,6 @@ from __future__ import annotations
 import base64
 import json
 import re
-import socket
 import threading
 import time
 import urllib.parse
@@ -28,6 +27,7 @@ from moto import mock_aws
 
 from pipeline import aws
 from pipeline.errors import UsageError
+from tests.conftest import refused_port
 
 REGION = "eu-west-1"
 DEPLOY_ROLE = "arn:aws:iam::123456789012:role/github-deploy"
@@ -432,15 +432,11 @@ def test_token_server_errors_until_attempts_are_exhausted(in_actions: TokenServe
 def test_token_server_down_is_a_clear_error(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    with socket.socket() as probe:  # a port that was free a moment ago: nobody listens there
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    monkeypatch.setenv("GITHUB_ACTIONS", "true")
-    monkeypatch.setenv("ACTIONS_ID_TOKEN_REQUEST_URL", f"http://127.0.0.1:{port}/t?api-version=2.0")
-    monkeypatch.setenv("ACTIONS_ID_TOKEN_REQUEST_TOKEN", REQUEST_TOKEN)
     sleeps: list[float] = []
-
-    with pytest.raises(aws.OidcTokenError) as raised:
+    with refused_port() as port, pytest.raises(aws.OidcTokenError) as raised:
+        monkeypatch.setenv("GITHUB_ACTIONS", "true")
+        monkeypatch.setenv("ACTIONS_ID_TOKEN_REQUEST_URL", f"http://127.0.0.1:{port}/t?api-version=2.0")
+        monkeypatch.setenv("ACTIONS_ID_TOKEN_REQUEST_TOKEN", REQUEST_TOKEN)
         aws.get_session(aws.AwsOptions(role_arn=DEPLOY_ROLE), sleep=sleeps.append)
 
     message = str(raised.value)
@@ -623,12 +619,10 @@ def test_unreachable_sts_endpoint_is_a_credentials_error(
     in_actions: TokenServer, no_retry_delay: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv(aws.ALLOW_LOCAL_STS, "1")
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    options = aws.AwsOptions(role_arn=DEPLOY_ROLE, region=REGION, endpoint_url=f"http://127.0.0.1:{port}")
-    with pytest.raises(aws.CredentialsError, match=f"Could not call STS at http://127.0.0.1:{port}"):
-        aws.get_session(options, max_attempts=1)
+    with refused_port() as port:
+        options = aws.AwsOptions(role_arn=DEPLOY_ROLE, region=REGION, endpoint_url=f"http://127.0.0.1:{port}")
+        with pytest.raises(aws.CredentialsError, match=f"Could not call STS at http://127.0.0.1:{port}"):
+            aws.get_session(options, max_attempts=1)
 
 
 # --- outside the OIDC path ------------------------------------------------------------------

@@ -24,12 +24,16 @@ def test_definition_mermaid(capsys):
     assert capsys.readouterr().out.startswith("flowchart TD")
 
 
-def test_definition_stdout_is_only_json_in_a_fresh_process():
-    # The SageMaker SDK prints INFO lines to stdout on import unless silenced.
-    result = subprocess.run(
-        [sys.executable, "-m", "pipeline", "definition"], capture_output=True, text=True, check=True
-    )
-    assert json.loads(result.stdout)["StartAt"] == names.CHECK_RUN_INPUT
+def test_definition_stdout_is_only_json_in_a_fresh_process_with_a_cold_and_a_warm_cache(tmp_path, monkeypatch):
+    # The SageMaker SDK prints INFO lines to stdout on import unless silenced: the cold run
+    # imports it; the warm run reads the cached definition and must print the same bytes.
+    monkeypatch.setenv("PIPELINE_CACHE_DIR", str(tmp_path / "cache"))
+    command = [sys.executable, "-m", "pipeline", "definition"]
+    cold = subprocess.run(command, capture_output=True, text=True, check=True)
+    assert json.loads(cold.stdout)["StartAt"] == names.CHECK_RUN_INPUT
+    assert sorted(path.parent.name for path in (tmp_path / "cache").rglob("*.json")) == ["definition", "image-uri"]
+    warm = subprocess.run(command, capture_output=True, text=True, check=True)
+    assert warm.stdout == cold.stdout
 
 
 def test_several_mistakes_print_one_line_each_and_exit_2(capsys):

@@ -142,6 +142,23 @@ def test_checked_in_file_has_staging_and_prod():
             {"deployment_strategy": "linear", "rollback_alarms": "a", "deployment_step_percent": "5"},
             "deployment_step_percent = 5 is out of range for linear (must be between 10 and 50)",
         ),
+        (
+            {"deployment_strategy": "canary", "rollback_alarms": "a", "endpoint_instance_count": "1"},
+            "deployment_strategy = 'canary' shifts traffic in parts of the fleet, which needs endpoint_instance_count >= 2",
+        ),
+        (
+            {"deployment_strategy": "linear", "rollback_alarms": "a", "endpoint_instance_count": "1"},
+            "deployment_strategy = 'linear' shifts traffic in parts of the fleet, which needs endpoint_instance_count >= 2",
+        ),
+        (
+            {
+                "deployment_strategy": "canary",
+                "rollback_alarms": "a",
+                "endpoint_instance_count": "4",
+                "deployment_step_percent": "10",
+            },
+            "deployment_step_percent = 10 of 4 instances is less than one instance; use at least 25",
+        ),
         ({"smoke_p50_ms": "0"}, "smoke_p50_ms = 0.0 is out of range (must be between 1.0 and 600000.0)"),
         (
             {"deployment_max_seconds": "60"},
@@ -212,7 +229,13 @@ def test_config_file_from_environment_variable(config_file, tmp_path, monkeypatc
 
 def test_rollback_alarms_from_environment_list(config_file):
     config = load(
-        config_file, {"PIPELINE_ROLLBACK_ALARMS": "errors, latency", "PIPELINE_DEPLOYMENT_STRATEGY": "canary"}
+        config_file,
+        {
+            "PIPELINE_ROLLBACK_ALARMS": "errors, latency",
+            "PIPELINE_DEPLOYMENT_STRATEGY": "canary",
+            "PIPELINE_ENDPOINT_INSTANCE_COUNT": "2",
+            "PIPELINE_DEPLOYMENT_STEP_PERCENT": "50",
+        },
     )
     assert config.guardrails.rollback_alarms == ["errors", "latency"]
     assert load(config_file, {"PIPELINE_ROLLBACK_ALARMS": '["x"]'}).guardrails.rollback_alarms == ["x"]

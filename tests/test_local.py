@@ -19,6 +19,7 @@ import xgboost as xgb
 from pipeline import data
 from pipeline.config import load_config
 from pipeline.local import LOCAL_OVERRIDES, emulator, emulator_session, predict, run_local, summary
+from tests.conftest import refused_port
 
 pytestmark = pytest.mark.local
 
@@ -154,10 +155,8 @@ def test_unwritable_work_folder_exits_2(tmp_path):
 
 
 def test_attach_to_nothing_exits_2(tmp_path):
-    with socket.socket() as free:
-        free.bind(("127.0.0.1", 0))
-        port = free.getsockname()[1]
-    result = run_cli("--attach", f"http://127.0.0.1:{port}", "--work-dir", str(tmp_path / "w"), cwd=tmp_path)
+    with refused_port() as port:
+        result = run_cli("--attach", f"http://127.0.0.1:{port}", "--work-dir", str(tmp_path / "w"), cwd=tmp_path)
     assert result.returncode == 2
     assert "no emulator answers at" in result.stderr
 

@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.cli.common import add_config_arguments, config_from_args, positive_int
-from pipeline.data import DEFAULT_ROWS
 from pipeline.local import DEFAULT_WORK_DIR
 
 
@@ -19,7 +18,8 @@ def register(commands: Any) -> None:
     parser = commands.add_parser("local", help="run the whole pipeline on this machine (embedded emulator, real model)")
     add_config_arguments(parser)
     parser.add_argument("--data", default=None, help="a real Big Mart Train.csv (default: synthetic data)")
-    parser.add_argument("--rows", type=positive_int, default=DEFAULT_ROWS, help="synthetic rows (default: 8523)")
+    # Applied when the command runs: pipeline.data loads pandas, which building the parser must not.
+    parser.add_argument("--rows", type=positive_int, default=None, help="synthetic rows (default: 8523)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the synthetic data (default: 0)")
     parser.add_argument("--port", type=int, default=0, help="emulator port on 127.0.0.1 (default: 0, a free one)")
     parser.add_argument("--keep", action="store_true", help="keep the emulator running after the run, until Ctrl-C")
@@ -51,7 +51,8 @@ def handle(args: argparse.Namespace) -> int:
 
     config = config_from_args(args).replace(**LOCAL_OVERRIDES)
     work_dir = prepare_work_dir(Path(args.work_dir))
-    raw = data.read_raw(args.data) if args.data else data.generate_raw(args.rows, seed=args.seed)
+    rows = args.rows or data.DEFAULT_ROWS
+    raw = data.read_raw(args.data) if args.data else data.generate_raw(rows, seed=args.seed)
     out = print
     # A SIGTERM (CI cancelling, `kill`) must stop the emulator and free the port like Ctrl-C does.
     # SIGINT too, explicitly: a job started in the background by a script inherits SIGINT as

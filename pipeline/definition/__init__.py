@@ -1,7 +1,9 @@
 """The state machine definition: ASL built with the stepfunctions SDK, and its Mermaid diagram.
 
 ``build_definition`` and ``definition_json`` load the SageMaker and stepfunctions SDKs (seconds)
-on first use, so that importing the light parts (state names, run names, Mermaid) stays fast.
+on first use, so that importing the light parts (state names, run names, Mermaid) stays fast;
+their result is kept in pipeline.cache, so a later process with the same configuration and
+code does not load the SDKs at all.
 """
 
 from __future__ import annotations
@@ -23,14 +25,28 @@ __all__ = ["build_definition", "definition_json", "execution_input", "run_id_for
 
 
 def build_definition(config: PipelineConfig) -> dict[str, Any]:
-    """The state machine definition (ASL) for a configuration, as a dict."""
-    from pipeline.definition import builder
+    """The state machine definition (ASL) for a configuration, as a dict (a fresh copy each call)."""
+    import json
 
-    return builder.build_definition(config)
+    definition: dict[str, Any] = json.loads(definition_json(config))
+    return definition
 
 
 def definition_json(config: PipelineConfig) -> str:
-    """The definition as stable, pretty JSON: the same configuration gives the same bytes."""
-    from pipeline.definition import builder
+    """The definition as stable, pretty JSON: the same configuration gives the same bytes.
 
-    return builder.definition_json(config)
+    Kept in pipeline.cache under the whole configuration, this package's source and the SDKs'
+    installed files, so a command that deploys an unchanged definition skips the SDK imports.
+    """
+    import dataclasses
+
+    from pipeline import cache
+
+    def build() -> str:
+        from pipeline.definition import builder
+
+        return builder.definition_json(config)
+
+    return cache.remember(
+        "definition", dataclasses.asdict(config), build, depends_on=("sagemaker", "stepfunctions", "botocore")
+    )

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from stepfunctions.inputs import ExecutionInput
-from stepfunctions.steps import Catch, ChoiceRule, Fail, Pass, Task, TrainingStep
+from stepfunctions.steps import Catch, Choice, ChoiceRule, Fail, Pass, Task, TrainingStep
 from stepfunctions.steps.states import State
 
 from pipeline.config import PipelineConfig
@@ -108,6 +108,21 @@ class StageContext:
         task.add_retry(self.retry(retry_errors))
         task.add_catch(self.caught(stage))
         return task
+
+    def sdk_errors(self, task: State, choice_id: str, stage: str, on_throttle: State) -> Choice:
+        """Route an aws-sdk task's SageMaker errors by their Cause: throttled -> ``on_throttle``.
+
+        An aws-sdk SageMaker throttle is ``SageMaker.SageMakerException`` (the model declares no
+        ThrottlingException) with the code in the Cause, so no Retry can single it out. Add this
+        before the catch-all; every other error goes to the stage's failure.
+        """
+        choice = Choice(
+            choice_id, comment="aws-sdk errors carry their code in the Cause: a throttle tries again later."
+        )
+        task.add_catch(Catch(error_equals=LOOKUP_ERRORS, next_step=choice, result_path="$.error"))
+        choice.add_choice(throttled("$.error.Cause"), on_throttle)
+        choice.default_choice(self.stage_failure(stage))
+        return choice
 
     def sdk_resource(self, action: str) -> str:
         """The ARN of a SageMaker call through the AWS SDK integration."""

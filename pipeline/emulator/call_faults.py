@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 import warnings
 from typing import Any
 
@@ -34,7 +33,7 @@ def call_action(original: Any, response: Any) -> Any:
         return _error_response(response, *expired)
     delay = runtime.faults.call_delay(operation)
     if delay is not None:
-        time.sleep(delay.seconds)
+        runtime.sleep(delay.seconds)
     fault = runtime.faults.call_error(operation)
     if fault is None:
         return original(response)

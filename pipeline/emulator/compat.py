@@ -37,11 +37,8 @@ INTERNALS: tuple[tuple[str, str, tuple[str, ...] | None], ...] = (
     ),
     (f"{_STATE_TASK}.service.state_task_service", "StateTaskService._from_error", None),
     ("moto.stepfunctions.parser.asl.utils.boto_client", "boto_client_for", None),
-    # The bootstrap stack's outputs after ExecuteChangeSet (patches.execute_change_set_with_outputs).
-    ("moto.cloudformation.models", "CloudFormationBackend.execute_change_set", None),
-    ("moto.cloudformation.models", "CloudFormationBackend.describe_change_set", None),
-    ("moto.cloudformation.models", "Stack._parse_template", None),
-    ("moto.cloudformation.models", "Stack._create_output_map", None),
+    # The CloudFormation patch is applied when moto first loads that backend (see below).
+    ("moto.backends", "_import_backend", ("module_name", "backends_name")),
     # SageMaker quotas (pipeline.emulator.quotas).
     ("moto.servicequotas.responses", "ServiceQuotasResponse.list_aws_default_service_quotas", ("self",)),
     ("moto.servicequotas.models", "servicequotas_backends", None),
@@ -64,6 +61,7 @@ INTERNALS: tuple[tuple[str, str, tuple[str, ...] | None], ...] = (
         "ErrorEqualsDecl._eval_body",
         ("self", "env"),
     ),
+    ("moto.stepfunctions.parser.models", "StepFunctionsParserBackend._validate_definition", ("definition",)),
     (
         "moto.stepfunctions.parser.models",
         "StepFunctionsParserBackend.start_execution",
@@ -118,6 +116,11 @@ INTERNALS: tuple[tuple[str, str, tuple[str, ...] | None], ...] = (
     ("moto.core.responses", "BaseResponse.call_action", ("self",)),
     ("moto.core.responses", "BaseResponse.get_access_key", ("self",)),
     (
+        "moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_aws_sdk",
+        "StateTaskServiceAwsSdk._eval_service_task",
+        ("self", "env", "resource_runtime_part", "normalised_parameters", "state_credentials"),
+    ),
+    (
         "moto.sts.models",
         "STSBackend.assume_role",
         ("self", "region_name", "role_session_name", "role_arn", "policy", "duration", "external_id"),
@@ -128,6 +131,17 @@ INTERNALS: tuple[tuple[str, str, tuple[str, ...] | None], ...] = (
 )
 
 
+# The bootstrap stack's outputs after ExecuteChangeSet (patches.execute_change_set_with_outputs).
+# moto's CloudFormation module pulls in most of moto (EC2, autoscaling, ...: ~1.5 s), and only
+# the bootstrap uses it, so these are checked when that backend loads, not at every start.
+CLOUDFORMATION_INTERNALS: tuple[tuple[str, str, tuple[str, ...] | None], ...] = (
+    ("moto.cloudformation.models", "CloudFormationBackend.execute_change_set", None),
+    ("moto.cloudformation.models", "CloudFormationBackend.describe_change_set", None),
+    ("moto.cloudformation.models", "Stack._parse_template", None),
+    ("moto.cloudformation.models", "Stack._create_output_map", None),
+)
+
+
 def _resolve(module_name: str, path: str) -> Any:
     obj: Any = importlib.import_module(module_name)
     for part in path.split("."):
@@ -135,14 +149,17 @@ def _resolve(module_name: str, path: str) -> Any:
     return obj
 
 
-def check_moto_compatibility() -> None:
-    """Raise MotoIncompatibleError, naming the moto version, if any extended internal changed."""
+def check_moto_compatibility(internals: tuple[tuple[str, str, tuple[str, ...] | None], ...] | None = None) -> None:
+    """Raise MotoIncompatibleError, naming the moto version, if any extended internal changed.
+
+    ``internals`` defaults to INTERNALS (what every emulator start patches).
+    """
     import moto
 
     problems: list[str] = []
     if moto.__version__ != MOTO_VERSION:
         problems.append(f"moto {moto.__version__} is installed; the emulator needs moto=={MOTO_VERSION}")
-    for module_name, path, params in INTERNALS:
+    for module_name, path, params in INTERNALS if internals is None else internals:
         where = f"{module_name}.{path}"
         try:
             obj = _resolve(module_name, path)

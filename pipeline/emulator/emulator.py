@@ -53,7 +53,9 @@ class Emulator:
 
     Use as a context manager (or ``start()``/``stop()``); boto3 clients created while it runs
     reach it without an endpoint URL. ``clock`` (seconds, monotonic) times training and endpoint
-    transitions and the expiry of STS sessions; tests inject one to live hours in a second.
+    transitions and the expiry of STS sessions; ``sleep`` serves injected delays (latency and
+    call-delay faults). Tests inject a pair that moves only when told, to live hours in a second
+    and measure exact latencies however loaded the machine is.
     """
 
     def __init__(
@@ -63,6 +65,7 @@ class Emulator:
         timings: Timings | None = None,
         faults: FaultFile | None = None,
         clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
     ):
         self.runtime = rt.Runtime(
             s3_client_factory=self._s3_client,
@@ -70,6 +73,7 @@ class Emulator:
             trainer=trainer,
             model_host=model_host,
             clock=clock,
+            sleep=sleep,
         )
         self._initial = faults
         self._mock: Any = None

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from typing import Any
 
 from moto.sagemaker.models import sagemaker_backends
@@ -56,7 +55,7 @@ def invoke_endpoint(original: Any, response: Any) -> Any:
     accept = response.headers.get("Accept")
     fault: InvokeFault | None = runtime.faults.invoke_fault(name)
     if fault is not None and fault.behaviour == "latency":
-        time.sleep(fault.seconds)
+        runtime.sleep(fault.seconds)
         fault = None
     if fault is not None and fault.behaviour == "error":
         return _model_error(account, name, fault.status, fault.message)

@@ -7,11 +7,11 @@ Each wrapper defers to moto's original code whenever no emulator is active, so p
 from __future__ import annotations
 
 import functools
+import sys
 import threading
 from collections.abc import Callable
 from typing import Any
 
-from moto.cloudformation.models import CloudFormationBackend
 from moto.core.responses import ActionResult, BaseResponse, EmptyResult
 from moto.sagemaker.models import SageMakerModelBackend
 from moto.sagemaker.responses import SageMakerResponse
@@ -42,10 +42,12 @@ from pipeline.emulator import (
     sfn_lists,
     training,
 )
-from pipeline.emulator.compat import check_moto_compatibility
+from pipeline.emulator import runtime as rt
+from pipeline.emulator.compat import CLOUDFORMATION_INTERNALS, check_moto_compatibility
 
 _lock = threading.Lock()
 _installed = False
+_cloudformation_patched = False
 
 
 def _wrap(owner: Any, name: str, hook: Callable[..., Any]) -> None:
@@ -99,6 +101,54 @@ def execute_change_set_with_outputs(
     return result
 
 
+# Definitions moto's validation parsed without error (bounded: a test session creates many).
+_VALIDATED_LIMIT = 256
+_validated: dict[str, None] = {}
+
+
+def validate_definition_once(original: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """moto's definition check, skipped for a definition that already passed it.
+
+    CreateStateMachine and UpdateStateMachine parse the whole definition with moto's ANTLR
+    grammar (0.5-2 s for this project's), only to validate it; the same text parses the same way,
+    so a definition that passed once passes again. Failures are never remembered.
+    """
+    definition = kwargs.get("definition", args[0] if args else None)
+    if rt.current() is None or not isinstance(definition, str):
+        return original(*args, **kwargs)
+    with _lock:
+        if definition in _validated:
+            return None
+    result = original(*args, **kwargs)
+    with _lock:
+        if len(_validated) >= _VALIDATED_LIMIT:
+            _validated.pop(next(iter(_validated)))
+        _validated[definition] = None
+    return result
+
+
+def patch_cloudformation() -> None:
+    """Patch moto's CloudFormation backend once (it is loaded only when a test or the bootstrap
+    calls CloudFormation: importing it costs ~1.5 s, which every other start would pay)."""
+    global _cloudformation_patched
+    with _lock:
+        if _cloudformation_patched:
+            return
+        check_moto_compatibility(CLOUDFORMATION_INTERNALS)
+        from moto.cloudformation.models import CloudFormationBackend
+
+        _wrap(CloudFormationBackend, "execute_change_set", execute_change_set_with_outputs)
+        _cloudformation_patched = True
+
+
+def import_backend_then_patch(original: Callable[..., Any], module_name: str, backends_name: str) -> Any:
+    """moto.backends._import_backend, then the CloudFormation patch when that is the backend."""
+    backends = original(module_name, backends_name)
+    if module_name == "cloudformation":
+        patch_cloudformation()
+    return backends
+
+
 def install() -> None:
     """Check moto's internals, then patch them; safe to call many times."""
     global _installed
@@ -109,12 +159,14 @@ def install() -> None:
         # Step Functions engine.
         _wrap(state_task_factory, "state_task_service_for", sfn_engine.state_task_service_for)
         _wrap(StateTaskServiceAwsSdk, "_from_error", sfn_engine.aws_sdk_from_error)
+        _wrap(StateTaskServiceAwsSdk, "_eval_service_task", sfn_engine.aws_sdk_eval_service_task)
         _wrap(error_equals_decl.ErrorEqualsDecl, "_eval_body", sfn_engine.error_equals_eval)
         _wrap(WaitFunction, "_wait_interval", sfn_engine.wait_interval)
         retrier_decl.time = sfn_engine._ScaledTime()  # type: ignore[assignment]
         _wrap_static(IntrinsicParser, "parse", sfn_engine.intrinsic_parse)
         _wrap_static(Preprocessor, "_text_of_str", sfn_engine.intrinsic_text_of_str)
         _wrap(StepFunctionsParserBackend, "start_execution", sfn_engine.start_execution)
+        _wrap_static(StepFunctionsParserBackend, "_validate_definition", validate_definition_once)
         _wrap(StepFunctionResponse, "describe_execution", sfn_engine.describe_execution)
         _wrap(StepFunctionResponse, "list_executions", sfn_lists.list_executions)
         StepFunctionResponse.list_state_machine_versions = sfn_lists.list_state_machine_versions  # type: ignore[attr-defined]
@@ -139,10 +191,15 @@ def install() -> None:
         _wrap(BaseResponse, "call_action", call_faults.call_action)
         # STS: sessions that expire by the emulator's clock.
         _wrap(STSBackend, "assume_role", credentials.assume_role)
-        # CloudFormation: outputs of stacks deployed through change sets (the bootstrap).
-        _wrap(CloudFormationBackend, "execute_change_set", execute_change_set_with_outputs)
+        # CloudFormation: outputs of stacks deployed through change sets (the bootstrap), patched
+        # when moto first serves CloudFormation; at once if something imported it already.
+        import moto.backends
+
+        _wrap(moto.backends, "_import_backend", import_backend_then_patch)
         # Service Quotas: SageMaker's per-instance-type quotas (doctor reads them), like the
         # CloudFormation outputs above also without an active emulator (moto has none to keep).
         _wrap(ServiceQuotasResponse, "list_aws_default_service_quotas", quotas.list_aws_default_service_quotas)
         ServiceQuotasResponse.list_service_quotas = quotas.list_service_quotas  # type: ignore[attr-defined]
         _installed = True
+    if "moto.cloudformation.models" in sys.modules:
+        patch_cloudformation()

@@ -29,7 +29,10 @@ class Runtime:
     faults: FaultPlan = field(default_factory=FaultPlan)
     trainer: Trainer | None = None
     model_host: ModelHost | None = None
+    # Emulated time: status transitions read ``clock``; injected delays (latency and call-delay
+    # faults) go through ``sleep``. Tests inject a pair that moves only when slept on.
     clock: Callable[[], float] = time.monotonic
+    sleep: Callable[[float], None] = time.sleep
     # Re-entrant: a transition may call the model host, which reads S3 through moto.
     lock: threading.RLock = field(default_factory=threading.RLock)
     training_runs: dict[tuple[str, str, str], Any] = field(default_factory=dict)

@@ -66,6 +66,29 @@ def aws_sdk_from_error(original: Any, task: Any, env: Any, ex: Exception) -> Any
     return original(task, env, ex)
 
 
+def _iso_timestamps(value: Any) -> Any:
+    if isinstance(value, datetime.datetime):
+        utc = value.astimezone(datetime.timezone.utc) if value.tzinfo else value
+        return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
+    if isinstance(value, dict):
+        return {k: _iso_timestamps(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_iso_timestamps(v) for v in value]
+    return value
+
+
+def aws_sdk_eval_service_task(original: Any, task: Any, env: Any, *args: Any, **kwargs: Any) -> Any:
+    """An aws-sdk task's result with timestamps as ISO 8601 strings, as JSON can carry them.
+
+    moto leaves botocore's datetime objects in the state, so a task whose whole answer stays in
+    the state (DescribeEndpoint without a ResultSelector) breaks DescribeExecution's output.
+    """
+    result = original(task, env, *args, **kwargs)
+    if rt.current() is not None and env.stack:
+        env.stack[-1] = _iso_timestamps(env.stack[-1])
+    return result
+
+
 def error_equals_eval(original: Any, decl: Any, env: Any) -> None:
     """States.ALL does not match States.Runtime or States.DataLimitExceeded (AWS semantics)."""
     error_name: ErrorName = env.stack[-1]

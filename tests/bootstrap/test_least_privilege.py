@@ -9,6 +9,7 @@ import pytest
 
 from pipeline.config import environments, find_config_file, load_config, read_config_file
 from pipeline.definition import build_definition
+from pipeline.definition import state_names as names
 from pipeline.errors import PipelineError
 from tests.tooling import permissions
 
@@ -74,6 +75,13 @@ def test_the_definition_calls_what_the_pipeline_is_known_to_call(definition: dic
     assert "Create model package group" in required["sagemaker:AddTags"]
     assert set(required) >= permissions.TRAINING_JOB_SYNC
     assert "sagemaker:AddTags" in required  # the config tags every SageMaker resource
+    # AWS's Step Functions page for SageMaker: ListTags with each optimised create call.
+    assert set(required["sagemaker:ListTags"]) >= {
+        names.TRAIN_MODEL,
+        names.SAVE_MODEL,
+        names.CONFIGURE_ENDPOINT,
+        names.CREATE_ENDPOINT,
+    }
 
 
 def test_a_new_stage_without_its_permission_fails(template: dict[str, Any], definition: dict[str, Any]) -> None:
@@ -167,6 +175,7 @@ def test_tasks_inside_parallel_and_map_states_are_found() -> None:
     assert required == {
         "iam:PassRole": ("P/branch0/A",),
         "sagemaker:CreateModel": ("P/branch0/A",),
+        "sagemaker:ListTags": ("P/branch0/A",),
         "states:DescribeExecution": ("M/B",),
     }
 

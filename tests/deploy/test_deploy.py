@@ -232,3 +232,48 @@ def test_cli_usage_errors_exit_2(emulator: Any, capsys: pytest.CaptureFixture[st
     assert "alias_name" in capsys.readouterr().err
     assert main(["deploy", "--rollback", *FAST]) == 1
     assert "deploy first" in capsys.readouterr().err
+
+
+def test_an_alias_that_splits_traffic_is_not_read_as_running_its_first_route(
+    config: PipelineConfig, sfn: Any, calls: CallLog
+) -> None:
+    from pipeline.deploy import read_alias
+
+    deploy_state_machine(config, sfn, out=quiet)
+    second = deploy_state_machine(config.replace(tracing=True), sfn, out=quiet)
+    machine = second.state_machine_arn
+    # The alias records version 2 and routes half of the traffic to it first.
+    sfn.update_state_machine_alias(
+        stateMachineAliasArn=second.alias_arn,
+        routingConfiguration=[
+            {"stateMachineVersionArn": f"{machine}:2", "weight": 50},
+            {"stateMachineVersionArn": f"{machine}:1", "weight": 50},
+        ],
+    )
+
+    assert read_alias(sfn, second.alias_arn).version_arn is None
+    plan = plan_deployment(config.replace(tracing=True), sfn)
+    assert plan.changes and f"point alias {config.state_machine.alias} at it" in plan.text
+    calls.clear()
+
+    # Half of the executions would run version 1: the deploy routes everything to this config.
+    deploy_state_machine(config.replace(tracing=True), sfn, out=quiet)
+
+    assert "UpdateStateMachineAlias" in calls.writes
+    routes = sfn.describe_state_machine_alias(stateMachineAliasArn=second.alias_arn)["routingConfiguration"]
+    assert len(routes) == 1 and routes[0]["weight"] == 100
+    runs = sfn.describe_state_machine(stateMachineArn=routes[0]["stateMachineVersionArn"])
+    assert MachineSettings.from_description(runs) == MachineSettings.from_config(config.replace(tracing=True))
+
+
+def test_plan_without_the_alias_is_a_change_even_when_the_machine_matches(
+    config: PipelineConfig, sfn: Any, calls: CallLog
+) -> None:
+    first = deploy_state_machine(config, sfn, out=quiet)
+    sfn.delete_state_machine_alias(stateMachineAliasArn=first.alias_arn)
+
+    plan = plan_deployment(config, sfn)
+
+    assert plan.changes, plan.text
+    assert not plan.text.startswith("no changes")
+    assert f"point alias {config.state_machine.alias} at it" in plan.text

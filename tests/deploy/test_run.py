@@ -187,7 +187,7 @@ def test_cli_run_failure_exits_1_naming_stage_error_and_cause(
     assert main(["deploy", *FAST]) == 0
     emulator.fail_training("AlgorithmError: out of memory")
 
-    assert main(["run", "--commit", COMMIT, *QUICK, *FAST]) == 1
+    assert main(["run", "--commit", COMMIT, "--upload-data", *QUICK, *FAST, *SYNTHETIC]) == 1
 
     out = capsys.readouterr().out
     assert "::error title=pipeline run FAILED::execution FAILED: stage 'Train model'" in out
@@ -202,15 +202,18 @@ def test_cli_run_timeout_exits_1_with_a_clear_message(
     emulator.timings = Timings(training_seconds=3.0, time_scale=TIME_SCALE)
     assert main(["deploy", *FAST]) == 0
 
-    assert main(["run", "--commit", COMMIT, "--timeout", "1", *QUICK, *FAST]) == 1
+    assert main(["run", "--commit", COMMIT, "--timeout", "1", "--upload-data", *QUICK, *FAST, *SYNTHETIC]) == 1
 
     captured = capsys.readouterr()
     assert "still running after 1s" in captured.out
     assert "still RUNNING after the 1s timeout; it was not stopped" in captured.err
 
 
-def test_cli_run_exit_codes_for_bad_input(emulator: Emulator, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["run", "--commit", COMMIT, *FAST]) == 2  # nothing deployed
+def test_cli_run_exit_codes_for_bad_input(emulator: Emulator, bucket: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["run", "--commit", COMMIT, *FAST]) == 2  # no training data in the bucket
+    err = capsys.readouterr().err
+    assert f"cannot read s3://{bucket}/" in err and "upload the prepared data first" in err
+    assert main(["run", "--commit", COMMIT, "--upload-data", *FAST, *SYNTHETIC]) == 2  # nothing deployed
     assert "deploy the state machine first" in capsys.readouterr().err
     assert main(["run", "--commit", "not-a-sha", *FAST]) == 2
     assert "not a hexadecimal git commit id" in capsys.readouterr().err
@@ -251,6 +254,29 @@ def test_rerun_while_running_gets_the_same_execution(
     assert len(sfn.list_executions(stateMachineArn=deployed.state_machine_arn)["executions"]) == 1
     result = follow_execution(sfn, again, timeout_seconds=30, out=lambda _: None, poll_seconds=0.05)
     assert result.succeeded, (result.error, result.cause)
+
+
+def test_a_failure_is_blamed_on_the_running_stage_not_the_last_caught_one() -> None:
+    from pipeline.follow import HistoryTracker
+
+    start = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    at = [start + timedelta(seconds=s) for s in range(6)]
+    tracker = HistoryTracker(start, out=lambda _: None)
+    events = [
+        {"type": "TaskStateEntered", "stateEnteredEventDetails": {"name": "Find endpoint"}},
+        {"type": "TaskFailed", "taskFailedEventDetails": {"error": "SageMaker.SageMakerException"}},
+        {"type": "TaskStateExited", "stateExitedEventDetails": {"name": "Find endpoint"}},  # caught: absent
+        {"type": "TaskStateEntered", "stateEnteredEventDetails": {"name": "Create endpoint"}},
+        {"type": "TaskFailed", "taskFailedEventDetails": {"error": "States.Runtime"}},
+        {"type": "ExecutionFailed", "executionFailedEventDetails": {"error": "States.Runtime", "cause": "x"}},
+    ]
+    for number, (event, when) in enumerate(zip(events, at, strict=True), start=1):
+        tracker.feed({**event, "id": number, "timestamp": when})
+
+    assert tracker.status == "FAILED"
+    assert tracker.failed_stage == "Create endpoint"
+    assert tracker.stages["Find endpoint"].status == "caught"
+    assert tracker.stages["Create endpoint"].status == "failed"
 
 
 def test_upload_data_takes_the_configured_train_csv(

@@ -176,3 +176,29 @@ def test_stopping_the_emulator_aborts_running_executions() -> None:
     assert time.monotonic() - started < 20
     assert not [thread for thread in TMP_THREADS if thread.is_alive()]
     assert stop_running_executions(timeout=1) == 0
+
+
+def test_a_definition_that_passed_validation_is_not_parsed_again(
+    emulator: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from botocore.exceptions import ClientError
+    from moto.stepfunctions.parser.asl.parse import asl_parser
+
+    parses: list[str] = []
+    real_parse = asl_parser.AmazonStateLanguageParser.parse
+    monkeypatch.setattr(
+        asl_parser.AmazonStateLanguageParser,
+        "parse",
+        staticmethod(lambda text: parses.append(text) or real_parse(text)),
+    )
+    sfn = boto3.client("stepfunctions", region_name=REGION)
+    valid = json.dumps({"StartAt": "P", "States": {"P": {"Type": "Pass", "Result": "once", "End": True}}})
+    sfn.create_state_machine(name="first", definition=valid, roleArn=ROLE)
+    sfn.create_state_machine(name="second", definition=valid, roleArn=ROLE)
+    assert parses == [valid]  # the second CreateStateMachine reused the first validation
+    invalid = json.dumps({"StartAt": "Nowhere", "States": {"P": {"Type": "Bogus", "End": True}}})
+    for name in ("bad1", "bad2"):  # a failure is never remembered
+        with pytest.raises(ClientError) as err:
+            sfn.create_state_machine(name=name, definition=invalid, roleArn=ROLE)
+        assert "ASLParserException" in err.value.response["Error"]["Message"]  # moto leaves Code empty
+    assert parses.count(invalid) == 2

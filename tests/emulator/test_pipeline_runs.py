@@ -184,3 +184,16 @@ def test_throttled_endpoint_lookup_waits_and_looks_again(pipeline: Pipeline) -> 
     assert entered.count(names.FIND_SERVING_ENDPOINT) == 2
     assert names.WAIT_FOR_CHAMPION in entered and names.FIRST_DEPLOY in entered
     assert "createEndpoint" in pipeline.resources_called(desc["executionArn"])
+
+
+def test_throttled_delete_of_a_failed_endpoint_waits_and_deletes_again(pipeline: Pipeline) -> None:
+    # An aws-sdk throttle is SageMaker.SageMakerException with the code in the Cause: no Retry
+    # on ThrottlingException sees it, so the Cause decides (it used to end the run).
+    assert pipeline.run("run1")["status"] == "SUCCEEDED"
+    pipeline.emu.set_endpoint_status(pipeline.cfg.endpoint.name, "Failed", "Health check failed")
+    pipeline.emu.fail_call("sagemaker:DeleteEndpoint", "ThrottlingException", "Rate exceeded", calls=[1])
+    desc = pipeline.run("run2")
+    assert desc["status"] == "SUCCEEDED", desc
+    called = pipeline.resources_called(desc["executionArn"])
+    assert called.count("deleteEndpoint") == 2
+    assert pipeline.endpoint()["EndpointConfigName"] == pipeline.config_name("run2")

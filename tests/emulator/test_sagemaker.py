@@ -13,6 +13,7 @@ from botocore.exceptions import ClientError
 
 from pipeline.emulator import Emulator, ModelError, Timings, TrainingFailed, TrainingLog
 from tests.conftest import REGION
+from tests.fake_time import FakeTime
 
 BUCKET = "emulator-tests"
 ROLE = "arn:aws:iam::123456789012:role/sagemaker"
@@ -44,13 +45,14 @@ def _clients() -> tuple[Any, Any]:
     return s3, boto3.client("sagemaker", region_name=REGION)
 
 
-def _wait_job(sm: Any, name: str) -> dict[str, Any]:
-    for _ in range(500):
-        job = sm.describe_training_job(TrainingJobName=name)
-        if job["TrainingJobStatus"] not in ("InProgress", "Stopping"):
-            return job
+def _wait_job(sm: Any, name: str, timeout: float = 60.0) -> dict[str, Any]:
+    # Waits for the trainer thread only (its durations come from the test's clock), so the
+    # bound is generous: a loaded machine is slower, never wrong.
+    deadline = time.monotonic() + timeout
+    while (job := sm.describe_training_job(TrainingJobName=name))["TrainingJobStatus"] in ("InProgress", "Stopping"):
+        assert time.monotonic() < deadline, f"{name} never ended"
         time.sleep(0.01)
-    raise AssertionError(f"{name} never ended")
+    return job
 
 
 def _endpoint_setup(sm: Any, *configs: str) -> None:
@@ -79,11 +81,15 @@ def _status(sm: Any, name: str = "ep") -> tuple[str, str]:
 
 
 def test_training_job_goes_in_progress_then_completed_with_an_artifact() -> None:
-    with Emulator(timings=Timings(training_seconds=0.3)):
+    fake = FakeTime()
+    with Emulator(timings=Timings(training_seconds=300), clock=fake.clock, sleep=fake.sleep):
         s3, sm = _clients()
         sm.create_training_job(**_training_request("job1"))
         first = sm.describe_training_job(TrainingJobName="job1")
         assert first["TrainingJobStatus"] == "InProgress" and "ModelArtifacts" not in first
+        fake.advance(299)
+        assert sm.describe_training_job(TrainingJobName="job1")["TrainingJobStatus"] == "InProgress"
+        fake.advance(1)
         job = _wait_job(sm, "job1")
         assert job["TrainingJobStatus"] == "Completed" and job["SecondaryStatus"] == "Completed"
         artifact = job["ModelArtifacts"]["S3ModelArtifacts"]
@@ -155,7 +161,8 @@ def test_training_without_input_data_fails_like_aws() -> None:
 
 
 def test_duplicate_training_job_name_and_stop() -> None:
-    with Emulator(timings=Timings(training_seconds=5)):
+    fake = FakeTime()
+    with Emulator(timings=Timings(training_seconds=5), clock=fake.clock, sleep=fake.sleep):
         _, sm = _clients()
         sm.create_training_job(**_training_request("job1"))
         with pytest.raises(ClientError) as err:
@@ -163,6 +170,7 @@ def test_duplicate_training_job_name_and_stop() -> None:
         assert err.value.response["Error"]["Code"] == "ResourceInUse"
         sm.stop_training_job(TrainingJobName="job1")
         assert _wait_job(sm, "job1")["TrainingJobStatus"] == "Stopped"
+        assert fake.now == 0  # stopped long before its 5 s were up
 
 
 def test_create_on_an_existing_name_fails_with_aws_text() -> None:
@@ -177,12 +185,16 @@ def test_create_on_an_existing_name_fails_with_aws_text() -> None:
 
 
 def test_endpoint_statuses_over_time_and_update_keeps_old_config_serving() -> None:
-    with Emulator(timings=Timings(endpoint_create_seconds=0.2, endpoint_update_seconds=0.2)):
+    fake = FakeTime()
+    timings = Timings(endpoint_create_seconds=200, endpoint_update_seconds=200)
+    with Emulator(timings=timings, clock=fake.clock, sleep=fake.sleep):
         _, sm = _clients()
         _endpoint_setup(sm, "c1", "c2")
         sm.create_endpoint(EndpointName="ep", EndpointConfigName="c1")
         assert _status(sm) == ("Creating", "c1")
-        time.sleep(0.25)
+        fake.advance(199)
+        assert _status(sm) == ("Creating", "c1")
+        fake.advance(1)
         assert _status(sm) == ("InService", "c1")
         for bad, text in (("c1", "already uses"), ("nope", "Could not find endpoint configuration")):
             with pytest.raises(ClientError, match=text):
@@ -191,7 +203,9 @@ def test_endpoint_statuses_over_time_and_update_keeps_old_config_serving() -> No
         during = sm.describe_endpoint(EndpointName="ep")
         assert (during["EndpointStatus"], during["EndpointConfigName"]) == ("Updating", "c1")
         assert during["PendingDeploymentSummary"]["EndpointConfigName"] == "c2"
-        time.sleep(0.25)
+        fake.advance(199)
+        assert _status(sm) == ("Updating", "c1")
+        fake.advance(1)
         assert _status(sm) == ("InService", "c2")
 
 
@@ -220,7 +234,8 @@ def test_failed_update_rolls_back_to_the_old_config_while_updating() -> None:
 
 
 def test_failed_endpoint_can_only_be_deleted() -> None:
-    with Emulator(timings=Timings(endpoint_delete_seconds=0.1)) as emu:
+    fake = FakeTime()
+    with Emulator(timings=Timings(endpoint_delete_seconds=100), clock=fake.clock, sleep=fake.sleep) as emu:
         _, sm = _clients()
         _endpoint_setup(sm, "c1", "c2")
         emu.fail_endpoint_creation("no capacity")
@@ -231,7 +246,9 @@ def test_failed_endpoint_can_only_be_deleted() -> None:
             sm.update_endpoint(EndpointName="ep", EndpointConfigName="c2")
         sm.delete_endpoint(EndpointName="ep")
         assert _status(sm)[0] == "Deleting"
-        time.sleep(0.12)
+        fake.advance(99)
+        assert _status(sm)[0] == "Deleting"
+        fake.advance(1)
         with pytest.raises(ClientError, match='Could not find endpoint "arn:aws:sagemaker:'):
             sm.describe_endpoint(EndpointName="ep")
 
@@ -255,7 +272,8 @@ class _Host:
 
 def test_invoke_routes_to_the_model_host_and_applies_faults() -> None:
     host = _Host()
-    with Emulator(model_host=host) as emu:
+    fake = FakeTime()
+    with Emulator(model_host=host, clock=fake.clock, sleep=fake.sleep) as emu:
         _, sm = _clients()
         _endpoint_setup(sm, "c1", "c2")
         rt = boto3.client("sagemaker-runtime", region_name=REGION)
@@ -284,8 +302,7 @@ def test_invoke_routes_to_the_model_host_and_applies_faults() -> None:
         assert b"not a prediction" in call()
         with pytest.raises(ClientError, match=r"Received server error \(503\)"):
             call()
-        started = time.monotonic()
-        assert call() == b"0.5\n1.5\n" and time.monotonic() - started >= 0.2
+        assert call() == b"0.5\n1.5\n" and fake.sleeps == [0.2]  # the latency, on the emulator's clock
         sm.update_endpoint(EndpointName="ep", EndpointConfigName="c2")
         assert _status(sm) == ("InService", "c2") and host.loaded["ep"].endswith("/c2/model.tar.gz")
         sm.delete_endpoint(EndpointName="ep")

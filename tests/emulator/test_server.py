@@ -21,6 +21,9 @@ from tests.conftest import REGION
 
 
 def _port_is_free(port: int) -> bool:
+    """Nothing listens on ``port`` any more. SO_REUSEADDR, as the server binds: only a listener
+    blocks, not the closed connections in TIME_WAIT, nor another process's connection that
+    happens to use this port as its ephemeral port (parallel test workers make many)."""
     with socket.socket() as sock:
         # As the server binds: connections the server closed linger in TIME_WAIT for a while
         # and would fail a plain bind; a socket still listening fails even with SO_REUSEADDR.

@@ -79,6 +79,7 @@ class Stage:
     head: str
     wheelhouse: Path
     manifest_sha256: str
+    cache_dir: Path
 
     def client(self, service: str) -> Any:
         return boto3.client(
@@ -106,6 +107,9 @@ class Stage:
                 "AWS_EC2_METADATA_DISABLED": "true",
                 "PIP_NO_INDEX": "1",  # anything that still tries to install fails fast
                 "SAGEMAKER_SUPPRESS_V2_WARNING": "1",
+                # The suite's result cache: each step's command skips the SDK imports (a fresh
+                # GitHub runner starts cold; tests/test_cli.py checks that cold and warm agree).
+                "PIPELINE_CACHE_DIR": str(self.cache_dir),
             },
             token_server=self.tokens,
             max_minutes=10,
@@ -139,7 +143,7 @@ def project_wheelhouse(scratch: Path, head: str) -> tuple[Path, str]:
 
 
 @pytest.fixture(scope="module")
-def stage(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stage]:
+def stage(tmp_path_factory: pytest.TempPathFactory, pipeline_cache_dir: Path) -> Iterator[Stage]:
     """The emulator server, the bootstrap stack on it, and a fake OIDC token endpoint."""
     head = git(ROOT, "rev-parse", "HEAD")
     with FakeTokenServer() as tokens:
@@ -177,7 +181,7 @@ def stage(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stage]:
             trust = trust if isinstance(trust, dict) else json.loads(trust)
             wheelhouse, digest = project_wheelhouse(tmp_path_factory.mktemp("wheelhouse"), head)
             workdir = tmp_path_factory.mktemp("rehearsal")
-            yield Stage(server, tokens, variables, trust, workdir, head, wheelhouse, digest)
+            yield Stage(server, tokens, variables, trust, workdir, head, wheelhouse, digest, pipeline_cache_dir)
         finally:
             server.stop()
 
@@ -307,7 +311,7 @@ def test_dispatch_without_the_pipeline_only_deploys_the_state_machine(stage: Sta
     assert endpoint(stage)["EndpointConfigName"] == config_before
 
 
-def test_ci_plan_job_without_credentials_skips_the_aws_plan_cleanly(tmp_path: Path) -> None:
+def test_ci_plan_job_without_credentials_skips_the_aws_plan_cleanly(tmp_path: Path, pipeline_cache_dir: Path) -> None:
     """As in a fork pull request: no variables, no OIDC token; the job still succeeds."""
     spec = JobSpec(
         workflow=".github/workflows/ci.yml",
@@ -318,7 +322,12 @@ def test_ci_plan_job_without_credentials_skips_the_aws_plan_cleanly(tmp_path: Pa
         event_name="pull_request",
         ref="refs/pull/1/merge",
         repository_vars={"AWS_REGION": "", "PIPELINE_DEPLOY_ROLE_ARN": ""},
-        machine_env={"AWS_CONFIG_FILE": "/dev/null", "AWS_SHARED_CREDENTIALS_FILE": "/dev/null", "PIP_NO_INDEX": "1"},
+        machine_env={
+            "AWS_CONFIG_FILE": "/dev/null",
+            "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
+            "PIP_NO_INDEX": "1",
+            "PIPELINE_CACHE_DIR": str(pipeline_cache_dir),
+        },
         substitutes=SUBSTITUTES,
         stream=print,
     )

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from typing import Any
 
 import boto3
@@ -27,25 +26,11 @@ from pipeline.smoke import Deployment
 from pipeline.smoke_checks import Limits, Payloads, Retry, prepare_payloads
 from pipeline.storage import download_encoding, upload_prepared
 from tests.conftest import REGION
+from tests.fake_time import FakeTime
 
 # Wait/Retry intervals of the state machine become milliseconds.
 TIME_SCALE = 0.001
 ROWS = 1500
-
-
-@dataclass
-class FakeTime:
-    """A clock that only moves when slept on, so bounded waits take no real time."""
-
-    now: float = 0.0
-    sleeps: list[float] = field(default_factory=list)
-
-    def clock(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
 
 
 class Live:
@@ -58,8 +43,12 @@ class Live:
         session: boto3.Session,
         prepared: data.PreparedData,
         models: dict[str, int],
+        trained: dict[int, bytes] | None = None,
     ):
         self.emu = emu
+        # model.tar.gz bytes by boosting rounds, shared by the tests of a session: a model is
+        # trained for real (CreateTrainingJob on the emulator) once, then its artifact is reused.
+        self.trained = {} if trained is None else trained
         self.cfg = cfg
         self.name = cfg.endpoint.name
         self.s3 = session.client("s3")
@@ -75,11 +64,25 @@ class Live:
         self.train_and_configure(models)
 
     def train_and_configure(self, rounds_by_label: dict[str, int]) -> None:
-        """Train models for real (concurrently) and create their Model and EndpointConfig."""
-        for label, rounds in rounds_by_label.items():
+        """Create each model's Model and EndpointConfig, training it for real (concurrently)
+        unless this session already did with the same rounds on the same data."""
+        fresh = {label: rounds for label, rounds in rounds_by_label.items() if rounds not in self.trained}
+        for label, rounds in fresh.items():
             self.start_training(label, rounds)
-        for label in rounds_by_label:
+        for label, rounds in rounds_by_label.items():
+            if label in fresh:
+                self.artifacts[label] = self.finish_training(label)
+                bucket, key = self.artifacts[label][len("s3://") :].split("/", 1)
+                self.trained[rounds] = self.s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+            else:
+                self.artifacts[label] = self.reuse_artifact(label, self.trained[rounds])
             self.configure(label)
+
+    def reuse_artifact(self, label: str, artifact: bytes) -> str:
+        """Put an artifact trained earlier where its training job would have written it."""
+        key = f"{self.cfg.account.prefix}/output/{self.name}-{label}-train/output/model.tar.gz"
+        self.s3.put_object(Bucket=self.cfg.account.bucket, Key=key, Body=artifact)
+        return f"s3://{self.cfg.account.bucket}/{key}"
 
     def start_training(self, label: str, rounds: int) -> None:
         """CreateTrainingJob for one model on the uploaded Big Mart data."""
@@ -104,15 +107,18 @@ class Live:
             StoppingCondition={"MaxRuntimeInSeconds": 600},
         )
 
-    def configure(self, label: str) -> None:
-        """Wait for the model's training job, then create its Model and EndpointConfig."""
+    def finish_training(self, label: str) -> str:
+        """Wait for the model's training job; its artifact's S3 URI."""
         job = f"{self.name}-{label}-train"
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 120  # the trainer thread only: generous, never tight
         while (desc := self.sagemaker.describe_training_job(TrainingJobName=job))["TrainingJobStatus"] == "InProgress":
             assert time.monotonic() < deadline, "training did not finish"
             time.sleep(0.02)
         assert desc["TrainingJobStatus"] == "Completed", desc.get("FailureReason")
-        self.artifacts[label] = desc["ModelArtifacts"]["S3ModelArtifacts"]
+        return desc["ModelArtifacts"]["S3ModelArtifacts"]
+
+    def configure(self, label: str) -> None:
+        """Create the model's Model and EndpointConfig on its artifact."""
         model = f"{self.name}-{label}-model"
         self.sagemaker.create_model(
             ModelName=model,
@@ -204,9 +210,16 @@ class Live:
 
 
 @pytest.fixture
-def emulator() -> Iterator[Emulator]:
-    """The emulator with the real trainer and model host."""
-    with Emulator(trainer=S3Trainer(), model_host=LocalModelHost(), timings=Timings(time_scale=TIME_SCALE)) as emu:
+def emulator(fake_time: FakeTime) -> Iterator[Emulator]:
+    """The emulator with the real trainer and model host, on the test's fake clock: an injected
+    latency moves that clock instead of sleeping, so the smoke test measures exactly that."""
+    with Emulator(
+        trainer=S3Trainer(),
+        model_host=LocalModelHost(),
+        timings=Timings(time_scale=TIME_SCALE),
+        clock=fake_time.clock,
+        sleep=fake_time.sleep,
+    ) as emu:
         yield emu
 
 
@@ -223,16 +236,26 @@ def prepared() -> data.PreparedData:
     return data.prepare(data.generate_raw(ROWS, seed=3), cfg.data.validation_fraction, cfg.data.seed)
 
 
+@pytest.fixture(scope="session")
+def trained() -> dict[int, bytes]:
+    """Artifacts of the models trained so far in this session, by boosting rounds."""
+    return {}
+
+
 @pytest.fixture
-def live(emulator: Emulator, boto_session: boto3.Session, prepared: data.PreparedData) -> Live:
+def live(
+    emulator: Emulator, boto_session: boto3.Session, prepared: data.PreparedData, trained: dict[int, bytes]
+) -> Live:
     """Data uploaded, "old" and "new" models trained and configured; no endpoint yet."""
-    return Live(emulator, load_config("staging"), boto_session, prepared, {"old": 5, "new": 40})
+    return Live(emulator, load_config("staging"), boto_session, prepared, {"old": 5, "new": 40}, trained)
 
 
 @pytest.fixture
-def live_one(emulator: Emulator, boto_session: boto3.Session, prepared: data.PreparedData) -> Live:
+def live_one(
+    emulator: Emulator, boto_session: boto3.Session, prepared: data.PreparedData, trained: dict[int, bytes]
+) -> Live:
     """Data uploaded and only the "old" model trained and configured."""
-    return Live(emulator, load_config("staging"), boto_session, prepared, {"old": 5})
+    return Live(emulator, load_config("staging"), boto_session, prepared, {"old": 5}, trained)
 
 
 @pytest.fixture

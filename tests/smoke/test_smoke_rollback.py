@@ -65,14 +65,17 @@ def test_latency_over_the_limit_fails_and_rolls_back(live: Live, quick: dict[str
     live.deploy("new")
     limits = live.limits(p95_ms=40.0)
     # Every single-row call of the smoke test is slow; the batch and the rollback's check are not.
+    # The latency moves the fake clock the smoke test measures with: 60 ms exactly, the other
+    # calls 0 ms, however loaded the machine is.
     live.emu.misbehave_on_invoke("latency", endpoint=live.name, seconds=0.06, calls=list(range(1, limits.calls + 1)))
 
     outcome = smoke_and_rollback(live.sagemaker, live.runtime, live.deployment(), live.payloads, limits, **quick)
 
     assert not outcome.passed
-    assert outcome.failure.startswith("latency p95: ") and "(limit 40 ms)" in outcome.failure
-    assert min(outcome.result.latencies_ms) >= 60
+    assert outcome.failure == "latency p95: 60.0 ms (limit 40 ms)"
+    assert outcome.result.latencies_ms == pytest.approx([60.0] * limits.calls)
     assert outcome.rollback.outcome == RollbackOutcome.ROLLED_BACK
+    assert outcome.rollback.check.latencies_ms == pytest.approx([0.0] * len(outcome.rollback.check.latencies_ms))
     assert live.endpoint()["EndpointConfigName"] == live.configs["old"]
     assert live.served() == pytest.approx(live.model_predictions("old"))
 
@@ -88,6 +91,7 @@ def test_p50_limit_is_checked_when_set(live: Live, quick: dict[str, Any]) -> Non
     )
 
     assert [c.name for c in outcome.result.failures] == ["latency p50"]
+    assert outcome.result.latencies_ms == pytest.approx([60.0] * 4 + [0.0] * 2)
     assert outcome.rollback.outcome == "disabled"
     assert live.endpoint()["EndpointConfigName"] == live.configs["new"]
 

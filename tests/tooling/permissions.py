@@ -43,9 +43,11 @@ TRAINING_JOB_SYNC = frozenset(
 OPTIMIZED_INTEGRATIONS: Mapping[str, frozenset[str]] = {
     "sagemaker:createTrainingJob": frozenset({"sagemaker:CreateTrainingJob", "sagemaker:ListTags", "iam:PassRole"}),
     "sagemaker:createTrainingJob.sync": TRAINING_JOB_SYNC,
-    "sagemaker:createModel": frozenset({"sagemaker:CreateModel", "iam:PassRole"}),
-    "sagemaker:createEndpointConfig": frozenset({"sagemaker:CreateEndpointConfig"}),
-    "sagemaker:createEndpoint": frozenset({"sagemaker:CreateEndpoint"}),
+    # AWS's page grants sagemaker:ListTags with these three (as CDK does); the template scopes
+    # it to the project's resources, which the Service Authorization Reference allows.
+    "sagemaker:createModel": frozenset({"sagemaker:CreateModel", "sagemaker:ListTags", "iam:PassRole"}),
+    "sagemaker:createEndpointConfig": frozenset({"sagemaker:CreateEndpointConfig", "sagemaker:ListTags"}),
+    "sagemaker:createEndpoint": frozenset({"sagemaker:CreateEndpoint", "sagemaker:ListTags"}),
     "sagemaker:updateEndpoint": frozenset({"sagemaker:UpdateEndpoint"}),
 }
 

@@ -16,6 +16,7 @@ from pipeline.definition.stages.deploy_endpoint import needs_operator
 from pipeline.definition.stages.register_model import registered_artifact
 
 STATUS = "$.deployed.EndpointStatus"
+CONFIG = "$.deployed.EndpointConfigName"
 
 
 def build(ctx: StageContext) -> Stage:
@@ -50,17 +51,15 @@ def build(ctx: StageContext) -> Stage:
         },
     )
     report.next(Succeed(names.DEPLOYED))
+    # EndpointConfigName is optional in DescribeEndpoint's output (botocore): it is compared
+    # only once present, in a Choice of its own, since a rule reading a missing path fails.
+    which_config = Choice(names.SERVING_WHICH_CONFIG)
     live.add_choice(
-        ChoiceRule.And(
-            [
-                ChoiceRule.StringEquals(STATUS, status.IN_SERVICE),
-                ChoiceRule.StringEqualsPath("$.deployed.EndpointConfigName", "$.EndpointConfigName"),
-            ]
-        ),
-        report,
+        ChoiceRule.And([ChoiceRule.StringEquals(STATUS, status.IN_SERVICE), ChoiceRule.IsPresent(CONFIG, True)]),
+        which_config,
     )
-    live.add_choice(
-        ChoiceRule.StringEquals(STATUS, status.IN_SERVICE),
+    which_config.add_choice(ChoiceRule.StringEqualsPath(CONFIG, "$.EndpointConfigName"), report)
+    which_config.default_choice(
         ctx.failure(
             names.UPDATE_ROLLED_BACK,
             names.CHECK_DEPLOYMENT,

@@ -34,11 +34,10 @@ def build(ctx: StageContext) -> Stage:
     """Find the endpoint and route by its status; exits are the create and update calls."""
     c = ctx.config
     name = c.endpoint.name
-    find = ctx.describe(
-        names.FIND_ENDPOINT,
-        "$.endpoint",
-        {"EndpointStatus.$": "$.EndpointStatus", "EndpointConfigName.$": "$.EndpointConfigName"},
-    )
+    # No ResultSelector: botocore marks EndpointConfigName optional in DescribeEndpoint's
+    # output, and a selector reading a missing field fails with States.Runtime, which no Catch
+    # sees. The whole answer is kept (it is also the run's PreviousEndpoint, read with .get).
+    find = ctx.describe(names.FIND_ENDPOINT, "$.endpoint", None)
     find.add_retry(ctx.retry(DESCRIBE_RETRY_ERRORS))
     missing = Choice(names.ENDPOINT_MISSING, comment="Only 'not found' means absent; any other error fails.")
     find.add_catch(Catch(error_equals=LOOKUP_ERRORS, next_step=missing, result_path="$.error"))
@@ -69,19 +68,19 @@ def build(ctx: StageContext) -> Stage:
     if guardrails:
         update_step.parameters["DeploymentConfig"] = guardrails
     update = ctx.guard(update_step, names.UPDATE_ENDPOINT, SAGEMAKER_RETRY_ERRORS)
-    delete = ctx.guard(
-        Task(
-            names.DELETE_FAILED_ENDPOINT,
-            resource=ctx.sdk_resource("deleteEndpoint"),
-            parameters={"EndpointName": name},
-            result_path="$.delete_call",
-            timeout_seconds=c.state_machine.task_timeout_seconds,
-            comment="A Failed endpoint serves nothing and AWS allows only DeleteEndpoint on it.",
-        ),
+    delete = Task(
         names.DELETE_FAILED_ENDPOINT,
-        THROTTLING_ERRORS,
+        resource=ctx.sdk_resource("deleteEndpoint"),
+        parameters={"EndpointName": name},
+        result_path="$.delete_call",
+        timeout_seconds=c.state_machine.task_timeout_seconds,
+        comment="A Failed endpoint serves nothing and AWS allows only DeleteEndpoint on it.",
     )
+    delete.add_retry(ctx.retry(THROTTLING_ERRORS))
     settle = Wait(names.WAIT_TO_SETTLE, seconds=c.endpoint.poll_seconds)
+    # Throttled: wait, look again and delete again if the endpoint is still Failed.
+    ctx.sdk_errors(delete, names.DELETE_THROTTLED, names.DELETE_FAILED_ENDPOINT, settle)
+    delete.add_catch(ctx.caught(names.DELETE_FAILED_ENDPOINT))
     unexpected = ctx.failure(
         names.UNEXPECTED_ENDPOINT_STATUS,
         names.FIND_ENDPOINT,

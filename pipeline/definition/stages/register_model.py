@@ -11,7 +11,6 @@ smoke step approves or rejects it.
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import json
 from typing import Any
@@ -39,8 +38,8 @@ S3_RETRY_ERRORS = ["S3.SlowDownException", "S3.InternalErrorException", "S3.S3Ex
 
 
 def config_fingerprint(config: PipelineConfig) -> str:
-    """SHA-256 of the configuration's values: what the registry records a model was built with."""
-    values = {f.name: getattr(config, f.name) for f in dataclasses.fields(config)}
+    """SHA-256 of the configuration's values (by file key): what the registry records a model was built with."""
+    values = config.values()
     return hashlib.sha256(json.dumps(values, sort_keys=True, default=str).encode()).hexdigest()
 
 

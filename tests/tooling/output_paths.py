@@ -1,0 +1,124 @@
+"""Check every path the definition reads from an AWS answer against botocore's output shapes.
+
+A path into a Task's result (``$.endpoint.EndpointConfigName`` after a DescribeEndpoint whose
+ResultPath is ``$.endpoint``, or ``$.EndpointConfigName`` in its ResultSelector) that crosses a
+member botocore does not mark required must be guarded by an ``IsPresent: true`` rule on that
+member's path: reading a missing field fails the execution with States.Runtime, which no
+``States.ALL`` Catch sees. A ResultSelector cannot be guarded at all.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import botocore.session
+from botocore.model import Shape, StructureShape
+
+from tests.tooling.service_model import task_operation
+
+# Paths inside intrinsic functions and plain references; "$$." (the context object) is not an answer.
+PATH = re.compile(r"(?<!\$)\$(?:\.[A-Za-z0-9_]+)+")
+COMPARISON_PATHS = ("StringEqualsPath", "NumericEqualsPath", "BooleanEqualsPath", "TimestampEqualsPath")
+
+
+def _output_shape(resource: str) -> StructureShape | None:
+    called = task_operation(resource)
+    if called is None:
+        return None
+    service, operation = called
+    model = botocore.session.get_session().get_service_model(service)
+    if resource.endswith(".sync") and operation.startswith("Create"):
+        # A .sync task's result is the final Describe of what it created.
+        operation = "Describe" + operation[len("Create") :]
+    shape = model.operation_model(operation).output_shape
+    return shape if isinstance(shape, StructureShape) else None
+
+
+def _values(node: Any, key: str = "") -> Iterator[tuple[str, Any]]:
+    if isinstance(node, dict):
+        for k, v in node.items():
+            yield from _values(v, k)
+    elif isinstance(node, list):
+        for item in node:
+            yield from _values(item, key)
+    else:
+        yield key, node
+
+
+def _reads(state: dict[str, Any]) -> Iterator[tuple[str, str]]:
+    """(where, path) for every path a state reads: Choice variables, ``.$`` values, ResultSelector."""
+    for key, value in _values(state.get("Choices", [])):
+        if key == "Variable" or key in COMPARISON_PATHS:
+            yield "state input", value
+    for key, value in _values(state.get("Parameters", {})):
+        if key.endswith(".$") and isinstance(value, str):
+            for path in PATH.findall(value):
+                yield "state input", path
+    for key, value in _values(state.get("ResultSelector", {})):
+        if key.endswith(".$") and isinstance(value, str):
+            for path in PATH.findall(value):
+                yield "task result", path
+
+
+def _guards(definition: dict[str, Any]) -> set[str]:
+    return {path for state in definition["States"].values() for path in _is_present_paths(state.get("Choices", []))}
+
+
+def _is_present_paths(node: Any) -> Iterator[str]:
+    if isinstance(node, dict):
+        if node.get("IsPresent") is True and "Variable" in node:
+            yield node["Variable"]
+        for value in node.values():
+            yield from _is_present_paths(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from _is_present_paths(item)
+
+
+def _first_optional(shape: Shape, parts: list[str]) -> tuple[int, str] | None:
+    """(index, problem) of the first member along ``parts`` that is optional or unknown."""
+    for index, part in enumerate(parts):
+        if not isinstance(shape, StructureShape):
+            return None  # into a list or map: beyond what this check follows
+        if part not in shape.members:
+            return index, f"{shape.name} has no member {part!r}"
+        if part not in shape.required_members:
+            return index, f"{shape.name}.{part} is optional in botocore's model"
+        shape = shape.members[part]
+    return None
+
+
+def unguarded_reads(definition: dict[str, Any]) -> list[str]:
+    """Problems, one line each: reads of optional (or unknown) members of AWS answers with no guard."""
+    states = definition["States"]
+    results = {
+        state["ResultPath"]: (name, _output_shape(state["Resource"]))
+        for name, state in states.items()
+        if state.get("Type") == "Task" and isinstance(state.get("ResultPath"), str)
+    }
+    guards = _guards(definition)
+    problems = []
+    for name, state in states.items():
+        own = _output_shape(state["Resource"]) if state.get("Type") == "Task" else None
+        for where, path in _reads(state):
+            if where == "task result":
+                base, shape, rest, task = "$", own, path.split(".")[1:], name
+            else:
+                match = next((p for p in results if path == p or path.startswith(p + ".")), None)
+                if match is None:
+                    continue  # execution input or a Pass's own data, not an AWS answer
+                task, shape = results[match]
+                base, rest = match, path[len(match) + 1 :].split(".") if path != match else []
+            if shape is None or not rest:
+                continue
+            found = _first_optional(shape, rest)
+            if found is None:
+                continue
+            index, problem = found
+            member_path = ".".join([base, *rest[: index + 1]])
+            if where == "state input" and member_path in guards:
+                continue
+            problems.append(f"{name}: reads {path} from {task}'s answer, but {problem} and nothing guards it")
+    return problems
