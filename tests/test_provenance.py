@@ -21,9 +21,9 @@ def s3():
 
 
 def upload(s3, config, *, synthetic: bool, versioned: bool = False) -> None:
-    s3.create_bucket(Bucket=config.bucket, CreateBucketConfiguration={"LocationConstraint": REGION})
+    s3.create_bucket(Bucket=config.account.bucket, CreateBucketConfiguration={"LocationConstraint": REGION})
     if versioned:
-        s3.put_bucket_versioning(Bucket=config.bucket, VersioningConfiguration={"Status": "Enabled"})
+        s3.put_bucket_versioning(Bucket=config.account.bucket, VersioningConfiguration={"Status": "Enabled"})
     prepared = data.prepare(data.generate_raw(200, seed=1), config.data.validation_fraction, config.data.seed)
     storage.upload_prepared(prepared, s3, config, synthetic=synthetic)
 
