@@ -155,10 +155,10 @@ def run_local(
     ``synthetic`` says whether ``raw`` is generated data (recorded on the uploaded objects and so
     in the registry)."""
     from pipeline import data, storage
+    from pipeline.alarms import ensure_alarms
     from pipeline.clients import Clients
     from pipeline.commit import resolve_commit
     from pipeline.definition import execution_input, run_id_now
-    from pipeline.alarms import ensure_alarms
     from pipeline.deploy import deploy_state_machine
     from pipeline.follow import follow_execution
     from pipeline.provenance import lineage_input

@@ -49,10 +49,14 @@ def test_deploy_creates_the_alarms_once_and_updates_a_changed_threshold() -> Non
         lines: list[str] = []
         assert [c.action for c in ensure_alarms(config, cloudwatch, out=lines.append)] == ["create", "create"]
         alarms = {a["AlarmName"]: a for a in cloudwatch.describe_alarms()["MetricAlarms"]}
-        assert set(alarms) == set(own_alarm_names(config)) == {
-            "big-mart-prod-invocation-5xx-errors",
-            "big-mart-prod-model-latency",
-        }
+        assert (
+            set(alarms)
+            == set(own_alarm_names(config))
+            == {
+                "big-mart-prod-invocation-5xx-errors",
+                "big-mart-prod-model-latency",
+            }
+        )
         latency = alarms["big-mart-prod-model-latency"]
         assert latency["MetricName"] == "ModelLatency" and latency["Namespace"] == "AWS/SageMaker"
         assert latency["Threshold"] == 500_000.0  # 500 ms in CloudWatch's microseconds
@@ -64,9 +68,10 @@ def test_deploy_creates_the_alarms_once_and_updates_a_changed_threshold() -> Non
         assert [c.action for c in plan_alarms(config, cloudwatch)] == ["unchanged", "unchanged"]
         changed = config.replace(alarm_model_latency_ms=250.0)
         assert [c.action for c in ensure_alarms(changed, cloudwatch, out=lines.append)] == ["unchanged", "update"]
-        assert cloudwatch.describe_alarms(AlarmNames=["big-mart-prod-model-latency"])["MetricAlarms"][0][
-            "Threshold"
-        ] == 250_000.0
+        assert (
+            cloudwatch.describe_alarms(AlarmNames=["big-mart-prod-model-latency"])["MetricAlarms"][0]["Threshold"]
+            == 250_000.0
+        )
         assert "alarm big-mart-prod-model-latency: update" in lines
 
 
