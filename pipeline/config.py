@@ -186,6 +186,19 @@ class Alarms:
 
 
 @dataclass(frozen=True)
+class DataCapture:
+    """What the endpoint is asked and answers, written by SageMaker to S3 (pipeline.capture)."""
+
+    enabled: bool = setting("data_capture", True)
+    sampling_percent: int = setting("data_capture_percent", 100, between=(0, 100))
+    # Unset: s3://<bucket>/<prefix>/data-capture (the SageMaker role may write only there).
+    destination: str | None = setting("data_capture_destination", None)
+    csv_content_types: list[str] = field(
+        default_factory=lambda: ["text/csv"], metadata={"key": "data_capture_content_types", "between": None}
+    )
+
+
+@dataclass(frozen=True)
 class Gate:
     """The quality gate between training and deployment, on the job's validation:rmse."""
 
@@ -213,6 +226,7 @@ SECTIONS: dict[str, type] = {
     "smoke": Smoke,
     "guardrails": Guardrails,
     "alarms": Alarms,
+    "capture": DataCapture,
     "gate": Gate,
     "registry": Registry,
 }
@@ -267,6 +281,7 @@ class PipelineConfig:
     smoke: Smoke
     guardrails: Guardrails
     alarms: Alarms
+    capture: DataCapture
     gate: Gate
     registry: Registry
 
@@ -279,6 +294,16 @@ class PipelineConfig:
     def registry_uri(self) -> str:
         """S3 prefix of the registered artifacts (copies S3 checksums with SHA-256)."""
         return f"s3://{self.account.bucket}/{self.account.prefix}/registry"
+
+    @property
+    def capture_uri(self) -> str:
+        """S3 prefix the endpoint's captured requests and responses go to."""
+        return (self.capture.destination or f"{self.default_capture_uri}").rstrip("/")
+
+    @property
+    def default_capture_uri(self) -> str:
+        """``s3://<bucket>/<prefix>/data-capture``: where the SageMaker role may write captures."""
+        return f"s3://{self.account.bucket}/{self.account.prefix}/data-capture"
 
     @property
     def data_uri(self) -> str:
@@ -696,6 +721,7 @@ def check_values(values: dict[str, Any], problems: list[str]) -> None:
             f"log_group_arn = {arn!r} is not a log group ARN (arn:aws:logs:<region>:<account>:log-group:<name>:*)"
         )
     check_guardrails(values, problems)
+    check_capture(values, problems)
     source = values.get("training_data")
     if source is not None and source not in ("synthetic", "s3") and not str(source).lower().endswith(".csv"):
         problems.append(
@@ -706,6 +732,20 @@ def check_values(values: dict[str, Any], problems: list[str]) -> None:
         problem = image_problem(values["image_framework"], values["region"], values["image_version"])
         if problem:
             problems.append(f"image_version = {values['image_version']!r} cannot be resolved: {problem}")
+
+
+def check_capture(values: dict[str, Any], problems: list[str]) -> None:
+    """The capture destination must be the environment's data-capture prefix, or below it."""
+    destination = values.get("data_capture_destination")
+    allowed = f"s3://{values.get('bucket')}/{values.get('prefix')}/data-capture"
+    if destination is not None and not (destination.rstrip("/") == allowed or destination.startswith(f"{allowed}/")):
+        problems.append(
+            f"data_capture_destination = {destination!r} is outside {allowed}/: captures must stay in the "
+            "environment's bucket and prefix, where the SageMaker role may write them (or leave it unset)"
+        )
+    types = values.get("data_capture_content_types") or []
+    if not 1 <= len(types) <= 10:
+        problems.append(f"data_capture_content_types has {len(types)} entries; SageMaker takes 1 to 10")
 
 
 def check_gate(values: dict[str, Any], problems: list[str]) -> None:

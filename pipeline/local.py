@@ -240,6 +240,14 @@ def run_local(
             "p50": percentile(latencies, 0.5),
             "p95": percentile(latencies, 0.95),
         }
+    if config.capture.enabled:
+        from pipeline.capture import latest_records
+
+        captured = latest_records(s3, config, limit=1000)
+        result.artifacts["data capture"] = f"{config.capture_uri}/{config.endpoint.name}/"
+        out(f"capture: {len(captured)} record(s) of the smoke test's calls under {config.capture_uri}/")
+        for record in captured[:3]:
+            out(f"capture: {record.line(40)}")
     with timed(result, "holdout evaluation"):
         result.holdout_rmse = holdout_rmse(runtime, config.endpoint.name, prepared.validation)
     model_uri = result.output.get(

@@ -51,6 +51,9 @@ def test_two_runs_create_then_update_and_serve_the_trained_model(raw, tmp_path):
         assert (first.deploy_action, first.endpoint_action, first.status) == ("created", "create", "SUCCEEDED")
         assert first.output["PreviousEndpoint"] == {"EndpointStatus": "Absent"}
         assert first.smoke_passed
+        # Data capture: every call of the smoke test was recorded (staging samples 100%).
+        captured = [line for line in lines if line.startswith("capture: ") and "record(s)" in line]
+        assert len(captured) == 1 and int(captured[0].split()[1]) >= config.smoke.calls, captured
 
         second = run_local(config, endpoint_url=url, work_dir=tmp_path / "two", raw=raw, out=lines.append)
         assert (second.deploy_action, second.endpoint_action, second.status) == ("unchanged", "update", "SUCCEEDED")

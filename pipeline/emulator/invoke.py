@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from typing import Any
 
+from botocore.exceptions import ClientError
 from moto.sagemaker.models import sagemaker_backends
 
-from pipeline.emulator import endpoints
+from pipeline.emulator import capture, endpoints
 from pipeline.emulator import runtime as rt
 from pipeline.emulator.errors import ModelError
 from pipeline.emulator.faults import InvokeFault
@@ -66,7 +68,7 @@ def invoke_endpoint(original: Any, response: Any) -> Any:
     if runtime.model_host is None:
         if fault is not None:  # wrong_count without a model: one value fewer than rows
             return 200, {"Content-Type": "text/csv"}, ("0.0\n" * (_rows(body) - 1)).encode()
-        return original(response)
+        return _captured(backend, name, body, content_type, original(response))
     try:
         out, out_type = runtime.model_host.invoke(name, body, content_type, accept)
     except ModelError as exc:
@@ -74,4 +76,14 @@ def invoke_endpoint(original: Any, response: Any) -> Any:
     if fault is not None:  # wrong_count: drop the last prediction
         lines = out.decode("utf-8", "replace").splitlines()
         out = ("\n".join(lines[:-1]) + ("\n" if len(lines) > 1 else "")).encode()
-    return 200, {"Content-Type": out_type}, out
+    return _captured(backend, name, body, content_type, (200, {"Content-Type": out_type}, out))
+
+
+def _captured(backend: Any, name: str, body: bytes, content_type: str, answer: Any) -> Any:
+    """The answer, after writing its capture record when the serving config captures data."""
+    _status, headers, out = answer
+    data = out if isinstance(out, bytes) else str(out).encode()
+    # As on AWS, a capture that cannot be written never fails the invocation.
+    with contextlib.suppress(ClientError):
+        capture.capture(backend, name, body, content_type, data, headers.get("Content-Type", "text/csv"))
+    return answer

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from stepfunctions.steps import EndpointConfigStep
 
+from pipeline.capture import data_capture_config
 from pipeline.definition import state_names as names
 from pipeline.definition.context import SAGEMAKER_RETRY_ERRORS, Stage, StageContext
 
 
 def build(ctx: StageContext) -> Stage:
-    """CreateEndpointConfig with the configured instance type and count."""
+    """CreateEndpointConfig with the configured instance type and count, and data capture when on."""
     c = ctx.config
     step = EndpointConfigStep(
         names.CONFIGURE_ENDPOINT,
@@ -21,5 +22,8 @@ def build(ctx: StageContext) -> Stage:
         result_path="$.endpoint_config",
         timeout_seconds=c.state_machine.task_timeout_seconds,
     )
+    capture = data_capture_config(c)
+    if capture:
+        step.parameters["DataCaptureConfig"] = capture
     ctx.guard(step, names.CONFIGURE_ENDPOINT, SAGEMAKER_RETRY_ERRORS)
     return Stage(step, [step])
