@@ -21,6 +21,9 @@ ENDPOINT_HAS_CONFIG = "Endpoint has a config?"
 ENDPOINT_HAS_NO_CONFIG = "Endpoint has no config"
 FIND_SERVING_MODEL = "Find serving model"
 FIND_SERVING_VERSION = "Find serving model's version"
+CHAMPION_LOOKUP_THROTTLED = "Champion lookup throttled?"
+VARIANT_HAS_MODEL = "Serving variant has a model?"
+VARIANT_HAS_NO_MODEL = "Serving variant has no model"
 SERVING_MODEL_FROM_REGISTRY = "Serving model from the registry?"
 SERVING_MODEL_NOT_REGISTERED = "Serving model not from the registry"
 READ_CHAMPION = "Read champion version"
@@ -30,6 +33,8 @@ CHAMPION_NOT_TRUSTED = "Champion not trusted"
 CHAMPION_BAR_FOR_PCT = "Champion bar for this percentage?"
 CHAMPION_BAR_RECORDED = "Champion bar: recorded at approval"
 CHAMPION_BAR_OWN_METRIC = "Champion bar: its own metric"
+METRICS_REPORTED = "Training reported metrics?"
+NO_METRICS = "No final metrics"
 READ_METRIC = "Read validation metric"
 QUALITY_GATE = "Quality gate"
 COMPARE_WITH_CHAMPION = "Compare with the champion"
@@ -41,6 +46,10 @@ GATE_PASSED = "Quality gate passed"
 # Registry: the artifact copied with its SHA-256, the group, the version.
 REGISTER_STAGE = "Register model"
 COPY_ARTIFACT = "Copy model artifact"
+ARTIFACT_HASHED = "Copy has its SHA-256?"
+ARTIFACT_NOT_HASHED = "Copy has no SHA-256"
+WAIT_FOR_REGISTRY = "Wait to retry the registry"
+REGISTRY_THROTTLED = "Registry throttled?"
 FIND_GROUP = "Find model package group"
 GROUP_MISSING = "Model package group missing?"
 CREATE_GROUP = "Create model package group"
@@ -56,6 +65,9 @@ GATE_AND_REGISTRY_STATES = (
     ENDPOINT_HAS_CONFIG,
     ENDPOINT_HAS_NO_CONFIG,
     FIND_SERVING_MODEL,
+    CHAMPION_LOOKUP_THROTTLED,
+    VARIANT_HAS_MODEL,
+    VARIANT_HAS_NO_MODEL,
     FIND_SERVING_VERSION,
     SERVING_MODEL_FROM_REGISTRY,
     SERVING_MODEL_NOT_REGISTERED,
@@ -66,13 +78,19 @@ GATE_AND_REGISTRY_STATES = (
     CHAMPION_BAR_FOR_PCT,
     CHAMPION_BAR_RECORDED,
     CHAMPION_BAR_OWN_METRIC,
+    METRICS_REPORTED,
+    NO_METRICS,
     READ_METRIC,
     QUALITY_GATE,
     COMPARE_WITH_CHAMPION,
     GATE_PASSED,
     COPY_ARTIFACT,
+    ARTIFACT_HASHED,
+    ARTIFACT_NOT_HASHED,
     FIND_GROUP,
     GROUP_MISSING,
+    WAIT_FOR_REGISTRY,
+    REGISTRY_THROTTLED,
     CREATE_GROUP,
     REGISTER_MODEL,
 )
@@ -89,6 +107,7 @@ CREATE_ENDPOINT = "Create endpoint"
 UPDATE_ENDPOINT = "Update endpoint"
 DELETE_FAILED_ENDPOINT = "Delete failed endpoint"
 DELETE_THROTTLED = "Delete throttled?"
+UPDATE_THROTTLED = "Update throttled?"
 WAIT_TO_SETTLE = "Wait for endpoint to settle"
 NEEDS_OPERATOR = "Endpoint needs an operator"
 UNEXPECTED_ENDPOINT_STATUS = "Unexpected endpoint status"
@@ -131,3 +150,34 @@ FIRST_RUN_STAGES = (
 def stage_failed(stage: str) -> str:
     """The name of the state recording that ``stage`` failed (``'Train model failed'``)."""
     return f"{stage} failed"
+
+
+# The retry loop of an optimised SageMaker call (StageContext.sagemaker_call).
+def retry_or_fail(state: str) -> str:
+    """The Choice deciding, from the Cause, whether a failed call of ``state`` is tried again."""
+    return f"{state}: retry?"
+
+
+def rejected(state: str) -> str:
+    """The failure of a call of ``state`` that SageMaker rejected as invalid."""
+    return f"{state} rejected"
+
+
+def first_retry(state: str) -> str:
+    """The first retry of ``state`` (the counter starts)."""
+    return f"{state}: first retry"
+
+
+def next_retry(state: str) -> str:
+    """A later retry of ``state`` (the counter goes up)."""
+    return f"{state}: next retry"
+
+
+def attempts_left(state: str) -> str:
+    """The Choice ending the retries of ``state`` after retry.max_attempts."""
+    return f"{state}: attempts left?"
+
+
+def back_off(state: str) -> str:
+    """The Wait before ``state`` is tried again."""
+    return f"{state}: back off"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from stepfunctions.steps import ModelStep
 
 from pipeline.definition import state_names as names
-from pipeline.definition.context import SAGEMAKER_RETRY_ERRORS, Stage, StageContext
+from pipeline.definition.context import Stage, StageContext
 from pipeline.definition.states import extend
 
 
@@ -25,5 +25,5 @@ def build(ctx: StageContext) -> Stage:
     # model -> version -> job, data and commit can be followed.
     step.parameters["PrimaryContainer"] = {"ModelPackageName.$": "$.registered.ModelPackageArn"}
     extend(step, ResultSelector={"ModelArn.$": "$.ModelArn"})
-    ctx.guard(step, names.SAVE_MODEL, SAGEMAKER_RETRY_ERRORS)
+    ctx.sagemaker_call(step, names.SAVE_MODEL)
     return Stage(step, [step])
