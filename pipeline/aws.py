@@ -26,6 +26,7 @@ import datetime
 import http.client
 import ipaddress
 import json
+import math
 import os
 import re
 import time
@@ -47,6 +48,7 @@ from pipeline import github_actions as gha
 from pipeline import validation
 from pipeline.aws_errors import read_error
 from pipeline.errors import PipelineError, UsageError
+from pipeline.wait import Backoff, wait_until
 
 if TYPE_CHECKING:
     from mypy_boto3_cloudformation import CloudFormationClient
@@ -55,6 +57,7 @@ if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
     from mypy_boto3_sagemaker import SageMakerClient
     from mypy_boto3_sagemaker_runtime import SageMakerRuntimeClient
+    from mypy_boto3_service_quotas import ServiceQuotasClient
     from mypy_boto3_stepfunctions import SFNClient
     from mypy_boto3_sts import STSClient
 
@@ -246,6 +249,16 @@ def client(
 @overload
 def client(
     session: boto3.Session,
+    service_name: Literal["service-quotas"],
+    *,
+    endpoint_url: str | None = ...,
+    region_name: str | None = ...,
+    max_attempts: int = ...,
+    credentials: Mapping[str, Any] | None = ...,
+) -> ServiceQuotasClient: ...
+@overload
+def client(
+    session: boto3.Session,
     service_name: Literal["stepfunctions"],
     *,
     endpoint_url: str | None = ...,
@@ -359,18 +372,15 @@ def fetch_oidc_token(
         headers={"Authorization": f"bearer {request_token}", "Accept": "application/json"},
     )
     where = _where(url)
-    problem = ""
-    for attempt in range(1, attempts + 1):
-        if attempt > 1:
-            sleep(backoff * 2 ** (attempt - 2))
+
+    def attempt() -> str | _Problem:
         try:
             with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 - scheme checked to be http(s) above
                 body = response.read()
         except urllib.error.HTTPError as err:
             err.close()
             if err.code >= 500 or err.code == 429:
-                problem = f"HTTP {err.code}"
-                continue
+                return _Problem(f"HTTP {err.code}")
             hint = (
                 " (the request token was refused: it is valid only inside the job that received it)"
                 if err.code in (401, 403)
@@ -381,15 +391,30 @@ def fetch_oidc_token(
             ) from None
         except (OSError, http.client.HTTPException) as err:
             # URLError (refused, DNS), TimeoutError and a truncated body all land here.
-            problem = type(err).__name__ if not str(err) else f"{type(err).__name__}: {err}"
-            continue
-        token = _token_from_body(body, where)
-        gha.mask(token)
-        return token
-    raise OidcTokenError(
-        f"Could not fetch the GitHub OIDC token from {where} after {attempts} attempts "
-        f"(last error: {problem}); re-run the job if GitHub is having an incident"
+            return _Problem(type(err).__name__ if not str(err) else f"{type(err).__name__}: {err}")
+        return _token_from_body(body, where)
+
+    fetched = wait_until(
+        attempt,
+        lambda result: isinstance(result, str),
+        backoff=Backoff(first=backoff, factor=2.0, most=math.inf),
+        attempts=attempts,
+        sleep=sleep,
     )
+    if isinstance(fetched.value, _Problem):
+        raise OidcTokenError(
+            f"Could not fetch the GitHub OIDC token from {where} after {attempts} attempts "
+            f"(last error: {fetched.value.text}); re-run the job if GitHub is having an incident"
+        )
+    gha.mask(fetched.value)
+    return fetched.value
+
+
+@dataclass(frozen=True)
+class _Problem:
+    """Why one attempt at the OIDC token failed in a way another attempt may cure."""
+
+    text: str
 
 
 def _token_from_body(body: bytes, where: str) -> str:

@@ -18,19 +18,22 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, fields, replace
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, Literal, TextIO
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, TextIO, TypeVar
 
 from botocore.exceptions import ClientError
 
 from pipeline import validation
 from pipeline.aws_errors import error_code, error_message
 from pipeline.errors import ConfigError, PipelineError, UsageError
+from pipeline.wait import Backoff, wait_until
 
 if TYPE_CHECKING:
     import boto3
     from mypy_boto3_cloudformation import CloudFormationClient
     from mypy_boto3_cloudformation.literals import CapabilityType as Capability
-    from mypy_boto3_cloudformation.type_defs import ParameterTypeDef
+    from mypy_boto3_cloudformation.type_defs import ParameterTypeDef, StackTypeDef
+    from mypy_boto3_iam import IAMClient
+    from mypy_boto3_s3 import S3Client
 
     from pipeline.config import PipelineConfig
 
@@ -38,6 +41,10 @@ TEMPLATE_PATH = Path(__file__).resolve().parent.parent / "infra" / "bootstrap.ya
 CAPABILITIES: tuple[Capability, ...] = ("CAPABILITY_NAMED_IAM",)
 DEFAULT_POLL_SECONDS = 5.0
 DEFAULT_TIMEOUT_SECONDS = 30 * 60
+# Deleting the stack (teardown --all) empties nothing itself; CloudFormation deletes the roles.
+STACK_DELETE_POLL_SECONDS = 10.0
+STACK_DELETE_TIMEOUT_SECONDS = 30 * 60
+T = TypeVar("T")
 
 # GitHub environment variable -> stack output. The PIPELINE_* names are the configuration's
 # environment variables (pipeline.config.env_var_name), so the workflow can pass them through.
@@ -374,8 +381,8 @@ def bootstrap(
     sleep: Callable[[float], None] = time.sleep,
     clock: Callable[[], float] = time.monotonic,
     change_set_name: str | None = None,
-    iam: Any = None,
-    s3: Any = None,
+    iam: IAMClient | None = None,
+    s3: S3Client | None = None,
 ) -> BootstrapResult:
     """Create or update ``stack_name`` from ``template_body`` through a change set.
 
@@ -464,8 +471,8 @@ def bootstrap(
             f"stack {stack_name} was not created: {explain(error_code(exc), (error_message(exc) or str(exc)), parameters)}"
         ) from None
     print(f"Executing change set {name} ...", file=out)
-    stack = _wait_for_stack(cfn, stack_name, waiter)
-    final = stack["StackStatus"]
+    built = _wait_for_stack(cfn, stack_name, waiter)
+    final = built["StackStatus"]
     if final not in ("CREATE_COMPLETE", "UPDATE_COMPLETE"):
         failures = _failure_events(cfn, stack_name, started)
         if change_set_type == "CREATE" and final == "ROLLBACK_COMPLETE":
@@ -479,7 +486,7 @@ def bootstrap(
             )
         detail = "".join(f"\n  {line}" for line in failures) or " (no failed resource events)"
         raise PipelineError(f"stack {stack_name} ended in {final}:{detail}")
-    outputs = _outputs(stack)
+    outputs = _outputs(built)
     variables = github_variables(outputs)
     verb = "created" if change_set_type == "CREATE" else "updated"
     print(f"Stack {stack_name} {verb} ({final}).", file=out)
@@ -509,7 +516,7 @@ def explain(code_or_resource: str, message: str, parameters: BootstrapParameters
     return f"{code_or_resource}: {message}"
 
 
-def _wait_until_deleted(cfn: Any, stack_name: str, waiter: _Poller, what: str) -> None:
+def _wait_until_deleted(cfn: CloudFormationClient, stack_name: str, waiter: _Poller, what: str) -> None:
     final = waiter.until(
         lambda: _describe_stack(cfn, stack_name) or {"StackStatus": "DELETE_COMPLETE"},
         lambda stack: not str(stack["StackStatus"]).endswith("_IN_PROGRESS"),
@@ -521,12 +528,12 @@ def _wait_until_deleted(cfn: Any, stack_name: str, waiter: _Poller, what: str) -
 
 
 def wait_for_stack_deletion(
-    cfn: Any,
+    cfn: CloudFormationClient,
     stack_name: str,
     *,
-    poll_seconds: float,
-    timeout_seconds: float,
     out: TextIO,
+    poll_seconds: float = STACK_DELETE_POLL_SECONDS,
+    timeout_seconds: float = STACK_DELETE_TIMEOUT_SECONDS,
     sleep: Callable[[float], None] = time.sleep,
     clock: Callable[[], float] = time.monotonic,
 ) -> None:
@@ -535,7 +542,7 @@ def wait_for_stack_deletion(
     _wait_until_deleted(cfn, stack_name, waiter, f"stack {stack_name} to be deleted")
 
 
-def _describe_stack(cfn: Any, stack_name: str) -> dict[str, Any] | None:
+def _describe_stack(cfn: CloudFormationClient, stack_name: str) -> dict[str, Any] | None:
     try:
         stacks = cfn.describe_stacks(StackName=stack_name)["Stacks"]
     except ClientError as exc:
@@ -545,7 +552,7 @@ def _describe_stack(cfn: Any, stack_name: str) -> dict[str, Any] | None:
     return dict(stacks[0]) if stacks else None
 
 
-def _remove_empty_stack(cfn: Any, stack_name: str, out: TextIO) -> None:
+def _remove_empty_stack(cfn: CloudFormationClient, stack_name: str, out: TextIO) -> None:
     """Delete the REVIEW_IN_PROGRESS stack a failed CREATE change set leaves (it holds nothing)."""
     stack = _describe_stack(cfn, stack_name)
     if stack is not None and stack["StackStatus"] == "REVIEW_IN_PROGRESS":
@@ -553,7 +560,7 @@ def _remove_empty_stack(cfn: Any, stack_name: str, out: TextIO) -> None:
         print(f"Deleted the empty stack {stack_name} the failed change set left, so a rerun starts clean.", file=out)
 
 
-def _first_failure(cfn: Any, stack_name: str, since: datetime) -> tuple[str, str] | None:
+def _first_failure(cfn: CloudFormationClient, stack_name: str, since: datetime) -> tuple[str, str] | None:
     """(logical id, reason) of the first resource that failed, skipping "cancelled" follow-ups."""
     events = list(reversed(cfn.describe_stack_events(StackName=stack_name).get("StackEvents", [])))
     for event in events:
@@ -567,7 +574,7 @@ def _first_failure(cfn: Any, stack_name: str, since: datetime) -> tuple[str, str
     return None
 
 
-def _check_bucket_is_free(s3: Any, bucket: str, stack_name: str) -> None:
+def _check_bucket_is_free(s3: S3Client, bucket: str, stack_name: str) -> None:
     """Before a first stack: fail in one line when the bucket name is taken (by anyone)."""
     try:
         s3.head_bucket(Bucket=bucket)
@@ -588,7 +595,7 @@ def _check_bucket_is_free(s3: Any, bucket: str, stack_name: str) -> None:
 
 
 def _resolve_oidc_provider(
-    parameters: BootstrapParameters, stack: Mapping[str, Any] | None, iam: Any, out: TextIO
+    parameters: BootstrapParameters, stack: Mapping[str, Any] | None, iam: IAMClient | None, out: TextIO
 ) -> BootstrapParameters:
     """Reuse the account's GitHub OIDC provider when none was named (an account holds one per URL).
 
@@ -609,7 +616,7 @@ def _resolve_oidc_provider(
     return parameters
 
 
-def find_github_oidc_provider(iam: Any) -> str:
+def find_github_oidc_provider(iam: IAMClient) -> str:
     """The ARN of the account's token.actions.githubusercontent.com provider, or ''."""
     try:
         providers = iam.list_open_id_connect_providers().get("OpenIDConnectProviderList", [])
@@ -625,49 +632,47 @@ def find_github_oidc_provider(iam: Any) -> str:
     return ""
 
 
+@dataclass(frozen=True)
 class _Poller:
-    """Polls until done, saying the bound up front and each status change with the time taken."""
+    """How bootstrap waits: every ``interval`` seconds for at most ``timeout``, saying the bound up
+    front and each status change with the time taken."""
 
-    def __init__(
-        self,
-        interval: float,
-        timeout: float,
-        sleep: Callable[[float], None],
-        clock: Callable[[], float],
-        out: TextIO | None = None,
-    ):
-        self.interval, self.timeout, self.sleep, self.clock, self.out = interval, timeout, sleep, clock, out
+    interval: float
+    timeout: float
+    sleep: Callable[[float], None]
+    clock: Callable[[], float]
+    out: TextIO | None = None
 
-    def until(
-        self,
-        describe: Callable[[], Any],
-        done: Callable[[Any], bool],
-        what: str,
-        status: Callable[[Any], str] | None = None,
-    ) -> Any:
-        start = self.clock()
-        deadline = start + self.timeout
+    def until(self, describe: Callable[[], T], done: Callable[[T], bool], what: str, status: Callable[[T], str]) -> T:
+        """Poll ``describe`` until ``done``; PipelineError naming ``what`` and its last status on timeout."""
         if self.out is not None:
             print(
                 f"Waiting for {what} (at most {_duration(self.timeout)}, checking every {self.interval:g} s) ...",
                 file=self.out,
             )
-        last = None
-        while True:
-            current = describe()
-            now = self.clock()
-            if status is not None and status(current) != last:
-                last = status(current)
+        seen: list[str] = []
+
+        def report(current: T, elapsed: float) -> None:
+            if not seen or status(current) != seen[-1]:
+                seen.append(status(current))
                 if self.out is not None:
-                    print(f"  {now - start:5.0f} s  {last}", file=self.out)
-            if done(current):
-                return current
-            if now >= deadline:
-                raise PipelineError(
-                    f"timed out after {self.timeout:.0f} s waiting for {what} (last status {last or 'unknown'}); "
-                    "it may still finish: check it in the CloudFormation console and run bootstrap again"
-                )
-            self.sleep(self.interval)
+                    print(f"  {elapsed:5.0f} s  {seen[-1]}", file=self.out)
+
+        waited = wait_until(
+            describe,
+            done,
+            backoff=Backoff.every(self.interval),
+            timeout=self.timeout,
+            clock=self.clock,
+            sleep=self.sleep,
+            progress=report,
+        )
+        if waited.timed_out:
+            raise PipelineError(
+                f"timed out after {self.timeout:.0f} s waiting for {what} (last status {seen[-1]}); "
+                "it may still finish: check it in the CloudFormation console and run bootstrap again"
+            )
+        return waited.value
 
 
 def _duration(seconds: float) -> str:
@@ -699,7 +704,7 @@ def _wait_for_change_set(cfn: CloudFormationClient, stack_name: str, name: str, 
     )
 
 
-def _wait_for_stack(cfn: CloudFormationClient, stack_name: str, waiter: _Poller) -> dict[str, Any]:
+def _wait_for_stack(cfn: CloudFormationClient, stack_name: str, waiter: _Poller) -> StackTypeDef:
     return waiter.until(
         lambda: cfn.describe_stacks(StackName=stack_name)["Stacks"][0],
         lambda s: not s["StackStatus"].endswith("_IN_PROGRESS"),

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
     from mypy_boto3_sagemaker import SageMakerClient
     from mypy_boto3_sagemaker_runtime import SageMakerRuntimeClient
+    from mypy_boto3_service_quotas import ServiceQuotasClient
     from mypy_boto3_stepfunctions import SFNClient
     from mypy_boto3_sts import STSClient
 
@@ -40,6 +41,8 @@ class Clients:
     def __call__(self, service: Literal["sagemaker"]) -> SageMakerClient: ...
     @overload
     def __call__(self, service: Literal["sagemaker-runtime"]) -> SageMakerRuntimeClient: ...
+    @overload
+    def __call__(self, service: Literal["service-quotas"]) -> ServiceQuotasClient: ...
     @overload
     def __call__(self, service: Literal["stepfunctions"]) -> SFNClient: ...
     @overload

@@ -17,7 +17,7 @@ import urllib.parse
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
@@ -26,6 +26,16 @@ from pipeline import github_actions, training_data, trust
 from pipeline.aws_errors import error_code, error_message
 from pipeline.config import PipelineConfig
 from pipeline.errors import PipelineError
+
+if TYPE_CHECKING:
+    from mypy_boto3_iam import IAMClient
+    from mypy_boto3_iam.type_defs import RoleTypeDef
+    from mypy_boto3_s3 import S3Client
+    from mypy_boto3_service_quotas import ServiceQuotasClient
+    from mypy_boto3_service_quotas.type_defs import ServiceQuotaTypeDef
+    from mypy_boto3_sts import STSClient
+
+    from pipeline.clients import Clients
 
 OIDC_HOST = "token.actions.githubusercontent.com"
 AUDIENCE = "sts.amazonaws.com"
@@ -94,7 +104,7 @@ def check_variables(environ: Mapping[str, str]) -> Check | None:
     return Check("variables", OK, f"{', '.join(REQUIRED_VARIABLES)} set on the GitHub environment {environment!r}")
 
 
-def check_identity(sts: Any, config: PipelineConfig) -> tuple[Check, str]:
+def check_identity(sts: STSClient, config: PipelineConfig) -> tuple[Check, str]:
     """Who the credentials are, and that they are in the account the configuration names."""
     try:
         identity = sts.get_caller_identity()
@@ -144,7 +154,7 @@ def _trust_document(role: Mapping[str, Any]) -> dict[str, Any]:
     return dict(document)
 
 
-def _get_role(iam: Any, arn: str) -> tuple[dict[str, Any] | None, Check | None, str]:
+def _get_role(iam: IAMClient, arn: str) -> tuple[RoleTypeDef | None, Check | None, str]:
     name = role_name(arn)
     try:
         return iam.get_role(RoleName=name)["Role"], None, name
@@ -154,7 +164,7 @@ def _get_role(iam: Any, arn: str) -> tuple[dict[str, Any] | None, Check | None, 
         return None, Check(f"role {name}", FAIL, f"cannot be read ({_aws_text(exc)})", "grant iam:GetRole on it"), name
 
 
-def check_service_role(iam: Any, kind: str, arn: str) -> Check:
+def check_service_role(iam: IAMClient, kind: str, arn: str) -> Check:
     """The workflow or SageMaker role exists and trusts its service."""
     role, problem, name = _get_role(iam, arn)
     if problem:
@@ -184,7 +194,7 @@ def candidate_subjects(repository: str | None, environment: str, environ: Mappin
 
 
 def check_deploy_role(
-    iam: Any, arn: str | None, repository: str | None, environment: str, environ: Mapping[str, str] | None = None
+    iam: IAMClient, arn: str | None, repository: str | None, environment: str, environ: Mapping[str, str] | None = None
 ) -> tuple[Check, str]:
     """The deploy role exists and trusts GitHub OIDC tokens of this repository's environment.
 
@@ -234,7 +244,7 @@ def check_deploy_role(
     )
 
 
-def check_oidc_provider(iam: Any, provider_arn: str) -> Check:
+def check_oidc_provider(iam: IAMClient, provider_arn: str) -> Check:
     """The GitHub OIDC provider the deploy role trusts exists and accepts the STS audience."""
     if not provider_arn:
         return Check(
@@ -263,7 +273,7 @@ def check_oidc_provider(iam: Any, provider_arn: str) -> Check:
     return Check("OIDC provider", OK, f"{provider_arn} (audience {AUDIENCE})")
 
 
-def check_bucket(s3: Any, bucket: str) -> Check:
+def check_bucket(s3: S3Client, bucket: str) -> Check:
     """The artifact bucket exists and these credentials may use it."""
     try:
         s3.head_bucket(Bucket=bucket)
@@ -283,13 +293,13 @@ def check_bucket(s3: Any, bucket: str) -> Check:
     return Check("bucket", OK, f"{bucket} exists and is reachable")
 
 
-def sagemaker_quotas(quotas: Any) -> dict[str, dict[str, Any]]:
+def sagemaker_quotas(quotas: ServiceQuotasClient) -> dict[str, ServiceQuotaTypeDef]:
     """SageMaker's quotas by name: the applied values, then AWS defaults for the rest.
 
     ListServiceQuotas returns only quotas with an applied value, so names it lacks are read
     from ListAWSDefaultServiceQuotas.
     """
-    found: dict[str, dict[str, Any]] = {}
+    found: dict[str, ServiceQuotaTypeDef] = {}
     for operation in ("list_aws_default_service_quotas", "list_service_quotas"):
         for page in quotas.get_paginator(operation).paginate(ServiceCode="sagemaker"):
             for quota in page.get("Quotas", []):
@@ -324,7 +334,7 @@ def check_quota(
     return Check(label, OK, f"{value:g} allowed, {count} configured")
 
 
-def check_quotas(quotas: Any, config: PipelineConfig) -> list[Check]:
+def check_quotas(quotas: ServiceQuotasClient, config: PipelineConfig) -> list[Check]:
     """The endpoint and training quotas for the configured instance types and counts."""
     try:
         known = sagemaker_quotas(quotas)
@@ -347,8 +357,8 @@ def check_quotas(quotas: Any, config: PipelineConfig) -> list[Check]:
     ]
 
 
-def check_training_data(config: PipelineConfig, s3: Any, root: Path) -> Check:
-    """Where the training data comes from, and that it is there."""
+def check_training_data(config: PipelineConfig, s3: S3Client | None, root: Path) -> Check:
+    """Where the training data comes from, and that it is there (``s3`` None: no credentials)."""
     source = training_data.source_of(config)
     if source.kind == "synthetic":
         return Check(
@@ -357,6 +367,8 @@ def check_training_data(config: PipelineConfig, s3: Any, root: Path) -> Check:
             'training_data = "synthetic": the model trains on generated Big Mart rows, not real sales',
         )
     if source.kind == "s3":
+        if s3 is None:
+            return Check("training data", FAIL, "prepared data in S3 cannot be checked without credentials")
         missing = [name for name in training_data.PREPARED_KEYS if not _s3_has(s3, config, name)]
         if missing:
             return Check(
@@ -380,7 +392,7 @@ def check_training_data(config: PipelineConfig, s3: Any, root: Path) -> Check:
     return Check("training data", OK, f"{source.path} (real Big Mart data; uploaded to {config.data_uri}/ by run)")
 
 
-def _s3_has(s3: Any, config: PipelineConfig, name: str) -> bool:
+def _s3_has(s3: S3Client, config: PipelineConfig, name: str) -> bool:
     prefix = f"{config.account.prefix}/data/{name}"
     try:
         return bool(s3.list_objects_v2(Bucket=config.account.bucket, Prefix=prefix, MaxKeys=1).get("KeyCount", 0))
@@ -406,7 +418,7 @@ def guarded(name: str, check: Callable[[], Check | list[Check]]) -> list[Check]:
 
 def run_checks(
     config: PipelineConfig,
-    clients: Callable[[str], Any] | None,
+    clients: Clients | None,
     *,
     repository: str | None = None,
     environ: Mapping[str, str] | None = None,
@@ -469,8 +481,6 @@ def run_checks(
 
 def check_training_data_offline(config: PipelineConfig, root: Path) -> Check:
     """The training-data check without AWS (the ``s3`` source cannot be checked then)."""
-    if training_data.source_of(config).kind == "s3":
-        return Check("training data", FAIL, "prepared data in S3 cannot be checked without credentials")
     return check_training_data(config, None, root)
 
 

@@ -17,6 +17,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from pipeline.aws_errors import error_code, error_message, read_error
 from pipeline.endpoint_status import CHANGING_STATUSES
 from pipeline.errors import PipelineError
+from pipeline.wait import Backoff, wait_until
 
 if TYPE_CHECKING:
     from mypy_boto3_sagemaker import SageMakerClient
@@ -37,22 +38,8 @@ THROTTLING_CODES = frozenset(
     }
 )
 MISSING_STATUS = "Absent"
-
-
-@dataclass(frozen=True)
-class Backoff:
-    """Poll intervals: ``first`` seconds, times ``factor`` each poll, at most ``most`` seconds."""
-
-    first: float = 5.0
-    factor: float = 1.5
-    most: float = 30.0
-
-    def delays(self) -> Any:
-        """The endless sequence of intervals."""
-        delay = self.first
-        while True:
-            yield delay
-            delay = min(self.most, delay * self.factor)
+# The status a wait reports while DescribeEndpoint answers with throttling or 5xx.
+TRANSIENT_ERROR_STATUS = "Unknown (describe failed: transient error)"
 
 
 class WaitOptions(TypedDict):
@@ -132,38 +119,39 @@ def wait_for_config(
     backoff: Backoff = Backoff(),
     sleep: Callable[[float], None] = time.sleep,
     clock: Callable[[], float] = time.monotonic,
-    until_settled: bool = False,
 ) -> EndpointWait:
     """Poll DescribeEndpoint until ``endpoint_name`` is InService on ``config_name``.
 
     ``config_name=None`` accepts any config. Returns early when the endpoint settles anywhere
     else (Failed, UpdateRollbackFailed, InService on another config, missing), and after
-    ``timeout`` seconds. ``until_settled`` makes InService on another config the end too without
-    requiring ``config_name`` (used before a rollback). Throttling and 5xx answers are polled
-    through; other errors raise PipelineError.
+    ``timeout`` seconds. Throttling and 5xx answers are polled through; other errors raise
+    PipelineError.
     """
-    start = clock()
-    delays = backoff.delays()
-    while True:
-        waited = clock() - start
+
+    def look() -> Mapping[str, Any] | None:
         try:
-            answer = describe(sagemaker, endpoint_name)
+            return describe(sagemaker, endpoint_name)
         except (ClientError, BotoCoreError) as exc:
             if not is_transient(exc):
                 raise PipelineError(f"cannot describe endpoint {endpoint_name}: {exc}") from None
-            answer = {"EndpointStatus": "Unknown (describe failed: transient error)", "EndpointConfigName": None}
-        if answer is None:
-            return EndpointWait(False, endpoint_name, config_name, MISSING_STATUS, None, "", waited)
-        status = answer["EndpointStatus"]
-        current = answer.get("EndpointConfigName")
-        reason = answer.get("FailureReason") or ""
-        on_config = config_name is None or current == config_name
-        if status == "InService" and (on_config or until_settled):
-            return EndpointWait(on_config, endpoint_name, config_name, status, current, reason, waited)
-        transient = status in CHANGING_STATUSES or status.startswith("Unknown")
-        if not transient:
-            return EndpointWait(False, endpoint_name, config_name, status, current, reason, waited)
-        remaining = timeout - waited
-        if remaining <= 0:
-            return EndpointWait(False, endpoint_name, config_name, status, current, reason, waited, timed_out=True)
-        sleep(min(next(delays), remaining))
+            return {"EndpointStatus": TRANSIENT_ERROR_STATUS, "EndpointConfigName": None}
+
+    def settled(answer: Mapping[str, Any] | None) -> bool:
+        # InService on another config is settled too: a rolled-back update will not move again.
+        return answer is None or answer["EndpointStatus"] not in (*CHANGING_STATUSES, TRANSIENT_ERROR_STATUS)
+
+    waited = wait_until(look, settled, backoff=backoff, timeout=timeout, clock=clock, sleep=sleep)
+    answer = waited.value
+    if answer is None:
+        return EndpointWait(False, endpoint_name, config_name, MISSING_STATUS, None, "", waited.waited_seconds)
+    current = answer.get("EndpointConfigName")
+    return EndpointWait(
+        answer["EndpointStatus"] == "InService" and (config_name is None or current == config_name),
+        endpoint_name,
+        config_name,
+        answer["EndpointStatus"],
+        current,
+        answer.get("FailureReason") or "",
+        waited.waited_seconds,
+        timed_out=waited.timed_out,
+    )

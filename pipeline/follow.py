@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from pipeline.outcomes import ExecutionStatus
+from pipeline.wait import Backoff, wait_until
 
 if TYPE_CHECKING:
     from mypy_boto3_stepfunctions import SFNClient
@@ -180,14 +181,6 @@ def new_events(sfn: SFNClient, execution_arn: str, after: int) -> list[Mapping[s
         kwargs["nextToken"] = page["nextToken"]
 
 
-def delays(first: float, longest: float) -> Iterator[float]:
-    """Poll intervals: ``first``, growing by half each idle poll, capped at ``longest``."""
-    delay = first
-    while True:
-        yield delay
-        delay = min(delay * 1.5, longest)
-
-
 def follow_execution(
     sfn: SFNClient,
     execution_arn: str,
@@ -207,21 +200,25 @@ def follow_execution(
     """
     described = sfn.describe_execution(executionArn=execution_arn)
     tracker = HistoryTracker(described["startDate"], out)
-    deadline = clock() + timeout_seconds
-    waits = delays(poll_seconds, max(poll_seconds, max_poll_seconds))
-    while True:
+
+    def poll() -> int:
         events = new_events(sfn, execution_arn, tracker.last_id)
         for event in events:
             tracker.feed(event)
-        if tracker.status is not None:
-            break
-        remaining = deadline - clock()
-        if remaining <= 0:
-            out(f"still running after {timeout_seconds:g}s; stopped following (the execution was not stopped)")
-            break
-        if events:
-            waits = delays(poll_seconds, max(poll_seconds, max_poll_seconds))
-        sleep(min(next(waits), remaining))
+        return len(events)
+
+    waited = wait_until(
+        poll,
+        lambda _: tracker.status is not None,
+        backoff=Backoff(first=poll_seconds, factor=1.5, most=max(poll_seconds, max_poll_seconds)),
+        timeout=timeout_seconds,
+        clock=clock,
+        sleep=sleep,
+        # New events: the execution is moving, so look again soon.
+        restart=lambda new: new > 0,
+    )
+    if waited.timed_out:
+        out(f"still running after {timeout_seconds:g}s; stopped following (the execution was not stopped)")
     if tracker.status is not None:
         described = sfn.describe_execution(executionArn=execution_arn)
     output = json.loads(described["output"]) if described.get("output") else None

@@ -11,13 +11,16 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from pipeline import registry
 from pipeline.config import PipelineConfig
 from pipeline.errors import PipelineError
+
+if TYPE_CHECKING:
+    from mypy_boto3_sagemaker import SageMakerClient
 
 Printer = Callable[[str], None]
 HEADER = ["version", "status", "validation:rmse", "commit", "data", "deployed in", "note"]
@@ -28,7 +31,7 @@ class Environment:
     """One environment of the configuration file and the SageMaker client that reaches it."""
 
     config: PipelineConfig
-    sagemaker: Any
+    sagemaker: SageMakerClient
 
 
 def deployed_where(environments: Iterable[Environment]) -> tuple[dict[str, list[str]], list[registry.Lineage]]:

@@ -11,11 +11,15 @@ import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from pipeline.config import PipelineConfig
+
+if TYPE_CHECKING:
+    from mypy_boto3_pricing import PricingClient
+    from mypy_boto3_pricing.type_defs import FilterTypeDef
 
 TABLE_PATH = Path(__file__).resolve().parent / "prices.json"
 SERVICE_CODE = "AmazonSageMaker"
@@ -59,7 +63,7 @@ def table_price(table: Mapping[str, Any], region: str, kind: str, instance_type:
     return None if value is None else float(value)
 
 
-def product_filters(region: str, instance_type: str) -> list[dict[str, str]]:
+def product_filters(region: str, instance_type: str) -> list[FilterTypeDef]:
     """GetProducts filters for one instance type in one region (botocore: Type TERM_MATCH)."""
     return [
         {"Type": "TERM_MATCH", "Field": "regionCode", "Value": region},
@@ -88,7 +92,7 @@ def on_demand_price(price_list: Iterable[str], kind: str, instance_type: str) ->
     return prices.pop() if len(prices) == 1 else None
 
 
-def api_price(pricing: Any, region: str, kind: str, instance_type: str) -> float:
+def api_price(pricing: PricingClient, region: str, kind: str, instance_type: str) -> float:
     """Ask the Price List API; raise PricingUnavailable when it cannot say."""
     price_list: list[str] = []
     try:
@@ -112,7 +116,9 @@ def configured_uses(config: PipelineConfig) -> list[tuple[str, str, int]]:
     ]
 
 
-def hourly_rates(config: PipelineConfig, pricing: Any = None, table: Mapping[str, Any] | None = None) -> list[Rate]:
+def hourly_rates(
+    config: PipelineConfig, pricing: PricingClient | None = None, table: Mapping[str, Any] | None = None
+) -> list[Rate]:
     """The configured endpoint's and training's hourly rates: API first (if ``pricing``), else table."""
     table = load_table() if table is None else table
     rates = []
@@ -146,7 +152,7 @@ def describe_rates(config: PipelineConfig, rates: Iterable[Rate]) -> list[str]:
 
 
 def refresh_table(
-    pricing: Any, table: Mapping[str, Any], extra: Iterable[tuple[str, str, str]] = (), *, today: str
+    pricing: PricingClient, table: Mapping[str, Any], extra: Iterable[tuple[str, str, str]] = (), *, today: str
 ) -> dict[str, Any]:
     """A new table with every listed (and ``extra``) region/kind/type priced by the API.
 

@@ -7,13 +7,16 @@ the state machine writes them on the model package version it registers.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
 from pipeline import storage
 from pipeline.config import PipelineConfig
 from pipeline.errors import DataError, PipelineError
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
 
 # S3's name for the version of an object in a bucket without versioning.
 NULL_VERSION = "null"
@@ -22,7 +25,7 @@ UNKNOWN_COMMIT = "unknown"
 MISSING_CODES = frozenset({"404", "NoSuchKey", "NoSuchBucket", "NotFound"})
 
 
-def data_provenance(s3: Any, config: PipelineConfig) -> dict[str, Any]:
+def data_provenance(s3: S3Client, config: PipelineConfig) -> dict[str, Any]:
     """``{"train": {"Uri", "ETag", "Version"}, "validation": {...}, "Synthetic": "true|false|unknown"}``.
 
     Only the files ``upload_prepared`` writes are read; other objects under a channel's prefix
@@ -56,6 +59,6 @@ def data_provenance(s3: Any, config: PipelineConfig) -> dict[str, Any]:
     return result
 
 
-def lineage_input(s3: Any, config: PipelineConfig, commit: str | None) -> dict[str, Any]:
+def lineage_input(s3: S3Client, config: PipelineConfig, commit: str | None) -> dict[str, Any]:
     """The execution input's lineage keys: ``Commit`` and ``Data``."""
     return {"Commit": (commit or "").strip().lower() or UNKNOWN_COMMIT, "Data": data_provenance(s3, config)}

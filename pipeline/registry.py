@@ -17,19 +17,23 @@ from __future__ import annotations
 import base64
 import binascii
 import math
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
 from pipeline.errors import PipelineError, UsageError
 
+if TYPE_CHECKING:
+    from mypy_boto3_sagemaker import SageMakerClient
+    from mypy_boto3_sagemaker.literals import ModelApprovalStatusType as ModelApprovalStatus
+
 WRITER = "big-mart-pipeline"
 GATE_METRIC = "validation:rmse"
-APPROVED = "Approved"
-REJECTED = "Rejected"
-PENDING = "PendingManualApproval"
+APPROVED: ModelApprovalStatus = "Approved"
+REJECTED: ModelApprovalStatus = "Rejected"
+PENDING: ModelApprovalStatus = "PendingManualApproval"
 
 # CustomerMetadataProperties keys (the definition writes them; values are strings).
 WRITTEN_BY = "WrittenBy"
@@ -114,7 +118,7 @@ def _number(text: str | None) -> float | None:
     return value if value is not None and math.isfinite(value) else None
 
 
-def version_from_description(desc: dict[str, Any]) -> ModelVersion:
+def version_from_description(desc: Mapping[str, Any]) -> ModelVersion:
     """A ModelVersion from DescribeModelPackage's answer."""
     containers = (desc.get("InferenceSpecification") or {}).get("Containers") or [{}]
     return ModelVersion(
@@ -137,7 +141,7 @@ def is_not_found(exc: ClientError, *markers: str) -> bool:
     return error.get("Code") in ("ValidationException", "ResourceNotFound") and any(m in message for m in markers)
 
 
-def group_names(sagemaker: Any) -> list[str]:
+def group_names(sagemaker: SageMakerClient) -> list[str]:
     """Every model package group in the account and region."""
     names: list[str] = []
     for page in sagemaker.get_paginator("list_model_package_groups").paginate():
@@ -145,7 +149,7 @@ def group_names(sagemaker: Any) -> list[str]:
     return sorted(names)
 
 
-def check_group(sagemaker: Any, group: str) -> None:
+def check_group(sagemaker: SageMakerClient, group: str) -> None:
     """UsageError naming the groups that exist when ``group`` does not."""
     try:
         sagemaker.describe_model_package_group(ModelPackageGroupName=group)
@@ -159,7 +163,7 @@ def check_group(sagemaker: Any, group: str) -> None:
         ) from None
 
 
-def list_versions(sagemaker: Any, group: str) -> list[ModelVersion]:
+def list_versions(sagemaker: SageMakerClient, group: str) -> list[ModelVersion]:
     """Every version of ``group``, newest first (each described, for its metadata)."""
     arns: list[str] = []
     paginator = sagemaker.get_paginator("list_model_packages")
@@ -186,7 +190,7 @@ class Lineage:
         return self.package is not None and self.package.ours
 
 
-def live_lineage(sagemaker: Any, endpoint: str) -> Lineage:
+def live_lineage(sagemaker: SageMakerClient, endpoint: str) -> Lineage:
     """Follow ``endpoint`` to the model package version its model was created from."""
     try:
         desc = sagemaker.describe_endpoint(EndpointName=endpoint)
@@ -255,7 +259,7 @@ def version_rows(versions: Iterable[ModelVersion], deployed: dict[str, list[str]
         ]
 
 
-def approve(sagemaker: Any, package_arn: str, description: str, *, regression_pct: float) -> ModelVersion:
+def approve(sagemaker: SageMakerClient, package_arn: str, description: str, *, regression_pct: float) -> ModelVersion:
     """Approve a version after its smoke test passed, recording its challenger bar.
 
     The bar (``metric * (1 + pct / 100)``) is computed here because the state machine has no
@@ -275,7 +279,7 @@ def approve(sagemaker: Any, package_arn: str, description: str, *, regression_pc
     return describe(sagemaker, package_arn)
 
 
-def reject(sagemaker: Any, package_arn: str, reason: str) -> ModelVersion:
+def reject(sagemaker: SageMakerClient, package_arn: str, reason: str) -> ModelVersion:
     """Reject a version (its smoke test failed), saying why."""
     sagemaker.update_model_package(
         ModelPackageArn=package_arn, ModelApprovalStatus=REJECTED, ApprovalDescription=reason[:1000]
@@ -283,7 +287,7 @@ def reject(sagemaker: Any, package_arn: str, reason: str) -> ModelVersion:
     return describe(sagemaker, package_arn)
 
 
-def describe(sagemaker: Any, package_arn: str) -> ModelVersion:
+def describe(sagemaker: SageMakerClient, package_arn: str) -> ModelVersion:
     """One version, described."""
     try:
         return version_from_description(sagemaker.describe_model_package(ModelPackageName=package_arn))

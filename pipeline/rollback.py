@@ -108,7 +108,7 @@ def rollback(
     manual = (update_command(endpoint_name, target),)
     waits: WaitOptions = {"backoff": backoff, "sleep": sleep, "clock": clock}
 
-    state = wait_for_config(sagemaker, endpoint_name, None, timeout=timeout, until_settled=True, **waits)
+    state = wait_for_config(sagemaker, endpoint_name, None, timeout=timeout, **waits)
     refusal = _refusal(state, endpoint_name, target, deployed_config)
     if refusal is not None:
         return refusal

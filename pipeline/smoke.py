@@ -364,7 +364,7 @@ def smoke_deployment(
     return dataclasses.replace(outcome, approval=decide_version(clients("sagemaker"), outcome, config))
 
 
-def decide_version(sagemaker: Any, outcome: SmokeOutcome, config: PipelineConfig) -> Approval | None:
+def decide_version(sagemaker: SageMakerClient, outcome: SmokeOutcome, config: PipelineConfig) -> Approval | None:
     """Approve the deployed version after a passing smoke test; reject it, saying why, otherwise."""
     from pipeline import registry
 

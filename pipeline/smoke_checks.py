@@ -18,6 +18,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from pipeline.aws_errors import describe_error
 from pipeline.config import PipelineConfig
 from pipeline.endpoint_wait import is_transient
+from pipeline.wait import Backoff, wait_until
 
 if TYPE_CHECKING:
     from mypy_boto3_sagemaker_runtime import SageMakerRuntimeClient
@@ -166,21 +167,31 @@ def invoke(
     propagates. The client should not retry by itself (``max_attempts=1``), or a throttled call
     is counted, and slept through, twice.
     """
-    delay = retry.delay
-    for attempt in range(1, retry.attempts + 1):
+
+    def attempt() -> tuple[Mapping[str, Any], bytes, float] | ClientError | BotoCoreError:
         started = clock()
         try:
             response = runtime.invoke_endpoint(
                 EndpointName=endpoint_name, Body=body, ContentType=CONTENT_TYPE, Accept=ACCEPT
             )
             payload = response["Body"].read()
-            return response, payload, (clock() - started) * 1000.0, attempt - 1
         except (ClientError, BotoCoreError) as exc:
-            if attempt == retry.attempts or not is_transient(exc):
+            if not is_transient(exc):
                 raise
-        retry.sleep(delay)
-        delay *= 2
-    raise AssertionError("unreachable")  # pragma: no cover - the loop returns or raises
+            return exc
+        return response, payload, (clock() - started) * 1000.0
+
+    tried = wait_until(
+        attempt,
+        lambda outcome: isinstance(outcome, tuple),
+        backoff=Backoff(first=retry.delay, factor=2.0, most=math.inf),
+        attempts=retry.attempts,
+        sleep=retry.sleep,
+    )
+    if not isinstance(tried.value, tuple):
+        raise tried.value
+    response, payload, elapsed = tried.value
+    return response, payload, elapsed, tried.polls - 1
 
 
 def check_call(

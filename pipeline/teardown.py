@@ -25,6 +25,12 @@ from pipeline.config import PipelineConfig
 from pipeline.errors import PipelineError, UsageError
 
 if TYPE_CHECKING:
+    from mypy_boto3_cloudformation import CloudFormationClient
+    from mypy_boto3_s3 import S3Client
+    from mypy_boto3_s3.type_defs import ObjectIdentifierTypeDef
+    from mypy_boto3_sagemaker import SageMakerClient
+    from mypy_boto3_stepfunctions import SFNClient
+
     from pipeline.clients import Clients
 
 Printer = Callable[[str], None]
@@ -70,11 +76,11 @@ def ownership_problem(config: PipelineConfig, tags: Mapping[str, str]) -> str | 
     return None
 
 
-def _tags(items: Iterable[Mapping[str, str]]) -> dict[str, str]:
+def _tags(items: Iterable[Mapping[str, object]]) -> dict[str, str]:
     return {str(item["Key"]): str(item["Value"]) for item in items}
 
 
-def sagemaker_tags(sagemaker: Any, arn: str) -> dict[str, str]:
+def sagemaker_tags(sagemaker: SageMakerClient, arn: str) -> dict[str, str]:
     """A SageMaker resource's tags (paginated ListTags)."""
     tags: dict[str, str] = {}
     for page in sagemaker.get_paginator("list_tags").paginate(ResourceArn=arn):
@@ -95,7 +101,7 @@ def _listed(pages: Iterable[Any], key: str) -> Iterator[Mapping[str, Any]]:
         yield from page.get(key, [])
 
 
-def plan_sagemaker(plan: TeardownPlan, config: PipelineConfig, sagemaker: Any) -> None:
+def plan_sagemaker(plan: TeardownPlan, config: PipelineConfig, sagemaker: SageMakerClient) -> None:
     """The endpoint, then the per-run endpoint configs and models."""
     try:
         endpoint = sagemaker.describe_endpoint(EndpointName=config.endpoint.name)
@@ -105,13 +111,17 @@ def plan_sagemaker(plan: TeardownPlan, config: PipelineConfig, sagemaker: Any) -
     else:
         resource = Resource("endpoint", config.endpoint.name, endpoint["EndpointArn"])
         _claim(plan, config, resource, sagemaker_tags(sagemaker, resource.arn))
-    for kind, lister, key, name_key, arn_key in (
-        ("endpoint-config", "list_endpoint_configs", "EndpointConfigs", "EndpointConfigName", "EndpointConfigArn"),
-        ("model", "list_models", "Models", "ModelName", "ModelArn"),
+    # Generators: each listing is made when its turn comes, configs (and their tags) first.
+    configs = _listed(
+        sagemaker.get_paginator("list_endpoint_configs").paginate(NameContains=config.endpoint.name), "EndpointConfigs"
+    )
+    models = _listed(sagemaker.get_paginator("list_models").paginate(NameContains=config.endpoint.name), "Models")
+    for kind, items, name_key, arn_key in (
+        ("endpoint-config", configs, "EndpointConfigName", "EndpointConfigArn"),
+        ("model", models, "ModelName", "ModelArn"),
     ):
         pattern = run_name(config, "config" if kind == "endpoint-config" else "model")
-        pages = sagemaker.get_paginator(lister).paginate(NameContains=config.endpoint.name)
-        for item in sorted(_listed(pages, key), key=lambda entry: str(entry[name_key])):
+        for item in sorted(items, key=lambda entry: str(entry[name_key])):
             name = str(item[name_key])
             if config.endpoint.name not in name:  # moto's ListModels ignores NameContains
                 continue
@@ -127,7 +137,7 @@ def registry_groups(config: PipelineConfig) -> list[str]:
     return [config.registry_group]
 
 
-def plan_registry(plan: TeardownPlan, config: PipelineConfig, sagemaker: Any) -> None:
+def plan_registry(plan: TeardownPlan, config: PipelineConfig, sagemaker: SageMakerClient) -> None:
     """Every version (model package) of the configured groups, then the groups."""
     for group in registry_groups(config):
         try:
@@ -158,7 +168,7 @@ def state_machine_arn(config: PipelineConfig) -> str:
     return arn_of(config)
 
 
-def plan_state_machine(plan: TeardownPlan, config: PipelineConfig, sfn: Any) -> None:
+def plan_state_machine(plan: TeardownPlan, config: PipelineConfig, sfn: SFNClient) -> None:
     """The state machine (DeleteStateMachine also deletes its versions and aliases)."""
     arn = state_machine_arn(config)
     try:
@@ -174,7 +184,9 @@ def plan_state_machine(plan: TeardownPlan, config: PipelineConfig, sfn: Any) -> 
     _claim(plan, config, Resource("state-machine", config.state_machine.name, arn), tags)
 
 
-def plan_stack(plan: TeardownPlan, config: PipelineConfig, cfn: Any, s3: Any, stack_name: str) -> None:
+def plan_stack(
+    plan: TeardownPlan, config: PipelineConfig, cfn: CloudFormationClient, s3: S3Client, stack_name: str
+) -> None:
     """The bootstrap stack, and its bucket (retained by the stack, so deleted here) when it made it."""
     try:
         stack = cfn.describe_stacks(StackName=stack_name)["Stacks"][0]
@@ -210,7 +222,7 @@ def plan_stack(plan: TeardownPlan, config: PipelineConfig, cfn: Any, s3: Any, st
         plan.kept.append((Resource("oidc-provider", provider), "retained: other stacks and repositories may trust it"))
 
 
-def _bucket_exists(s3: Any, bucket: str) -> bool:
+def _bucket_exists(s3: S3Client, bucket: str) -> bool:
     try:
         s3.head_bucket(Bucket=bucket)
     except ClientError:
@@ -243,11 +255,11 @@ def confirm(config: PipelineConfig, *, execute: bool, confirm_prod: bool) -> Non
         )
 
 
-def empty_bucket(s3: Any, bucket: str) -> int:
+def empty_bucket(s3: S3Client, bucket: str) -> int:
     """Delete every object version and delete marker in ``bucket``; the number deleted."""
     deleted = 0
     for page in s3.get_paginator("list_object_versions").paginate(Bucket=bucket):
-        keys = [
+        keys: list[ObjectIdentifierTypeDef] = [
             {"Key": item["Key"], "VersionId": item["VersionId"]}
             for item in [*page.get("Versions", []), *page.get("DeleteMarkers", [])]
         ]

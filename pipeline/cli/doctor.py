@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import argparse
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pipeline.cli.common import add_aws_arguments, add_config_arguments, clients_from_args, config_from_args
+
+if TYPE_CHECKING:
+    from pipeline.clients import Clients
 
 
 def register(commands: Any) -> None:
@@ -34,7 +37,7 @@ def handle(args: argparse.Namespace) -> int:
     from pipeline import aws, doctor, github_actions
 
     config = config_from_args(args)
-    clients: Any = None
+    clients: Clients | None = None
     problem = None
     try:
         clients = clients_from_args(config, args)

@@ -4,14 +4,10 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from typing import Any
 
 from pipeline.cli.common import add_aws_arguments, add_config_arguments, clients_from_args, config_from_args
 from pipeline.errors import PipelineError
-
-STACK_DELETE_TIMEOUT_SECONDS = 30 * 60
-STACK_POLL_SECONDS = 10.0
 
 
 def register(commands: Any) -> None:
@@ -60,14 +56,7 @@ def handle(args: argparse.Namespace) -> int:
         return 0
 
     def wait_stack(name: str) -> None:
-        wait_for_stack_deletion(
-            clients("cloudformation"),
-            name,
-            poll_seconds=STACK_POLL_SECONDS,
-            timeout_seconds=STACK_DELETE_TIMEOUT_SECONDS,
-            out=sys.stdout,
-            sleep=time.sleep,
-        )
+        wait_for_stack_deletion(clients("cloudformation"), name, out=sys.stdout)
 
     teardown.execute_teardown(plan, clients, wait_stack=wait_stack)
     print(f"deleted {len(plan.delete)} resources of environment {config.environment}")
