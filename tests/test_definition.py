@@ -154,7 +154,7 @@ def test_training_is_bounded_and_retried_per_aws_guidance(definition, config):
     assert train["Catch"][0] == {
         "ErrorEquals": ["SageMaker.AmazonSageMakerException"],
         "ResultPath": "$.error",
-        "Next": names.retry_or_fail(names.TRAIN_MODEL),
+        "Next": names.retry_loop(names.TRAIN_MODEL).decide,
     }
     assert train["TimeoutSeconds"] > config.training.max_runtime_seconds
 
@@ -167,7 +167,7 @@ def test_validation_errors_fail_fast_and_the_rest_is_retried_with_backoff(defini
     states = definition["States"]
     assert states[state]["Resource"].startswith("arn:aws:states:::sagemaker:")
     assert not any("SageMaker.AmazonSageMakerException" in r["ErrorEquals"] for r in states[state]["Retry"])
-    decide = states[names.retry_or_fail(state)]
+    decide = states[names.retry_loop(state).decide]
     first_rule = decide["Choices"][0]
     rejected = states[first_rule["Next"]]
     assert rejected["Parameters"]["Error"].endswith("Rejected") and rejected["Next"] == names.PIPELINE_FAILED
@@ -175,9 +175,9 @@ def test_validation_errors_fail_fast_and_the_rest_is_retried_with_backoff(defini
     assert validation == {"Variable": "$.error.Cause", "StringMatches": "*ValidationException*"}
     # Anything else counts an attempt, stops after retry.max_attempts, waits and calls again.
     counting = {decide["Choices"][1]["Next"], decide["Default"]}
-    assert counting == {names.first_retry(state), names.next_retry(state)}
-    left = states[names.attempts_left(state)]
-    assert all(states[n]["Next"] == names.attempts_left(state) for n in counting)
+    assert counting == {names.retry_loop(state).first, names.retry_loop(state).again}
+    left = states[names.retry_loop(state).left]
+    assert all(states[n]["Next"] == names.retry_loop(state).left for n in counting)
     assert left["Choices"][0]["NumericGreaterThan"] == config.retry.max_attempts
     assert left["Choices"][0]["Next"] == states[state]["Catch"][-1]["Next"]  # the stage's failure
     assert states[left["Default"]]["Type"] == "Wait" and states[left["Default"]]["Next"] == state
@@ -185,11 +185,11 @@ def test_validation_errors_fail_fast_and_the_rest_is_retried_with_backoff(defini
 
 def test_only_create_endpoint_retries_a_config_not_visible_yet(definition):
     # CreateEndpoint's documented eventually consistent read of the config it names.
-    rule = definition["States"][names.retry_or_fail(names.CREATE_ENDPOINT)]["Choices"][0]
+    rule = definition["States"][names.retry_loop(names.CREATE_ENDPOINT).decide]["Choices"][0]
     assert rule["And"][1] == {
         "Not": {"Variable": "$.error.Cause", "StringMatches": "*Could not find endpoint configuration*"}
     }
-    assert "And" not in definition["States"][names.retry_or_fail(names.SAVE_MODEL)]["Choices"][0]
+    assert "And" not in definition["States"][names.retry_loop(names.SAVE_MODEL).decide]["Choices"][0]
 
 
 @pytest.mark.parametrize(

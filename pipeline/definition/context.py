@@ -134,9 +134,10 @@ class StageContext:
         times, with exponential backoff and full jitter like the Retry (see SAGEMAKER_RETRY_ERRORS).
         """
         state = task.state_id
+        loop = names.retry_loop(state)
         counter = f"$.retries.{pascal(state)}"
         decide = Choice(
-            names.retry_or_fail(state),
+            loop.decide,
             comment="A Retry cannot read the Cause: a ValidationException fails now, anything else tries again.",
         )
         task.add_retry(self.retry(SAGEMAKER_RETRY_ERRORS))
@@ -150,7 +151,7 @@ class StageContext:
         decide.add_choice(
             validation,
             self.failure(
-                names.rejected(state),
+                loop.rejected,
                 stage,
                 f"{pascal(stage)}Rejected",
                 f'States.Format(\'SageMaker rejected "{state}" as invalid (ValidationException); retrying '
@@ -159,12 +160,12 @@ class StageContext:
         )
         ends, steps = self.backoff()
         first = Pass(
-            names.first_retry(state),
+            loop.first,
             parameters={"Attempt": 1, "Step": 0, "Delay.$": f"States.MathRandom(1, {ends[0]})"},
             result_path=counter,
         )
         again = Pass(
-            names.next_retry(state),
+            loop.again,
             parameters={
                 "Attempt.$": f"States.MathAdd({counter}.Attempt, 1)",
                 "Step.$": f"States.ArrayGetItem(States.Array({', '.join(map(str, steps))}), {counter}.Step)",
@@ -177,8 +178,8 @@ class StageContext:
         )
         decide.add_choice(ChoiceRule.IsPresent(counter, True), again)
         decide.default_choice(first)
-        left = Choice(names.attempts_left(state))
-        back_off = Wait(names.back_off(state), seconds_path=f"{counter}.Delay")
+        left = Choice(loop.left)
+        back_off = Wait(loop.back_off, seconds_path=f"{counter}.Delay")
         first.next(left)
         again.next(left)
         left.add_choice(

@@ -6,6 +6,8 @@ changes here and in the golden files, nowhere else.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 CHECK_RUN_INPUT = "Check run input"
 RUN_INPUT_INCOMPLETE = "Run input is incomplete"
 TRAIN_MODEL = "Train model"
@@ -152,32 +154,24 @@ def stage_failed(stage: str) -> str:
     return f"{stage} failed"
 
 
-# The retry loop of an optimised SageMaker call (StageContext.sagemaker_call).
-def retry_or_fail(state: str) -> str:
-    """The Choice deciding, from the Cause, whether a failed call of ``state`` is tried again."""
-    return f"{state}: retry?"
+class RetryLoop(NamedTuple):
+    """The states of an optimised SageMaker call's retry loop (StageContext.sagemaker_call)."""
+
+    decide: str  # the Choice on the Cause: rejected, or count an attempt
+    rejected: str  # the failure of a call SageMaker rejected as invalid
+    first: str  # the first retry: the counter starts
+    again: str  # a later retry: the counter goes up
+    left: str  # the Choice ending the retries after retry.max_attempts
+    back_off: str  # the Wait before the call is tried again
 
 
-def rejected(state: str) -> str:
-    """The failure of a call of ``state`` that SageMaker rejected as invalid."""
-    return f"{state} rejected"
-
-
-def first_retry(state: str) -> str:
-    """The first retry of ``state`` (the counter starts)."""
-    return f"{state}: first retry"
-
-
-def next_retry(state: str) -> str:
-    """A later retry of ``state`` (the counter goes up)."""
-    return f"{state}: next retry"
-
-
-def attempts_left(state: str) -> str:
-    """The Choice ending the retries of ``state`` after retry.max_attempts."""
-    return f"{state}: attempts left?"
-
-
-def back_off(state: str) -> str:
-    """The Wait before ``state`` is tried again."""
-    return f"{state}: back off"
+def retry_loop(state: str) -> RetryLoop:
+    """The names of the retry loop of the Task ``state``."""
+    return RetryLoop(
+        f"{state}: retry?",
+        f"{state} rejected",
+        f"{state}: first retry",
+        f"{state}: next retry",
+        f"{state}: attempts left?",
+        f"{state}: back off",
+    )

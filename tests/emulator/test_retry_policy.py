@@ -31,7 +31,7 @@ def test_validation_error_fails_after_one_attempt_with_a_clear_error(pipeline: P
     assert 'rejected "Create endpoint" as invalid (ValidationException)' in desc["cause"]
     assert ALREADY_EXISTS in desc["cause"]
     assert pipeline.resources_called(desc["executionArn"]).count("createEndpoint") == 1
-    assert names.back_off(names.CREATE_ENDPOINT) not in entered(pipeline, desc["executionArn"])
+    assert names.retry_loop(names.CREATE_ENDPOINT).back_off not in entered(pipeline, desc["executionArn"])
 
 
 def test_validation_error_in_training_is_not_retried(pipeline: Pipeline) -> None:
@@ -61,9 +61,9 @@ def test_other_sagemaker_errors_go_through_the_counted_retry_loop(pipeline: Pipe
     assert [f["error"] for f in failures] == ["SageMaker.AmazonSageMakerException"] * 2
     states = entered(pipeline, desc["executionArn"])
     assert states.count(names.SAVE_MODEL) == 3
-    assert states.count(names.first_retry(names.SAVE_MODEL)) == 1
-    assert states.count(names.next_retry(names.SAVE_MODEL)) == 1
-    assert states.count(names.back_off(names.SAVE_MODEL)) == 2
+    assert states.count(names.retry_loop(names.SAVE_MODEL).first) == 1
+    assert states.count(names.retry_loop(names.SAVE_MODEL).again) == 1
+    assert states.count(names.retry_loop(names.SAVE_MODEL).back_off) == 2
     output = json.loads(desc["output"])
     assert output["ModelName"] == pipeline.input("run1")["ModelName"]
 
