@@ -350,9 +350,18 @@ def summary(result: LocalRun) -> str:
 
 def gate_lines(result: LocalRun) -> list[str]:
     """The quality gate (metric, bars, champion) and the registered version with its approval."""
+    from pipeline.report import release_line
+
     gate = result.gate
     if not gate:
         return []
+    released = release_line(result.output)
+    if gate.get("Skipped"):
+        return [
+            f"  quality gate: skipped ({gate['Skipped']})",
+            f"  {released}",
+            f"  -> {result.approval or 'not decided'}",
+        ]
     champion = gate.get("Champion") or {}
     if champion.get("Found"):
         against = (
@@ -365,6 +374,7 @@ def gate_lines(result: LocalRun) -> list[str]:
         f"  quality gate: {gate.get('Metric')} {gate.get('Value')} passed; absolute bar "
         f"{gate.get('MaxValidationRmse')}; {against}",
         f"  model package: {result.model_package or '?'} -> {result.approval or 'not decided'}",
+        *([f"  {released}"] if released else []),
     ]
 
 

@@ -26,6 +26,19 @@ def run_outputs(result: RunResult) -> dict[str, str]:
     }
 
 
+def release_line(output: Mapping[str, Any]) -> str:
+    """What the run deployed, in one line: version, where it came from, training job, commit, metric."""
+    release = output.get(Output.RELEASE) or {}
+    if not release:
+        return ""
+    how = "trained and registered by this run" if release.get("Source") == "trained" else "deployed from the registry"
+    return (
+        f"model package version {release.get('Version', '?')} ({how}; {release.get('ApprovalStatus', '?')}): "
+        f"training job {release.get('TrainingJob', '?')}, commit {str(release.get('Commit', '?'))[:12]}, "
+        f"validation:rmse {release.get('ValidationRmse', '?')}"
+    )
+
+
 def write_outputs(result: RunResult, environ: Mapping[str, str] | None = None) -> None:
     """Write ``run_outputs`` to ``$GITHUB_OUTPUT`` (does nothing outside Actions)."""
     for name, value in run_outputs(result).items():

@@ -47,6 +47,7 @@ def start_execution(
     target_arn: str,
     name: str,
     lineage: dict[str, Any] | None = None,
+    model_package_arn: str | None = None,
     out: Printer = print,
 ) -> str:
     """Start (or attach to) the execution ``name`` of ``target_arn`` for ``run_id``; its ARN.
@@ -60,7 +61,7 @@ def start_execution(
     from pipeline.definition import execution_input
     from pipeline.definition.names import INPUT_KEYS
 
-    wanted = execution_input(config, run_id, lineage)
+    wanted = execution_input(config, run_id, lineage, model_package_arn=model_package_arn)
     try:
         arn = sfn.start_execution(stateMachineArn=target_arn, name=name, input=json.dumps(wanted))["executionArn"]
     except ClientError as exc:
@@ -84,6 +85,27 @@ def start_execution(
         return arn
     out(f"execution {name}: {arn}")
     return arn
+
+
+def version_arn(config: PipelineConfig, version: int | str) -> str:
+    """The ARN of ``version`` (a number, or an ARN given as is) in this environment's model package group.
+
+    The account is the SageMaker role's, as for every resource of the environment (no STS call).
+    """
+    text = str(version).strip()
+    if text.startswith("arn:"):
+        if ":model-package/" not in text:
+            raise UsageError(
+                f"{text!r} is not a model package version ARN (arn:aws:sagemaker:...:model-package/GROUP/N)"
+            )
+        return text
+    if not text.isdigit() or int(text) < 1:
+        raise UsageError(f"model package version {text!r} must be a whole number >= 1 or a model package ARN")
+    parts = config.account.sagemaker_role_arn.split(":")
+    partition, account = parts[1], parts[4]
+    return (
+        f"arn:{partition}:sagemaker:{config.account.region}:{account}:model-package/{config.registry_group}/{int(text)}"
+    )
 
 
 def run_attempt(explicit: int | None, environ: Any = None) -> int:

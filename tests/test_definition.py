@@ -118,24 +118,28 @@ def test_wrong_parameter_type_is_reported(definition):
 
 def test_stages_run_in_order(definition):
     states = definition["States"]
-    assert definition["StartAt"] == names.CHECK_RUN_INPUT
+    # Without a registered version in the input the run trains; with one it skips to the model.
+    assert definition["StartAt"] == names.REGISTERED_VERSION_GIVEN
+    assert states[names.REGISTERED_VERSION_GIVEN]["Default"] == names.CHECK_RUN_INPUT
+    assert states[names.DEPLOY_REGISTERED_VERSION]["Next"] == names.SAVE_MODEL
     assert states[names.CHECK_RUN_INPUT]["Choices"][0]["Next"] == names.TRAIN_MODEL
     assert states[names.TRAIN_MODEL]["Resource"] == "arn:aws:states:::sagemaker:createTrainingJob.sync"
     # Train -> champion lookup -> gate -> registration -> model -> endpoint config -> deploy.
     assert states[names.TRAIN_MODEL]["Next"] == names.FIND_SERVING_ENDPOINT
     assert states[names.GATE_PASSED]["Next"] == names.COPY_ARTIFACT
-    assert states[names.REGISTER_MODEL]["Next"] == names.SAVE_MODEL
+    assert states[names.REGISTER_MODEL]["Next"] == names.TRAINED_VERSION
+    assert states[names.TRAINED_VERSION]["Next"] == names.SAVE_MODEL
     assert states[names.SAVE_MODEL]["Next"] == names.CONFIGURE_ENDPOINT
     assert states[names.CONFIGURE_ENDPOINT]["Next"] == names.FIND_ENDPOINT
-    # The endpoint's model is created from the registered version, nothing else.
+    # The endpoint's model is created from the release (a registered version), nothing else.
     assert states[names.SAVE_MODEL]["Parameters"]["PrimaryContainer"] == {
-        "ModelPackageName.$": "$.registered.ModelPackageArn"
+        "ModelPackageName.$": "$.release.ModelPackageArn"
     }
 
 
 def test_every_task_has_timeout_retry_and_catch(definition):
     tasks = {n: s for n, s in definition["States"].items() if s["Type"] == "Task"}
-    assert len(tasks) == 16
+    assert len(tasks) == 17
     for name, state in tasks.items():
         assert state["TimeoutSeconds"] > 0, name
         assert state["Retry"], name
@@ -286,7 +290,7 @@ def test_every_aws_sdk_task_survives_a_throttle(definition):
     # aws-sdk SageMaker throttles are SageMaker.SageMakerException with the code in the Cause.
     states = definition["States"]
     sdk_tasks = {n: s for n, s in states.items() if s["Type"] == "Task" and ":aws-sdk:" in s["Resource"]}
-    assert len([n for n in sdk_tasks if ":aws-sdk:sagemaker:" in sdk_tasks[n]["Resource"]]) == 11
+    assert len([n for n in sdk_tasks if ":aws-sdk:sagemaker:" in sdk_tasks[n]["Resource"]]) == 12
     for name, task in sdk_tasks.items():
         if ":aws-sdk:s3:" in task["Resource"]:
             # S3's SlowDown is unmodelled too: S3.S3Exception, which its retrier names.

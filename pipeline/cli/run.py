@@ -36,6 +36,12 @@ def register(commands: Any) -> None:
     parser.add_argument(
         "--data", default=None, help="a Big Mart Train.csv to upload instead of training_data (implies --upload-data)"
     )
+    parser.add_argument(
+        "--model-package",
+        default=None,
+        metavar="VERSION",
+        help="deploy this registered version (a number in this environment's group, or an ARN) instead of training",
+    )
     parser.set_defaults(handler=handle)
 
 
@@ -50,8 +56,8 @@ def handle(args: argparse.Namespace) -> int:
     from pipeline.deploy import alias_arn
     from pipeline.follow import follow_execution
     from pipeline.provenance import lineage_input
-    from pipeline.report import failure_lines, summary_markdown, write_outputs
-    from pipeline.run import run_attempt, start_execution, upload_data
+    from pipeline.report import failure_lines, release_line, summary_markdown, write_outputs
+    from pipeline.run import run_attempt, start_execution, upload_data, version_arn
 
     if args.poll_seconds <= 0:
         raise UsageError(f"--poll-seconds {args.poll_seconds} must be above 0")
@@ -59,21 +65,35 @@ def handle(args: argparse.Namespace) -> int:
     commit = resolve_commit(args.commit) or ""
     run_id = run_id_for_commit(commit, run_attempt(args.attempt))
     timeout = args.timeout or config.state_machine.execution_timeout_seconds
+    package = version_arn(config, args.model_package) if args.model_package else None
+    if package and (args.upload_data or args.data):
+        raise UsageError(
+            "--model-package deploys a registered version: it trains nothing, so --upload-data/--data do not apply"
+        )
     clients = common.clients_from_args(config, args)
     sfn = clients("stepfunctions")
     try:
         if args.upload_data or args.data:
             upload_data(config, clients("s3"), args.data)
-        # The commit and the data's ETags and versions, which the registry records.
-        lineage = lineage_input(clients("s3"), config, commit)
-        arn = start_execution(config, sfn, run_id=run_id, target_arn=alias_arn(config), name=run_id, lineage=lineage)
+        # The commit and the data's ETags and versions, which the registry records (a registered
+        # version carries its own).
+        lineage = None if package else lineage_input(clients("s3"), config, commit)
+        arn = start_execution(
+            config,
+            sfn,
+            run_id=run_id,
+            target_arn=alias_arn(config),
+            name=run_id,
+            lineage=lineage,
+            model_package_arn=package,
+        )
         with github_actions.group(f"execution {run_id}"):
             result = follow_execution(sfn, arn, timeout_seconds=timeout, poll_seconds=args.poll_seconds)
     except ClientError as exc:
         raise common.aws_failure(exc) from None
     write_outputs(result)
     title = f"Pipeline run {run_id} ({config.environment})"
-    notice = "" if args.data else training_data.synthetic_notice(config)
+    notice = "" if args.data or package else training_data.synthetic_notice(config)
     summary = summary_markdown(result, build_definition(config), title, timeout)
     github_actions.append_summary(f"{notice}\n\n{summary}" if notice else summary)
     if notice:
@@ -84,6 +104,10 @@ def handle(args: argparse.Namespace) -> int:
         output = result.output or {}
         endpoint = output.get(Output.ENDPOINT, config.endpoint.name)
         print(f"succeeded: endpoint {endpoint} serves {output.get(Output.ENDPOINT_CONFIG, '?')}")
+        released = release_line(output)
+        if released:
+            print(released)
+            github_actions.append_summary(f"Deployed: {released}\n")
         return 0
     problems = failure_lines(result, timeout)
     github_actions.error("\n".join(problems), title=f"pipeline run {result.status}")

@@ -1,8 +1,10 @@
-"""Build the Step Functions state machine from its stages: train -> gate -> register -> save -> deploy.
+"""Build the Step Functions state machine from its stages: [registered version?] -> train -> gate
+-> register -> save -> deploy.
 
 Each stage is one module in ``pipeline.definition.stages`` with ``build(ctx) -> Stage``; this
-module chains them in order (every exit of a stage goes on to the next stage's entry) and wraps
-the chain in a graph with the execution timeout.
+module chains them in order (every exit of a stage, and the default of each of its ``defaults``
+Choices, goes on to the next stage's entry; a ``skips`` exit goes to the entry of the stage it
+names) and wraps the chain in a graph with the execution timeout.
 """
 
 from __future__ import annotations
@@ -18,19 +20,21 @@ from stepfunctions.steps.states import Graph
 
 from pipeline.config import PipelineConfig
 from pipeline.definition.context import Stage, StageContext, partition
-from pipeline.definition.names import INPUT_KEYS, LINEAGE_KEYS
+from pipeline.definition.names import DEPLOY_KEY, INPUT_KEYS, LINEAGE_KEYS
 from pipeline.definition.stages import (
     check_deployment,
     configure_endpoint,
     deploy_endpoint,
     quality_gate,
     register_model,
+    registered_version,
     save_model,
     train,
 )
 
 # The stages in order. A new stage: one module in stages/ and one entry here.
 STAGES: tuple[Callable[[StageContext], Stage], ...] = (
+    registered_version.build,
     train.build,
     quality_gate.build,
     register_model.build,
@@ -56,16 +60,24 @@ def graph(config: PipelineConfig) -> Graph:
     """Build every stage and chain them (call inside ``sdk_partition``)."""
     ctx = StageContext(config)
     stages = [build(ctx) for build in STAGES]
+    entries = {build: stage.entry for build, stage in zip(STAGES, stages, strict=True)}
     for before, after in itertools.pairwise(stages):
         for state in before.exits:
             state.next(after.entry)
+        for choice in before.defaults:
+            choice.default_choice(after.entry)
+    for stage in stages:
+        for target, states in stage.skips.items():
+            for state in states:
+                state.next(entries[target])
     return Graph(
         Chain([stages[0].entry]),
         timeout_seconds=config.state_machine.execution_timeout_seconds,
         comment=(
             f"Big Mart sales model ({config.environment}): train XGBoost, gate it on validation:rmse, "
             f"register it in {config.registry_group}, save the model, configure and deploy endpoint "
-            f"{config.endpoint.name}. Input: {', '.join(INPUT_KEYS + LINEAGE_KEYS)}."
+            f"{config.endpoint.name}; given {DEPLOY_KEY}, deploy that registered version instead "
+            f"(no training, gate or registration). Input: {', '.join(INPUT_KEYS + LINEAGE_KEYS)}."
         ),
     )
 

@@ -55,10 +55,17 @@ THROTTLING_ERRORS = ["ThrottlingException", "SageMaker.ThrottlingException"]
 
 @dataclass
 class Stage:
-    """A built stage: the state the previous stage goes to, and the states that go on to the next."""
+    """A built stage: the state the previous stage goes to, and the states that go on to the next.
+
+    ``defaults`` are Choices whose default is the next stage's entry (a Choice has no Next);
+    ``skips`` are exits that go past the stages in between, to the entry of the stage built by
+    the given builder (``{save_model.build: [state]}``).
+    """
 
     entry: State
     exits: list[State] = field(default_factory=list)
+    defaults: list[Choice] = field(default_factory=list)
+    skips: dict[Callable[[StageContext], Stage], list[State]] = field(default_factory=dict)
 
 
 class StageContext:

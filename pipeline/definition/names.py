@@ -16,6 +16,8 @@ COMMIT_SHA = re.compile(r"^[0-9a-f]{7,40}$")
 # lineage the registry records (pipeline.provenance): the commit and the data objects.
 INPUT_KEYS = ("TrainingJobName", "ModelName", "EndpointConfigName")
 LINEAGE_KEYS = ("Commit", "Data")
+# Optional: a model package version ARN to deploy instead of training (promotion, reuse).
+DEPLOY_KEY = "ModelPackageArn"
 
 
 def run_id_for_commit(commit_sha: str, attempt: int | str) -> str:
@@ -49,9 +51,16 @@ def check_run_id(run_id: str) -> str:
     return run_id
 
 
-def execution_input(config: PipelineConfig, run_id: str, lineage: dict[str, Any] | None = None) -> dict[str, Any]:
+def execution_input(
+    config: PipelineConfig,
+    run_id: str,
+    lineage: dict[str, Any] | None = None,
+    *,
+    model_package_arn: str | None = None,
+) -> dict[str, Any]:
     """The execution input of one run: unique SageMaker names (each <= 63 characters), then
-    ``lineage`` (``Commit`` and ``Data``, from :func:`pipeline.provenance.lineage_input`)."""
+    ``lineage`` (``Commit`` and ``Data``, from :func:`pipeline.provenance.lineage_input`), then
+    ``ModelPackageArn`` when a registered version is deployed instead of training one."""
     check_run_id(run_id)
     base = f"{config.endpoint.name}-{run_id}"
     names = {
@@ -67,8 +76,10 @@ def execution_input(config: PipelineConfig, run_id: str, lineage: dict[str, Any]
         missing = [key for key in LINEAGE_KEYS if key not in lineage]
         if missing:
             raise UsageError(f"execution input lineage lacks {', '.join(missing)}")
-        return {**names, **{key: lineage[key] for key in LINEAGE_KEYS}}
-    return dict(names)
+    result: dict[str, Any] = {**names, **{key: lineage[key] for key in LINEAGE_KEYS}} if lineage else dict(names)
+    if model_package_arn is not None:
+        result[DEPLOY_KEY] = model_package_arn
+    return result
 
 
 class Output:
@@ -82,3 +93,5 @@ class Output:
     MODEL_PACKAGE = "ModelPackageArn"
     QUALITY_GATE = "QualityGate"
     PREVIOUS_ENDPOINT = "PreviousEndpoint"
+    # What was deployed: Source ("trained" or "registry"), Version, TrainingJob, Commit, Metric.
+    RELEASE = "Release"

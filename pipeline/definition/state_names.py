@@ -8,6 +8,19 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+# Deploy a registered version (promotion, reuse): no training, gate or registration.
+DEPLOY_REGISTERED_STAGE = "Deploy registered version"
+REGISTERED_VERSION_GIVEN = "Registered version given?"
+READ_REGISTERED_VERSION = "Read registered version"
+READ_REGISTERED_THROTTLED = "Read registered version throttled?"
+WAIT_TO_READ_REGISTERED = "Wait to read the registered version"
+REGISTERED_VERSION_COMPLETE = "Registered version has this pipeline's metadata?"
+REGISTERED_VERSION_FOREIGN = "Registered version not from this pipeline"
+REGISTERED_VERSION_USABLE = "Registered version deployable?"
+REGISTERED_VERSION_REJECTED = "Registered version is Rejected"
+READ_REGISTERED_CONTAINER = "Read registered container"
+DEPLOY_REGISTERED_VERSION = "Deploy registered version"
+
 CHECK_RUN_INPUT = "Check run input"
 RUN_INPUT_INCOMPLETE = "Run input is incomplete"
 TRAIN_MODEL = "Train model"
@@ -56,6 +69,7 @@ FIND_GROUP = "Find model package group"
 GROUP_MISSING = "Model package group missing?"
 CREATE_GROUP = "Create model package group"
 REGISTER_MODEL = "Register model"
+TRAINED_VERSION = "Trained version"
 
 # The states the gate and the registry add (benchmarks/bench_gate.py measures them).
 GATE_AND_REGISTRY_STATES = (
@@ -95,6 +109,7 @@ GATE_AND_REGISTRY_STATES = (
     REGISTRY_THROTTLED,
     CREATE_GROUP,
     REGISTER_MODEL,
+    TRAINED_VERSION,
 )
 
 SAVE_MODEL = "Save model"

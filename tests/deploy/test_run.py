@@ -311,3 +311,41 @@ def test_upload_data_with_training_data_s3_uploads_nothing(
     )
     assert written == [] and "nothing uploaded" in lines[0]
     assert boto3.client("s3", region_name="eu-west-1").list_objects_v2(Bucket=bucket).get("KeyCount") == 0
+
+
+def test_cli_run_deploys_a_registered_version_without_training(
+    emulator: Emulator, bucket: str, actions_env: dict[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["deploy", "--commit", COMMIT, *FAST]) == 0
+    assert main(["run", "--commit", COMMIT, "--upload-data", *QUICK, *FAST, *SYNTHETIC]) == 0
+    assert "model package version 1 (trained and registered by this run" in capsys.readouterr().out
+    trainings = len(boto3.client("sagemaker", region_name="eu-west-1").list_training_jobs()["TrainingJobSummaries"])
+
+    assert main(["run", "--commit", COMMIT, "--attempt", "2", "--model-package", "1", *QUICK, *FAST]) == 0
+    out = capsys.readouterr().out
+    assert "Train model: entered" not in out and "Read registered version: entered" in out
+    assert "model package version 1 (deployed from the registry; PendingManualApproval): training job " in out
+    assert f"big-mart-staging-{COMMIT[:12]}-1-train" in out
+    sagemaker = boto3.client("sagemaker", region_name="eu-west-1")
+    assert len(sagemaker.list_training_jobs()["TrainingJobSummaries"]) == trainings
+    assert "Deployed: model package version 1 (deployed from the registry" in actions_env["summary"].read_text()
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("0", "'0' must be a whole number >= 1"),
+        ("latest", "'latest' must be a whole number"),
+        ("arn:aws:s3:::b/k", "is not a model package version ARN"),
+    ],
+)
+def test_cli_run_bad_model_package_exits_2_naming_it(
+    value: str, message: str, emulator: Emulator, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["run", "--commit", COMMIT, "--model-package", value, *FAST]) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_cli_run_model_package_with_upload_data_exits_2(emulator: Emulator, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["run", "--commit", COMMIT, "--model-package", "1", "--upload-data", *FAST]) == 2
+    assert "trains nothing" in capsys.readouterr().err

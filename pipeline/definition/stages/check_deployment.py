@@ -13,7 +13,6 @@ from pipeline.definition import state_names as names
 from pipeline.definition.context import DESCRIBE_RETRY_ERRORS, LOOKUP_ERRORS, Stage, StageContext, status_in, throttled
 from pipeline.definition.names import Output
 from pipeline.definition.stages.deploy_endpoint import needs_operator
-from pipeline.definition.stages.register_model import registered_artifact
 
 STATUS = "$.deployed.EndpointStatus"
 CONFIG = "$.deployed.EndpointConfigName"
@@ -37,16 +36,11 @@ def build(ctx: StageContext) -> Stage:
             Output.ENDPOINT: c.endpoint.name,
             f"{Output.ENDPOINT_CONFIG}.$": "$.EndpointConfigName",
             f"{Output.MODEL}.$": "$.ModelName",
-            f"{Output.TRAINING_JOB}.$": "$.TrainingJobName",
-            f"{Output.MODEL_ARTIFACTS}.$": f"States.Format('{registered_artifact(c)}', $.TrainingJobName)",
-            f"{Output.MODEL_PACKAGE}.$": "$.registered.ModelPackageArn",
-            Output.QUALITY_GATE: {
-                "Metric.$": "$.gate.Metric",
-                "Value.$": "$.gate.Values[0]",
-                "MaxValidationRmse.$": "$.gate.MaxValidationRmse",
-                "MaxRegressionPct.$": "$.gate.MaxRegressionPct",
-                "Champion.$": "$.champion",
-            },
+            f"{Output.TRAINING_JOB}.$": "$.release.TrainingJob",
+            f"{Output.MODEL_ARTIFACTS}.$": "$.release.ModelArtifacts",
+            f"{Output.MODEL_PACKAGE}.$": "$.release.ModelPackageArn",
+            f"{Output.QUALITY_GATE}.$": "$.release.QualityGate",
+            f"{Output.RELEASE}.$": "$.release",
             f"{Output.PREVIOUS_ENDPOINT}.$": "$.endpoint",
         },
     )

@@ -15,7 +15,7 @@ import hashlib
 import json
 from typing import Any
 
-from stepfunctions.steps import Catch, Choice, ChoiceRule, Task, Wait
+from stepfunctions.steps import Catch, Choice, ChoiceRule, Pass, Task, Wait
 
 from pipeline import registry as reg
 from pipeline.config import PipelineConfig
@@ -156,7 +156,37 @@ def build(ctx: StageContext) -> Stage:
     hashed.add_choice(ChoiceRule.IsPresent(SHA256, True), group)
     group.next(register)
     create.next(register)
-    return Stage(copy, [register])
+    release = trained_release(ctx)
+    register.next(release)
+    return Stage(copy, [release])
+
+
+def trained_release(ctx: StageContext) -> Pass:
+    """The release of a run that trained and registered its model (the register stage's exit)."""
+    c = ctx.config
+    return Pass(
+        names.TRAINED_VERSION,
+        comment="What is deployed, for the report: the version this run registered.",
+        parameters={
+            "Source": "trained",
+            "ModelPackageArn.$": "$.registered.ModelPackageArn",
+            # arn:...:model-package/<group>/<version>; group names have no '/'.
+            "Version.$": "States.ArrayGetItem(States.StringSplit($.registered.ModelPackageArn, '/'), 2)",
+            "ApprovalStatus": reg.PENDING,
+            "TrainingJob.$": "$.TrainingJobName",
+            "Commit.$": "$.Commit",
+            "ValidationRmse.$": "States.Format('{}', $.gate.Values[0])",
+            "ModelArtifacts.$": f"States.Format('{registered_artifact(c)}', $.TrainingJobName)",
+            "QualityGate": {
+                "Metric.$": "$.gate.Metric",
+                "Value.$": "$.gate.Values[0]",
+                "MaxValidationRmse.$": "$.gate.MaxValidationRmse",
+                "MaxRegressionPct.$": "$.gate.MaxRegressionPct",
+                "Champion.$": "$.champion",
+            },
+        },
+        result_path="$.release",
+    )
 
 
 def metadata(c: PipelineConfig) -> dict[str, Any]:

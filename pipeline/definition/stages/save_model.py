@@ -1,4 +1,5 @@
-"""Create this run's SageMaker model from the model package version the registry stage made."""
+"""Create this run's SageMaker model from the release: the version the registry stage made, or the
+registered version the run was given to deploy."""
 
 from __future__ import annotations
 
@@ -23,7 +24,8 @@ def build(ctx: StageContext) -> Stage:
     )
     # From the registry version (image and artifact come with it), so endpoint -> config ->
     # model -> version -> job, data and commit can be followed.
-    step.parameters["PrimaryContainer"] = {"ModelPackageName.$": "$.registered.ModelPackageArn"}
+    # The release is the version this run registered, or the one it was given to deploy.
+    step.parameters["PrimaryContainer"] = {"ModelPackageName.$": "$.release.ModelPackageArn"}
     extend(step, ResultSelector={"ModelArn.$": "$.ModelArn"})
     ctx.sagemaker_call(step, names.SAVE_MODEL)
     return Stage(step, [step])
