@@ -39,6 +39,10 @@ INTERNALS: tuple[tuple[str, str, tuple[str, ...] | None], ...] = (
     ("moto.stepfunctions.parser.asl.utils.boto_client", "boto_client_for", None),
     # The CloudFormation patch is applied when moto first loads that backend (see below).
     ("moto.backends", "_import_backend", ("module_name", "backends_name")),
+    # Alarm state of guarded updates (pipeline.emulator.alarms): the backends' ``alarms`` dict and
+    # the ``state_value`` that update_state (SetAlarmState) writes.
+    ("moto.cloudwatch.models", "cloudwatch_backends", None),
+    ("moto.cloudwatch.models", "Alarm.update_state", ("self", "reason", "reason_data", "state_value")),
     # SageMaker quotas (pipeline.emulator.quotas).
     ("moto.servicequotas.responses", "ServiceQuotasResponse.list_aws_default_service_quotas", ("self",)),
     ("moto.servicequotas.models", "servicequotas_backends", None),
@@ -87,6 +91,8 @@ INTERNALS: tuple[tuple[str, str, tuple[str, ...] | None], ...] = (
         ),
     ),
     ("moto.stepfunctions.models", "StepFunctionBackend.describe_state_machine_alias", None),
+    ("moto.stepfunctions.parser.asl.parse.asl_parser", "AmazonStateLanguageParser.parse", ("definition",)),
+    ("moto.stepfunctions.parser.asl.parse.preprocessor", "Preprocessor.visit", ("self", "tree")),
     ("moto.stepfunctions.parser.asl.parse.intrinsic.intrinsic_parser", "IntrinsicParser.parse", ("src",)),
     ("moto.stepfunctions.parser.asl.parse.intrinsic.preprocessor", "Preprocessor._text_of_str", ("parse_tree",)),
     ("moto.stepfunctions.responses", "StepFunctionResponse.describe_execution", None),
