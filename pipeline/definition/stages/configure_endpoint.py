@@ -6,7 +6,7 @@ from stepfunctions.steps import EndpointConfigStep
 
 from pipeline.capture import data_capture_config
 from pipeline.definition import state_names as names
-from pipeline.definition.context import SAGEMAKER_RETRY_ERRORS, Stage, StageContext
+from pipeline.definition.context import Stage, StageContext
 
 
 def build(ctx: StageContext) -> Stage:
@@ -25,5 +25,5 @@ def build(ctx: StageContext) -> Stage:
     capture = data_capture_config(c)
     if capture:
         step.parameters["DataCaptureConfig"] = capture
-    ctx.guard(step, names.CONFIGURE_ENDPOINT, SAGEMAKER_RETRY_ERRORS)
+    ctx.sagemaker_call(step, names.CONFIGURE_ENDPOINT)
     return Stage(step, [step])
