@@ -186,6 +186,8 @@ class Registry:
 
     # Unset: the endpoint's name (PipelineConfig.registry_group).
     model_package_group: str | None = setting("model_package_group", None)
+    # May `promote` deploy here a version trained on synthetic (or unknown) data? Off: prod's rule.
+    allow_synthetic_data: bool = setting("allow_synthetic_data", False)
 
 
 # The sections of PipelineConfig, by attribute name.

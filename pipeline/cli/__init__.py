@@ -11,12 +11,25 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 
-from pipeline.cli import bootstrap, cost, data, definition, deploy, doctor, local, models, run, smoke, teardown
+from pipeline.cli import (
+    bootstrap,
+    cost,
+    data,
+    definition,
+    deploy,
+    doctor,
+    local,
+    models,
+    promote,
+    run,
+    smoke,
+    teardown,
+)
 from pipeline.cli.common import ArgumentParser
 from pipeline.errors import PipelineError
 
 # The commands, in the order --help lists them.
-COMMANDS = (definition, data, deploy, run, smoke, models, local, bootstrap, doctor, cost, teardown)
+COMMANDS = (definition, data, deploy, run, smoke, promote, models, local, bootstrap, doctor, cost, teardown)
 
 
 def build_parser() -> ArgumentParser:
