@@ -18,8 +18,13 @@ def register(commands: Any) -> None:
         "copy it into the target's bucket, register and deploy it there, smoke-test and approve it. "
         "--env and --set apply to the target; the source is read from the configuration file alone.",
     )
-    parser.add_argument("--from", dest="source", required=True, help="the environment the version is Approved in")
     parser.add_argument("--to", dest="target", required=True, help="the environment to deploy it to")
+    parser.add_argument(
+        "--from",
+        dest="source",
+        default=None,
+        help="the environment the version is Approved in (default: the target's promote_from)",
+    )
     parser.add_argument(
         "--version",
         default=None,
@@ -48,6 +53,12 @@ def handle(args: argparse.Namespace) -> int:
         raise UsageError(f"--env {args.env} differs from --to {args.target}: the target is --to")
     args.env = args.target
     target = common.config_from_args(args)
+    if args.source is None:
+        if not target.registry.promote_from:
+            from pipeline.errors import UsageError
+
+            raise UsageError(f"--from is needed: {target.environment} has no promote_from in the configuration")
+        args.source = target.registry.promote_from
     # PIPELINE_* variables describe the target's environment (the job's); the source is the file's.
     source = load_config(args.source, path=args.config, environ={})
     run_id = run_id_for_commit(resolve_commit(args.commit) or "", run_attempt(args.attempt))
