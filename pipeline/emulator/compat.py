@@ -87,6 +87,8 @@ INTERNALS: tuple[tuple[str, str, tuple[str, ...] | None], ...] = (
         ),
     ),
     ("moto.stepfunctions.models", "StepFunctionBackend.describe_state_machine_alias", None),
+    ("moto.stepfunctions.parser.asl.parse.asl_parser", "AmazonStateLanguageParser.parse", ("definition",)),
+    ("moto.stepfunctions.parser.asl.parse.preprocessor", "Preprocessor.visit", ("self", "tree")),
     ("moto.stepfunctions.parser.asl.parse.intrinsic.intrinsic_parser", "IntrinsicParser.parse", ("src",)),
     ("moto.stepfunctions.parser.asl.parse.intrinsic.preprocessor", "Preprocessor._text_of_str", ("parse_tree",)),
     ("moto.stepfunctions.responses", "StepFunctionResponse.describe_execution", None),

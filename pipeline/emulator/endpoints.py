@@ -15,10 +15,11 @@ from moto.sagemaker.exceptions import ValidationError
 from moto.sagemaker.models import FakeEndpoint, FakeEndpointConfig
 
 from pipeline.emulator import runtime as rt
+from pipeline.emulator.lifecycle import ENDPOINT_OPERATIONS as OPERATIONS
+from pipeline.emulator.lifecycle import ENDPOINT_SERVING
 from pipeline.emulator.registry import package_model_data_url
 
-# Statuses in which the endpoint answers InvokeEndpoint (the old fleet serves during updates).
-SERVING_STATUSES = frozenset({"InService", "Updating", "SystemUpdating", "RollingBack", "UpdateRollbackFailed"})
+SERVING_STATUSES = ENDPOINT_SERVING
 
 
 @dataclass
@@ -68,7 +69,7 @@ def create_endpoint(original: Any, backend: Any, endpoint_name: str, endpoint_co
             raise ValidationError(message=f'Cannot create already existing endpoint "{arn}".')
         _config(backend, endpoint_config_name)
         endpoint = original(backend, endpoint_name, endpoint_config_name, tags)
-        endpoint.endpoint_status = "Creating"
+        endpoint.endpoint_status = OPERATIONS["create"].during
         runtime.endpoint_ops[_key(backend, endpoint_name)] = EndpointOp(
             "create", runtime.clock(), endpoint_config_name, runtime.faults.endpoint_create_failure(endpoint_name)
         )
@@ -86,7 +87,7 @@ def update_endpoint(backend: Any, endpoint_name: str, endpoint_config_name: str)
         if endpoint is None:
             raise _not_found(backend, endpoint_name)
         config = _config(backend, endpoint_config_name)
-        if endpoint.endpoint_status != "InService":
+        if endpoint.endpoint_status not in OPERATIONS["update"].allowed_from:
             raise ValidationError(
                 message=f'Cannot update in-progress endpoint "{endpoint.arn}".'
                 if endpoint.endpoint_status != "Failed"
@@ -97,7 +98,7 @@ def update_endpoint(backend: Any, endpoint_name: str, endpoint_config_name: str)
                 message=f'Cannot update endpoint "{endpoint.arn}" with the endpoint configuration '
                 f'"{endpoint_config_name}" it already uses. Create a new endpoint configuration.'
             )
-        endpoint.endpoint_status = "Updating"
+        endpoint.endpoint_status = OPERATIONS["update"].during
         endpoint.failure_reason = None
         endpoint.last_modified_time = utcnow()
         endpoint.pending_deployment_summary = {
@@ -124,9 +125,9 @@ def delete_endpoint(original: Any, backend: Any, endpoint_name: str) -> None:
         endpoint = backend.endpoints.get(endpoint_name)
         if endpoint is None:
             raise _not_found(backend, endpoint_name)
-        if endpoint.endpoint_status in ("Creating", "Updating", "RollingBack", "Deleting"):
+        if endpoint.endpoint_status not in OPERATIONS["delete"].allowed_from:
             raise ValidationError(message=f'Cannot delete in-progress endpoint "{endpoint.arn}".')
-        endpoint.endpoint_status = "Deleting"
+        endpoint.endpoint_status = OPERATIONS["delete"].during
         endpoint.last_modified_time = utcnow()
         runtime.endpoint_ops[_key(backend, endpoint_name)] = EndpointOp("delete", runtime.clock())
         advance(backend, endpoint_name)
@@ -195,19 +196,14 @@ def advance(backend: Any, endpoint_name: str) -> None:
         endpoint = backend.endpoints.get(endpoint_name)
         if op is None or endpoint is None:
             return
-        durations = {
-            "create": runtime.timings.endpoint_create_seconds,
-            "update": runtime.timings.endpoint_update_seconds,
-            "rollback": runtime.timings.endpoint_update_seconds,
-            "delete": runtime.timings.endpoint_delete_seconds,
-        }
-        if runtime.clock() - op.started < durations[op.kind]:
+        operation = OPERATIONS[op.kind]
+        if runtime.clock() - op.started < operation.duration(runtime.timings):
             return
         del runtime.endpoint_ops[key]
         endpoint.last_modified_time = utcnow()
         if op.kind == "create":
             reason = op.failure.reason if op.failure is not None else _load(backend, endpoint)
-            endpoint.endpoint_status = "Failed" if reason is not None else "InService"
+            endpoint.endpoint_status = operation.end("Failed" if reason is not None else "InService")
             endpoint.failure_reason = reason
         elif op.kind == "update":
             if op.failure is None:
@@ -215,23 +211,25 @@ def advance(backend: Any, endpoint_name: str) -> None:
                 _apply_config(backend, endpoint, op.config_name)
                 reason = _load(backend, endpoint)
                 if reason is None:
-                    endpoint.endpoint_status = "InService"
+                    endpoint.endpoint_status = operation.end("InService")
                     endpoint.pending_deployment_summary = None
                     return
                 # The new fleet failed its health check: AWS rolls back to the old config.
                 _apply_config(backend, endpoint, previous)
                 op.failure = _Rollback(reason)
-            # The endpoint stays Updating while SageMaker rolls back: botocore documents
-            # RollingBack only for autoscaling with UpdateEndpointWeightsAndCapacities.
-            endpoint.endpoint_status = "Updating"
+            # The endpoint stays Updating while SageMaker rolls back (lifecycle.py says why).
+            endpoint.endpoint_status = operation.end(OPERATIONS["rollback"].during)
             # The rollback began when the update ended, not when someone looked.
-            runtime.endpoint_ops[key] = EndpointOp("rollback", op.started + durations["update"], failure=op.failure)
+            runtime.endpoint_ops[key] = EndpointOp(
+                "rollback", op.started + operation.duration(runtime.timings), failure=op.failure
+            )
             advance(backend, endpoint_name)
         elif op.kind == "rollback":
             endpoint.pending_deployment_summary = None
-            endpoint.endpoint_status = getattr(op.failure, "final_status", "InService")
+            endpoint.endpoint_status = operation.end(getattr(op.failure, "final_status", "InService"))
             endpoint.failure_reason = op.failure.reason
         elif op.kind == "delete":
+            operation.end(None)
             del backend.endpoints[endpoint_name]
             if runtime.model_host is not None:
                 runtime.model_host.unload(endpoint_name)

@@ -14,23 +14,13 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from pipeline.emulator.errors import FaultSpecError
+from pipeline.emulator.lifecycle import ENDPOINT_OPERATIONS, ENDPOINT_STATUSES
 from pipeline.emulator.timings import Timings
 
 # Step Functions calls itself "states" in ARNs and "stepfunctions" in moto/boto3.
 _SERVICE_ALIASES = {"states": "stepfunctions", "sfn": "stepfunctions"}
 
 INVOKE_BEHAVIOURS = ("garbage", "nan", "wrong_count", "error", "latency")
-ENDPOINT_STATUSES = (
-    "OutOfService",
-    "Creating",
-    "Updating",
-    "SystemUpdating",
-    "RollingBack",
-    "InService",
-    "Deleting",
-    "Failed",
-    "UpdateRollbackFailed",
-)
 
 
 def normalise_operation(operation: str) -> str:
@@ -131,7 +121,7 @@ class UpdateRollback(_Fault):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        if self.final_status not in ("InService", "UpdateRollbackFailed"):
+        if self.final_status not in ENDPOINT_OPERATIONS["rollback"].ends:
             raise FaultSpecError(
                 f"update_rollback final_status must be InService or UpdateRollbackFailed, got {self.final_status!r}"
             )

@@ -24,6 +24,7 @@ from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state
     StateTaskServiceAwsSdk,
 )
 from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import WaitFunction
+from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
 from moto.stepfunctions.parser.asl.parse.intrinsic.intrinsic_parser import IntrinsicParser
 from moto.stepfunctions.parser.asl.parse.intrinsic.preprocessor import Preprocessor
 from moto.stepfunctions.parser.models import StepFunctionsParserBackend
@@ -186,6 +187,7 @@ def install() -> None:
         retrier_decl.time = sfn_engine._ScaledTime()  # type: ignore[assignment]
         _wrap_static(IntrinsicParser, "parse", sfn_engine.intrinsic_parse)
         _wrap_static(Preprocessor, "_text_of_str", sfn_engine.intrinsic_text_of_str)
+        _wrap_static(AmazonStateLanguageParser, "parse", sfn_engine.parse_definition)
         _wrap(StepFunctionsParserBackend, "start_execution", sfn_engine.start_execution)
         _wrap_static(StepFunctionsParserBackend, "_validate_definition", validate_definition_once)
         _wrap(StepFunctionResponse, "describe_execution", sfn_engine.describe_execution)

@@ -7,6 +7,7 @@ import copy
 import datetime
 import json
 import random
+import threading
 import time
 import uuid
 from typing import Any
@@ -19,6 +20,7 @@ from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name
 from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name_type import (
     StatesErrorNameType,
 )
+from moto.stepfunctions.parser.asl.parse.preprocessor import Preprocessor
 from moto.stepfunctions.parser.backend.execution import Execution
 
 from pipeline.emulator import runtime as rt
@@ -241,3 +243,34 @@ def intrinsic_parse(original: Any, src: str) -> Any:
 def intrinsic_text_of_str(original: Any, parse_tree: Any) -> str:
     """A string literal's text, with escaped apostrophes restored."""
     return original(parse_tree).replace(_QUOTE_STANDIN, "'")
+
+
+# ANTLR parse trees of definitions that parsed without error, by definition text (bounded: a
+# test session creates many state machines).
+_PARSE_TREES_LIMIT = 64
+_parse_trees: dict[str, Any] = {}
+_parse_trees_lock = threading.Lock()
+
+
+def parse_definition(original: Any, definition: str) -> tuple[Any, Any]:
+    """moto's ASL parse, lexing and parsing each definition text only once per process.
+
+    moto parses the whole definition with its ANTLR grammar at CreateStateMachine /
+    UpdateStateMachine (to validate it) and again at every StartExecution (0.3-2 s for this
+    project's definition). The parse tree is a pure function of the text and nothing writes to it,
+    so it is kept; the program (the evaluation components an execution runs) is built from it
+    afresh by moto's Preprocessor on every call, so no execution shares a component with another.
+    A definition that fails to parse is never kept, and raises as before.
+    """
+    if rt.current() is None:
+        return original(definition)
+    with _parse_trees_lock:
+        tree = _parse_trees.get(definition)
+    if tree is None:
+        program, tree = original(definition)
+        with _parse_trees_lock:
+            if len(_parse_trees) >= _PARSE_TREES_LIMIT:
+                _parse_trees.pop(next(iter(_parse_trees)))
+            _parse_trees[definition] = tree
+        return program, tree
+    return Preprocessor().visit(tree), tree

@@ -64,9 +64,14 @@ def optimised_error_name(code: str) -> str:
 
 
 @cache
+def _sagemaker_model() -> Any:
+    # Loaded once: each botocore session would read SageMaker's large JSON model again.
+    return botocore.session.get_session().get_service_model("sagemaker")
+
+
+@cache
 def _input_members(action: str) -> frozenset[str]:
-    model = botocore.session.get_session().get_service_model("sagemaker")
-    shape = model.operation_model(action).input_shape
+    shape = _sagemaker_model().operation_model(action).input_shape
     return frozenset(shape.members) if shape is not None else frozenset()
 
 

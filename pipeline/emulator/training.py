@@ -17,6 +17,7 @@ from moto.sagemaker.exceptions import ResourceInUseException, ValidationError
 
 from pipeline.emulator import runtime as rt
 from pipeline.emulator.errors import TrainingFailed
+from pipeline.emulator.lifecycle import TRAINING, TRAINING_STEPS, TRAINING_STOP
 from pipeline.emulator.metrics import final_metrics, metric_definitions
 
 if TYPE_CHECKING:
@@ -130,7 +131,7 @@ def create_training_job(original: Any, backend: Any, **kwargs: Any) -> Any:
     # AWS answers KmsKeyId "" when the request named no key (S3's default key encrypts the
     # output); the SageMaker SDK's Estimator.attach reads it unguarded.
     job.output_data_config = {"KmsKeyId": "", **(job.output_data_config or {})}
-    job.training_job_status = "InProgress"
+    job.training_job_status = TRAINING.during
     job.secondary_status = "Starting"
     job.secondary_status_transitions = [
         {"Status": "Starting", "StartTime": job.creation_time, "StatusMessage": "Launching requested ML instances"}
@@ -179,24 +180,26 @@ def advance(backend: Any, name: str) -> None:
         return
     with runtime.lock:
         run = runtime.training_runs.get(_key(backend, name))
-        if run is None or job.training_job_status not in ("InProgress", "Stopping"):
+        if run is None or job.training_job_status not in (TRAINING.during, TRAINING_STOP.during):
             return
         elapsed = runtime.clock() - run.started
-        if job.training_job_status == "InProgress" and job.secondary_status == "Starting" and elapsed >= 0:
+        if job.training_job_status == TRAINING.during and job.secondary_status == "Starting" and elapsed >= 0:
             job.secondary_status = "Training"
             job.training_start_time = job.creation_time
         if run.stop_requested:
-            _finish(job, run, "Stopped", None)
+            _finish(job, run, TRAINING_STOP.end("Stopped"), None)
             return
-        if run.outcome is None or elapsed < runtime.timings.training_seconds:
+        if run.outcome is None or elapsed < TRAINING.duration(runtime.timings):
             return
-        _finish(job, run, *run.outcome)
+        status, reason = run.outcome
+        _finish(job, run, TRAINING.end(status), reason)
 
 
-def _finish(job: Any, run: TrainingRun, status: str, reason: str | None) -> None:
+def _finish(job: Any, run: TrainingRun, status: str | None, reason: str | None) -> None:
+    assert status is not None  # the lifecycle has no training end without a status
     start = job.creation_time
     end = max(utcnow(), start)  # moto's timestamps are naive UTC
-    steps = ["Starting", "Downloading", "Training", "Uploading"] if status == "Completed" else ["Starting", "Training"]
+    steps = TRAINING_STEPS[status]
     job.secondary_status_transitions = [
         {"Status": s, "StartTime": start, "EndTime": end, "StatusMessage": s} for s in steps
     ] + [{"Status": status, "StartTime": end, "StatusMessage": reason or status}]
@@ -229,12 +232,12 @@ def stop_training_job(backend: Any, training_job_name: str) -> None:
         arn = sm_models.FakeTrainingJob.arn_formatter(training_job_name, backend.account_id, backend.region_name)
         raise ValidationError(message=f"Requested resource not found: {arn}")
     runtime = rt.current()
-    if runtime is None or job.training_job_status != "InProgress":
+    if runtime is None or job.training_job_status not in TRAINING_STOP.allowed_from:
         raise ValidationError(
             message=f"The request was rejected because the training job is in status {job.training_job_status}."
         )
     with runtime.lock:
         run = runtime.training_runs[_key(backend, training_job_name)]
         run.stop_requested = True
-        job.training_job_status = "Stopping"
-        job.secondary_status = "Stopping"
+        job.training_job_status = TRAINING_STOP.during
+        job.secondary_status = TRAINING_STOP.during
