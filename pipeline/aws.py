@@ -52,6 +52,7 @@ from pipeline.wait import Backoff, wait_until
 
 if TYPE_CHECKING:
     from mypy_boto3_cloudformation import CloudFormationClient
+    from mypy_boto3_cloudwatch import CloudWatchClient
     from mypy_boto3_iam import IAMClient
     from mypy_boto3_pricing import PricingClient
     from mypy_boto3_s3 import S3Client
@@ -196,6 +197,16 @@ def client(
     max_attempts: int = ...,
     credentials: Mapping[str, Any] | None = ...,
 ) -> CloudFormationClient: ...
+@overload
+def client(
+    session: boto3.Session,
+    service_name: Literal["cloudwatch"],
+    *,
+    endpoint_url: str | None = ...,
+    region_name: str | None = ...,
+    max_attempts: int = ...,
+    credentials: Mapping[str, Any] | None = ...,
+) -> CloudWatchClient: ...
 @overload
 def client(
     session: boto3.Session,

@@ -14,6 +14,7 @@ from pipeline.config import PipelineConfig
 
 if TYPE_CHECKING:
     from mypy_boto3_cloudformation import CloudFormationClient
+    from mypy_boto3_cloudwatch import CloudWatchClient
     from mypy_boto3_iam import IAMClient
     from mypy_boto3_s3 import S3Client
     from mypy_boto3_sagemaker import SageMakerClient
@@ -33,6 +34,8 @@ class Clients:
 
     @overload
     def __call__(self, service: Literal["cloudformation"]) -> CloudFormationClient: ...
+    @overload
+    def __call__(self, service: Literal["cloudwatch"]) -> CloudWatchClient: ...
     @overload
     def __call__(self, service: Literal["iam"]) -> IAMClient: ...
     @overload

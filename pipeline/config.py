@@ -172,6 +172,20 @@ class Guardrails:
 
 
 @dataclass(frozen=True)
+class Alarms:
+    """The endpoint's CloudWatch alarms (pipeline.alarms), created by ``deploy``; the deployment
+    guardrails roll an update back when one of them goes to ALARM."""
+
+    enabled: bool = setting("alarms", True)
+    # Invocation5XXErrors (Sum over a period) above this trips the errors alarm.
+    errors_5xx: int = setting("alarm_5xx_errors", 0, between=(0, 1_000_000))
+    # ModelLatency (Average over a period; CloudWatch records microseconds) above this trips it.
+    latency_ms: float = setting("alarm_model_latency_ms", 1000.0, between=(1.0, 600_000.0))
+    period_seconds: int = setting("alarm_period_seconds", 60, between=(60, 86_400))
+    evaluation_periods: int = setting("alarm_evaluation_periods", 1, between=(1, 1440))
+
+
+@dataclass(frozen=True)
 class Gate:
     """The quality gate between training and deployment, on the job's validation:rmse."""
 
@@ -202,6 +216,7 @@ SECTIONS: dict[str, type] = {
     "data": DataSettings,
     "smoke": Smoke,
     "guardrails": Guardrails,
+    "alarms": Alarms,
     "gate": Gate,
     "registry": Registry,
 }
@@ -255,6 +270,7 @@ class PipelineConfig:
     data: DataSettings
     smoke: Smoke
     guardrails: Guardrails
+    alarms: Alarms
     gate: Gate
     registry: Registry
 
@@ -718,6 +734,9 @@ def check_gate(values: dict[str, Any], problems: list[str]) -> None:
         )
 
 
+# The alarms pipeline.alarms creates per endpoint, by name suffix (kept here so validation
+# counts them without importing that module).
+ALARM_KINDS = ("invocation-5xx-errors", "model-latency")
 DEPLOYMENT_STRATEGIES = ("none", "all_at_once", "canary", "linear")
 # SageMaker's limits for blue/green steps, as a percentage of the fleet's capacity.
 STEP_PERCENT_RANGES = {"canary": (1, 50), "linear": (10, 50)}
@@ -751,16 +770,36 @@ def check_guardrails(values: dict[str, Any], problems: list[str]) -> None:
                 f"deployment_step_percent = {step} of {count} instances is less than one instance; "
                 f"use at least {-(-100 // count)} for {strategy} on {count} instances"
             )
-        if not values.get("rollback_alarms"):
+        if not values.get("rollback_alarms") and not values.get("alarms"):
             problems.append(
-                f"deployment_strategy = {strategy!r} needs rollback_alarms: the CloudWatch alarm names that roll "
-                "the update back while traffic shifts"
+                f"deployment_strategy = {strategy!r} needs alarms = true or rollback_alarms: the CloudWatch alarm "
+                "names that roll the update back while traffic shifts"
             )
+    endpoint = values.get("endpoint_name") or ""
     for alarm in values.get("rollback_alarms") or []:
         if len(alarm) > 255:
             problems.append(f"rollback_alarms entry {alarm[:20]!r}... is {len(alarm)} characters long; at most 255")
-    if len(values.get("rollback_alarms") or []) > 10:
-        problems.append(f"rollback_alarms has {len(values['rollback_alarms'])} alarms; SageMaker allows at most 10")
+        elif endpoint and not alarm.startswith(f"{endpoint}-"):
+            # The roles may read only this environment's alarms (infra/bootstrap.yaml).
+            problems.append(
+                f"rollback_alarms entry {alarm!r} must be named '{endpoint}-...': the workflow role may describe only "
+                "the environment's own alarms"
+            )
+    count = len(values.get("rollback_alarms") or []) + (len(ALARM_KINDS) if values.get("alarms") else 0)
+    if count > 10:
+        problems.append(
+            f"rollback_alarms and the pipeline's own alarms make {count} alarms; SageMaker allows at most 10"
+        )
+    period, periods = values.get("alarm_period_seconds"), values.get("alarm_evaluation_periods")
+    if isinstance(period, int) and period % 60:
+        problems.append(
+            f"alarm_period_seconds = {period} must be a multiple of 60 (SageMaker publishes endpoint metrics every minute)"
+        )
+    if isinstance(period, int) and isinstance(periods, int) and period * periods > 86_400:
+        problems.append(
+            f"alarm_period_seconds x alarm_evaluation_periods = {period * periods} s; CloudWatch evaluates at most "
+            "one day (86400 s)"
+        )
 
 
 def alias_name(value: str) -> str | None:

@@ -155,6 +155,7 @@ def run_local(
     ``synthetic`` says whether ``raw`` is generated data (recorded on the uploaded objects and so
     in the registry)."""
     from pipeline import data, storage
+    from pipeline.alarms import ensure_alarms
     from pipeline.clients import Clients
     from pipeline.commit import resolve_commit
     from pipeline.definition import execution_input, run_id_now
@@ -180,6 +181,7 @@ def run_local(
     result.artifacts["data in S3"] = uploaded[0].rsplit("/", 2)[0] + "/"
 
     with timed(result, "deploy state machine"):
+        ensure_alarms(config, clients("cloudwatch"), out=lambda line: out(f"deploy: {line}"))
         deployed = deploy_state_machine(config, sfn, commit_sha=None, out=lambda line: out(f"deploy: {line}"))
     result.deploy_action = deployed.action
     out(f"deploy: state machine {deployed.action} ({deployed.version_arn})")

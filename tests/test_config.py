@@ -137,7 +137,22 @@ def test_checked_in_file_has_staging_and_prod():
             {"deployment_strategy": "blue"},
             "deployment_strategy = 'blue' is not allowed (allowed: none, all_at_once, canary, linear)",
         ),
-        ({"deployment_strategy": "canary"}, "deployment_strategy = 'canary' needs rollback_alarms"),
+        (
+            {"deployment_strategy": "canary", "alarms": "false"},
+            "deployment_strategy = 'canary' needs alarms = true or rollback_alarms",
+        ),
+        ({"rollback_alarms": "other-5xx"}, "rollback_alarms entry 'other-5xx' must be named 'ep-staging-...'"),
+        ({"alarm_period_seconds": "90"}, "alarm_period_seconds = 90 must be a multiple of 60"),
+        ({"alarm_period_seconds": "30"}, "alarm_period_seconds = 30 is out of range (must be between 60 and 86400)"),
+        (
+            {"alarm_period_seconds": "3600", "alarm_evaluation_periods": "25"},
+            "alarm_period_seconds x alarm_evaluation_periods = 90000 s; CloudWatch evaluates at most one day",
+        ),
+        ({"alarm_5xx_errors": "-1"}, "alarm_5xx_errors = -1 is out of range (must be between 0 and 1000000)"),
+        (
+            {"rollback_alarms": ",".join(f"ep-staging-{i}" for i in range(9))},
+            "rollback_alarms and the pipeline's own alarms make 11 alarms; SageMaker allows at most 10",
+        ),
         (
             {"deployment_strategy": "linear", "rollback_alarms": "a", "deployment_step_percent": "5"},
             "deployment_step_percent = 5 is out of range for linear (must be between 10 and 50)",
@@ -231,14 +246,15 @@ def test_rollback_alarms_from_environment_list(config_file):
     config = load(
         config_file,
         {
-            "PIPELINE_ROLLBACK_ALARMS": "errors, latency",
+            "PIPELINE_ROLLBACK_ALARMS": "ep-staging-errors, ep-staging-latency",
             "PIPELINE_DEPLOYMENT_STRATEGY": "canary",
             "PIPELINE_ENDPOINT_INSTANCE_COUNT": "2",
             "PIPELINE_DEPLOYMENT_STEP_PERCENT": "50",
         },
     )
-    assert config.guardrails.rollback_alarms == ["errors", "latency"]
-    assert load(config_file, {"PIPELINE_ROLLBACK_ALARMS": '["x"]'}).guardrails.rollback_alarms == ["x"]
+    assert config.guardrails.rollback_alarms == ["ep-staging-errors", "ep-staging-latency"]
+    from_json = load(config_file, {"PIPELINE_ROLLBACK_ALARMS": '["ep-staging-x"]'})
+    assert from_json.guardrails.rollback_alarms == ["ep-staging-x"]
 
 
 def test_sections_hold_each_key_once_with_its_real_type():

@@ -344,8 +344,19 @@ def test_prod_differs_only_where_configured(staging):
     assert json.dumps(sorted(prod["States"])) == json.dumps(sorted(build_definition(staging)["States"]))
 
 
-def test_guardrails_are_off_by_default(definition):
-    assert "DeploymentConfig" not in definition["States"][names.UPDATE_ENDPOINT]["Parameters"]
+def test_guardrails_can_be_turned_off(staging):
+    built = build_definition(staging.replace(deployment_strategy="none"))
+    assert "DeploymentConfig" not in built["States"][names.UPDATE_ENDPOINT]["Parameters"]
+
+
+@pytest.mark.parametrize("environment", ["staging", "prod"])
+def test_every_environment_rolls_back_on_its_own_alarms(environment):
+    built = build_definition(load_config(environment, environ={}))
+    deployment = built["States"][names.UPDATE_ENDPOINT]["Parameters"]["DeploymentConfig"]
+    endpoint = f"big-mart-{environment}"
+    assert deployment["AutoRollbackConfiguration"] == {
+        "Alarms": [{"AlarmName": f"{endpoint}-invocation-5xx-errors"}, {"AlarmName": f"{endpoint}-model-latency"}]
+    }
 
 
 @pytest.mark.parametrize(
@@ -357,7 +368,8 @@ def test_guardrails_become_update_deployment_config(staging, strategy, step_key)
         deployment_strategy=strategy,
         deployment_step_percent=20,
         endpoint_instance_count=5,  # canary and linear shift part of a fleet: 20% of 5 is one instance
-        rollback_alarms=["big-mart-5xx", "big-mart-latency"],
+        alarms=False,
+        rollback_alarms=["big-mart-staging-5xx", "big-mart-staging-latency"],
     )
     built = build_definition(config)
     deployment = built["States"][names.UPDATE_ENDPOINT]["Parameters"]["DeploymentConfig"]
@@ -366,7 +378,7 @@ def test_guardrails_become_update_deployment_config(staging, strategy, step_key)
     if step_key:
         assert routing[step_key] == {"Type": "CAPACITY_PERCENT", "Value": 20}
     assert deployment["AutoRollbackConfiguration"] == {
-        "Alarms": [{"AlarmName": "big-mart-5xx"}, {"AlarmName": "big-mart-latency"}]
+        "Alarms": [{"AlarmName": "big-mart-staging-5xx"}, {"AlarmName": "big-mart-staging-latency"}]
     }
     assert "DeploymentConfig" not in built["States"][names.CREATE_ENDPOINT]["Parameters"]
     assert check_definition(built) == []

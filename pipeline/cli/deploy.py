@@ -34,6 +34,7 @@ def handle(args: argparse.Namespace) -> int:
     from botocore.exceptions import ClientError
 
     from pipeline import github_actions
+    from pipeline.alarms import ensure_alarms, plan_alarms
     from pipeline.cli.cost import cost_lines
     from pipeline.commit import resolve_commit
     from pipeline.deploy import deploy_state_machine, plan_deployment, rollback_alias
@@ -45,6 +46,8 @@ def handle(args: argparse.Namespace) -> int:
         if args.plan:
             plan = plan_deployment(config, sfn)
             print(plan.text, end="")
+            for change in plan_alarms(config, clients("cloudwatch")):
+                print(f"alarm {change.name}: {change.action}")
             costs = cost_lines(config, clients)
             for line in costs:
                 print(line)
@@ -54,6 +57,8 @@ def handle(args: argparse.Namespace) -> int:
         if args.rollback:
             result = rollback_alias(config, sfn)
         else:
+            # The alarms first: the definition's guardrails name them.
+            ensure_alarms(config, clients("cloudwatch"))
             result = deploy_state_machine(config, sfn, commit_sha=resolve_commit(args.commit, required=False))
     except ClientError as exc:
         raise aws_failure(exc) from None

@@ -39,6 +39,10 @@ INTERNALS: tuple[tuple[str, str, tuple[str, ...] | None], ...] = (
     ("moto.stepfunctions.parser.asl.utils.boto_client", "boto_client_for", None),
     # The CloudFormation patch is applied when moto first loads that backend (see below).
     ("moto.backends", "_import_backend", ("module_name", "backends_name")),
+    # Alarm state of guarded updates (pipeline.emulator.alarms): the backends' ``alarms`` dict and
+    # the ``state_value`` that update_state (SetAlarmState) writes.
+    ("moto.cloudwatch.models", "cloudwatch_backends", None),
+    ("moto.cloudwatch.models", "Alarm.update_state", ("self", "reason", "reason_data", "state_value")),
     # SageMaker quotas (pipeline.emulator.quotas).
     ("moto.servicequotas.responses", "ServiceQuotasResponse.list_aws_default_service_quotas", ("self",)),
     ("moto.servicequotas.models", "servicequotas_backends", None),

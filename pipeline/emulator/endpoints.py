@@ -15,6 +15,7 @@ from moto.sagemaker.exceptions import ValidationError
 from moto.sagemaker.models import FakeEndpoint, FakeEndpointConfig
 
 from pipeline.emulator import runtime as rt
+from pipeline.emulator.alarms import in_alarm
 from pipeline.emulator.lifecycle import ENDPOINT_OPERATIONS as OPERATIONS
 from pipeline.emulator.lifecycle import ENDPOINT_SERVING
 from pipeline.emulator.registry import package_model_data_url
@@ -30,6 +31,8 @@ class EndpointOp:
     started: float
     config_name: str | None = None
     failure: Any = None  # the fault that makes it fail, if any
+    # A guarded update's AutoRollbackConfiguration alarms: one in ALARM rolls the update back.
+    alarms: tuple[str, ...] = ()
 
 
 def _key(backend: Any, name: str) -> tuple[str, str, str]:
@@ -76,8 +79,14 @@ def create_endpoint(original: Any, backend: Any, endpoint_name: str, endpoint_co
         return endpoint
 
 
-def update_endpoint(backend: Any, endpoint_name: str, endpoint_config_name: str) -> Any:
-    """UpdateEndpoint (moto lacks it): a different, existing config; the old one serves meanwhile."""
+def update_endpoint(
+    backend: Any, endpoint_name: str, endpoint_config_name: str, deployment_config: dict[str, Any] | None = None
+) -> Any:
+    """UpdateEndpoint (moto lacks it): a different, existing config; the old one serves meanwhile.
+
+    With ``DeploymentConfig.AutoRollbackConfiguration`` the update watches those alarms while it
+    shifts traffic and bakes: one in ALARM rolls it back to the old config, as SageMaker does.
+    """
     runtime = rt.current()
     if runtime is None:
         raise NotImplementedError("UpdateEndpoint needs the embedded emulator")
@@ -109,8 +118,13 @@ def update_endpoint(backend: Any, endpoint_name: str, endpoint_config_name: str)
             ],
             "StartTime": utcnow(),
         }
+        rollback = (deployment_config or {}).get("AutoRollbackConfiguration") or {}
         runtime.endpoint_ops[_key(backend, endpoint_name)] = EndpointOp(
-            "update", runtime.clock(), endpoint_config_name, runtime.faults.update_rollback(endpoint_name)
+            "update",
+            runtime.clock(),
+            endpoint_config_name,
+            runtime.faults.update_rollback(endpoint_name),
+            alarms=tuple(alarm["AlarmName"] for alarm in rollback.get("Alarms") or []),
         )
         return endpoint
 
@@ -196,6 +210,20 @@ def advance(backend: Any, endpoint_name: str) -> None:
         endpoint = backend.endpoints.get(endpoint_name)
         if op is None or endpoint is None:
             return
+        if op.kind == "update" and op.failure is None and op.alarms:
+            tripped = in_alarm(backend.account_id, backend.region_name, op.alarms)
+            if tripped:
+                # Approximates SageMaker's FailureReason; the emulator cannot confirm its wording.
+                op.failure = _Rollback(
+                    f"Deployment was rolled back: CloudWatch alarm(s) {', '.join(tripped)} went to ALARM "
+                    "during the deployment."
+                )
+                endpoint.last_modified_time = utcnow()
+                endpoint.endpoint_status = "Updating"
+                # The rollback starts when the alarm is seen and takes as long as an update.
+                runtime.endpoint_ops[key] = EndpointOp("rollback", runtime.clock(), failure=op.failure)
+                advance(backend, endpoint_name)
+                return
         operation = OPERATIONS[op.kind]
         if runtime.clock() - op.started < operation.duration(runtime.timings):
             return

@@ -76,7 +76,10 @@ def _wrap_static(owner: Any, name: str, hook: Callable[..., Any]) -> None:
 
 def _sagemaker_update_endpoint(self: SageMakerResponse) -> ActionResult:
     endpoint = endpoints.update_endpoint(
-        self.sagemaker_backend, self._get_param("EndpointName"), self._get_param("EndpointConfigName")
+        self.sagemaker_backend,
+        self._get_param("EndpointName"),
+        self._get_param("EndpointConfigName"),
+        self._get_param("DeploymentConfig"),
     )
     return ActionResult({"EndpointArn": endpoint.arn})
 

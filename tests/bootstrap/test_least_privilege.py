@@ -92,6 +92,22 @@ def test_a_new_stage_without_its_permission_fails(template: dict[str, Any], defi
     assert "lacks sagemaker:DeleteModel, needed by state(s) Delete old model" in diff.describe()
 
 
+def test_a_guarded_update_needs_describe_alarms_on_its_rollback_alarms(definition: dict[str, Any]) -> None:
+    # SageMaker's guardrails page: the caller needs cloudwatch:DescribeAlarms on the alarms.
+    required = permissions.required_actions(definition)
+    assert required["cloudwatch:DescribeAlarms"] == (names.UPDATE_ENDPOINT,)
+    changed = copy.deepcopy(definition)
+    del changed["States"][names.UPDATE_ENDPOINT]["Parameters"]["DeploymentConfig"]["AutoRollbackConfiguration"]
+    assert "cloudwatch:DescribeAlarms" not in permissions.required_actions(changed)
+    sdk = with_task(
+        definition,
+        "Guarded SDK update",
+        "arn:aws:states:::aws-sdk:sagemaker:updateEndpoint",
+        DeploymentConfig={"AutoRollbackConfiguration": {"Alarms": [{"AlarmName": "a"}]}},
+    )
+    assert "Guarded SDK update" in permissions.required_actions(sdk)["cloudwatch:DescribeAlarms"]
+
+
 def test_a_new_sync_stage_needs_its_polling_and_events_permissions(template: dict[str, Any]) -> None:
     bare = {"StartAt": "T", "States": {}}
     changed = with_task(bare, "T", "arn:aws:states:::sagemaker:createTrainingJob.sync", Tags=[])
@@ -125,12 +141,16 @@ def test_a_wildcard_grant_is_reported_even_though_it_covers_everything(definitio
     required = permissions.required_actions(definition)
     document = {
         "Statement": [
-            {"Effect": "Allow", "Action": ["sagemaker:*", "iam:PassRole", "events:*", "s3:*"], "Resource": "x"}
+            {
+                "Effect": "Allow",
+                "Action": ["sagemaker:*", "iam:PassRole", "events:*", "s3:*", "cloudwatch:*"],
+                "Resource": "x",
+            }
         ]
     }
     diff = permissions.check_definition(definition, [document])
     assert not diff.missing
-    assert diff.extra == {"sagemaker:*", "events:*", "s3:*"}
+    assert diff.extra == {"sagemaker:*", "events:*", "s3:*", "cloudwatch:*"}
     assert set(required) > {"iam:PassRole"}
 
 

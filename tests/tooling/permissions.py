@@ -77,6 +77,9 @@ class TaskCall:
     state: str
     resource: str
     sends_tags: bool
+    # UpdateEndpoint with DeploymentConfig.AutoRollbackConfiguration: SageMaker's guardrails page
+    # says the caller needs cloudwatch:DescribeAlarms on those alarms.
+    rollback_alarms: bool = False
 
 
 @dataclass(frozen=True)
@@ -113,7 +116,9 @@ def _walk(machine: Mapping[str, Any], path: str) -> Iterator[TaskCall]:
         if kind == "Task":
             arguments = state.get("Parameters") or state.get("Arguments") or {}
             sends_tags = isinstance(arguments, Mapping) and ("Tags" in arguments or "Tags.$" in arguments)
-            yield TaskCall(state=where, resource=str(state.get("Resource", "")), sends_tags=sends_tags)
+            deployment = arguments.get("DeploymentConfig") if isinstance(arguments, Mapping) else None
+            alarms = isinstance(deployment, Mapping) and "AutoRollbackConfiguration" in deployment
+            yield TaskCall(where, str(state.get("Resource", "")), sends_tags, rollback_alarms=alarms)
         elif kind == "Parallel":
             for index, branch in enumerate(state.get("Branches", [])):
                 yield from _walk(branch, f"{where}/branch{index}/")
@@ -124,6 +129,13 @@ def _walk(machine: Mapping[str, Any], path: str) -> Iterator[TaskCall]:
 
 def actions_for(call: TaskCall) -> frozenset[str]:
     """The IAM actions one Task state needs; raises UnknownIntegrationError if unmapped."""
+    actions = _integration_actions(call)
+    if call.rollback_alarms and "sagemaker:UpdateEndpoint" in actions:
+        actions |= {"cloudwatch:DescribeAlarms"}
+    return actions
+
+
+def _integration_actions(call: TaskCall) -> frozenset[str]:
     resource = call.resource
     if _LAMBDA_FUNCTION.match(resource):
         return frozenset({"lambda:InvokeFunction"})

@@ -13,6 +13,7 @@ from stepfunctions.steps import Catch, Choice, ChoiceRule, EndpointStep, Pass, T
 from stepfunctions.steps.states import State
 
 from pipeline import endpoint_status as status
+from pipeline.alarms import rollback_alarm_names
 from pipeline.config import PipelineConfig
 from pipeline.definition import state_names as names
 from pipeline.definition.context import (
@@ -143,8 +144,8 @@ def deployment_config(config: PipelineConfig) -> dict[str, Any] | None:
             "MaximumExecutionTimeoutInSeconds": config.guardrails.max_seconds,
         }
     }
-    if config.guardrails.rollback_alarms:
-        result["AutoRollbackConfiguration"] = {
-            "Alarms": [{"AlarmName": name} for name in config.guardrails.rollback_alarms]
-        }
+    alarms = rollback_alarm_names(config)
+    if alarms:
+        # The workflow role needs cloudwatch:DescribeAlarms on these (SageMaker's guardrails page).
+        result["AutoRollbackConfiguration"] = {"Alarms": [{"AlarmName": name} for name in alarms]}
     return result
