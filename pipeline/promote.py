@@ -138,7 +138,7 @@ def copy_artifact(target: PipelineConfig, checked: Checked, s3: Any, out: Printe
     return uri
 
 
-def register(target: PipelineConfig, checked: Checked, artifact: str, sagemaker: Any) -> str:
+def register_in_target(target: PipelineConfig, checked: Checked, artifact: str, sagemaker: Any) -> str:
     """Register the promoted version in the target's group (PendingManualApproval); its ARN."""
     try:
         sagemaker.describe_model_package_group(ModelPackageGroupName=target.registry_group)
@@ -225,7 +225,7 @@ def promote(
         )
         result = Promotion(chosen)
         result.artifact = copy_artifact(target, checked, s3, out)
-        result.target_version_arn = register(target, checked, result.artifact, sagemaker)
+        result.target_version_arn = register_in_target(target, checked, result.artifact, sagemaker)
         out(f"registered in {target.registry_group}: {result.target_version_arn} (PendingManualApproval)")
         sfn = clients("stepfunctions")
         result.execution_arn = start_execution(
