@@ -30,7 +30,7 @@ def test_definition_stdout_is_only_json_in_a_fresh_process_with_a_cold_and_a_war
     monkeypatch.setenv("PIPELINE_CACHE_DIR", str(tmp_path / "cache"))
     command = [sys.executable, "-m", "pipeline", "definition"]
     cold = subprocess.run(command, capture_output=True, text=True, check=True)
-    assert json.loads(cold.stdout)["StartAt"] == names.REGISTERED_VERSION_GIVEN
+    assert json.loads(cold.stdout)["StartAt"] == names.REGISTERED_VERSION_GIVEN  # the first state since issue 15
     assert sorted(path.parent.name for path in (tmp_path / "cache").rglob("*.json")) == ["definition", "image-uri"]
     warm = subprocess.run(command, capture_output=True, text=True, check=True)
     assert warm.stdout == cold.stdout

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from stepfunctions.inputs import ExecutionInput
-from stepfunctions.steps import Catch, Choice, ChoiceRule, Fail, Pass, Task, TrainingStep
+from stepfunctions.steps import Catch, Choice, ChoiceRule, Fail, Pass, Task, TrainingStep, Wait
 from stepfunctions.steps.states import State
 
 from pipeline.config import PipelineConfig
@@ -23,14 +23,31 @@ NOT_FOUND_PATTERN = "*Could not find endpoint*"
 # A throttled DescribeEndpoint may surface under the same generic names (its ThrottlingException
 # is unmodelled too), so the Cause decides: throttled -> wait and look again, never "absent".
 THROTTLED_PATTERNS = ("*Throttl*", "*Rate exceeded*")
-# AWS's documented retriable errors for SageMaker tasks. States.Timeout is left out on purpose:
-# retrying a create after a timeout would collide with the resource the first attempt made.
+# Retry policy of the optimised SageMaker calls (train, model, endpoint config, create endpoint).
+# AWS's documented retrier for them is SageMaker.AmazonSageMakerException, but that name covers
+# every SageMaker error, validation errors included: "Cannot create already existing endpoint"
+# was retried max_attempts times (~150 s) before failing. SageMaker's common errors make a
+# ValidationException (HTTP 400: the request itself is wrong) not worth retrying, and throttling
+# the error to retry with backoff; a Retry matches error names only, never the Cause (Step
+# Functions, "Handling errors"). So the Retry keeps the names that are never a validation error,
+# and AmazonSageMakerException is caught into a Choice on the Cause (StageContext.sagemaker_call):
+# a ValidationException fails at once as Pipeline.<Stage>Rejected; anything else (a throttle or
+# an internal error reported under that name) is retried by a counted loop with the same backoff.
+# States.Timeout is left out on purpose: retrying a create after a timeout would collide with the
+# resource the first attempt made.
 SAGEMAKER_RETRY_ERRORS = [
     "ThrottlingException",
     "SageMaker.ThrottlingException",
-    "SageMaker.AmazonSageMakerException",
     "SageMaker.ResourceLimitExceededException",
 ]
+# The name an optimised SageMaker call reports every other SageMaker error under.
+SAGEMAKER_ERROR = "SageMaker.AmazonSageMakerException"
+VALIDATION_PATTERN = "*ValidationException*"
+# CreateEndpoint's one documented transient validation error: the config it names may not be
+# readable yet (an eventually consistent read), and SageMaker recommends retrying.
+CONFIG_NOT_VISIBLE_YET = "*Could not find endpoint configuration*"
+# The retry loop's delays follow the configured growth for at most this many steps.
+MAX_BACKOFF_STEPS = 30
 # Describe calls are read-only, so a timeout is safe to retry.
 DESCRIBE_RETRY_ERRORS = ["ThrottlingException", "SageMaker.ThrottlingException", "States.Timeout"]
 THROTTLING_ERRORS = ["ThrottlingException", "SageMaker.ThrottlingException"]
@@ -116,18 +133,105 @@ class StageContext:
         task.add_catch(self.caught(stage))
         return task
 
-    def sdk_errors(self, task: State, choice_id: str, stage: str, on_throttle: State) -> Choice:
+    def sagemaker_call(self, task: State, stage: str, transient: tuple[str, ...] = ()) -> State:
+        """Retry and catches for an optimised SageMaker call; its errors are decided by their Cause.
+
+        A ValidationException (unless its Cause matches one of ``transient``) ends the run after
+        one attempt; any other SageMakerException is tried again up to ``retry.max_attempts``
+        times, with exponential backoff and full jitter like the Retry (see SAGEMAKER_RETRY_ERRORS).
+        """
+        state = task.state_id
+        loop = names.retry_loop(state)
+        counter = f"$.retries.{pascal(state)}"
+        decide = Choice(
+            loop.decide,
+            comment="A Retry cannot read the Cause: a ValidationException fails now, anything else tries again.",
+        )
+        task.add_retry(self.retry(SAGEMAKER_RETRY_ERRORS))
+        task.add_catch(Catch(error_equals=[SAGEMAKER_ERROR], next_step=decide, result_path="$.error"))
+        task.add_catch(self.caught(stage))
+        validation = ChoiceRule.StringMatches("$.error.Cause", VALIDATION_PATTERN)
+        if transient:
+            validation = ChoiceRule.And(
+                [validation, *(ChoiceRule.Not(ChoiceRule.StringMatches("$.error.Cause", p)) for p in transient)]
+            )
+        decide.add_choice(
+            validation,
+            self.failure(
+                loop.rejected,
+                stage,
+                f"{pascal(stage)}Rejected",
+                f'States.Format(\'SageMaker rejected "{state}" as invalid (ValidationException); retrying '
+                f"cannot fix the request, so it was tried once: {{}}', $.error.Cause)",
+            ),
+        )
+        ends, steps = self.backoff()
+        first = Pass(
+            loop.first,
+            parameters={"Attempt": 1, "Step": 0, "Delay.$": f"States.MathRandom(1, {ends[0]})"},
+            result_path=counter,
+        )
+        again = Pass(
+            loop.again,
+            parameters={
+                "Attempt.$": f"States.MathAdd({counter}.Attempt, 1)",
+                "Step.$": f"States.ArrayGetItem(States.Array({', '.join(map(str, steps))}), {counter}.Step)",
+                "Delay.$": (
+                    f"States.MathRandom(1, States.ArrayGetItem(States.Array({', '.join(map(str, ends))}), "
+                    f"States.ArrayGetItem(States.Array({', '.join(map(str, steps))}), {counter}.Step)))"
+                ),
+            },
+            result_path=counter,
+        )
+        decide.add_choice(ChoiceRule.IsPresent(counter, True), again)
+        decide.default_choice(first)
+        left = Choice(loop.left)
+        back_off = Wait(loop.back_off, seconds_path=f"{counter}.Delay")
+        first.next(left)
+        again.next(left)
+        left.add_choice(
+            ChoiceRule.NumericGreaterThan(f"{counter}.Attempt", self.config.retry.max_attempts),
+            self.stage_failure(stage),
+        )
+        left.default_choice(back_off)
+        back_off.next(task)
+        return task
+
+    def backoff(self) -> tuple[list[int], list[int]]:
+        """The retry loop's tables: MathRandom's exclusive end per step, and each step's successor.
+
+        The state machine has no multiplication, so the delays (interval x rate^n, at most
+        max_delay_seconds, full jitter) are a table; the step saturates where the delay stops
+        growing (or after MAX_BACKOFF_STEPS), so the table stays small for any max_attempts.
+        """
+        r = self.config.retry
+        caps: list[int] = []
+        for n in range(min(r.max_attempts, MAX_BACKOFF_STEPS) + 1):
+            cap = min(round(r.interval_seconds * r.backoff_rate**n), r.max_delay_seconds)
+            if caps and cap == caps[-1]:
+                break
+            caps.append(cap)
+            if cap >= r.max_delay_seconds:
+                break
+        ends = [cap + 1 for cap in caps]
+        steps = [min(n + 1, len(caps) - 1) for n in range(len(caps))]
+        return ends, steps
+
+    def sdk_errors(
+        self, task: State, choice_id: str, stage: str, on_throttle: State, transient: tuple[str, ...] = ()
+    ) -> Choice:
         """Route an aws-sdk task's SageMaker errors by their Cause: throttled -> ``on_throttle``.
 
         An aws-sdk SageMaker throttle is ``SageMaker.SageMakerException`` (the model declares no
         ThrottlingException) with the code in the Cause, so no Retry can single it out. Add this
-        before the catch-all; every other error goes to the stage's failure.
+        before the catch-all; a Cause matching one of ``transient`` also goes to ``on_throttle``,
+        every other error to the stage's failure (a ValidationException is never retried).
         """
         choice = Choice(
             choice_id, comment="aws-sdk errors carry their code in the Cause: a throttle tries again later."
         )
         task.add_catch(Catch(error_equals=LOOKUP_ERRORS, next_step=choice, result_path="$.error"))
-        choice.add_choice(throttled("$.error.Cause"), on_throttle)
+        choice.add_choice(throttled("$.error.Cause", transient), on_throttle)
         choice.default_choice(self.stage_failure(stage))
         return choice
 
@@ -156,9 +260,9 @@ def partition(region: str) -> str:
     return "aws"
 
 
-def throttled(path: str) -> Any:
-    """A choice rule true when the error cause at ``path`` says the call was throttled."""
-    return ChoiceRule.Or([ChoiceRule.StringMatches(path, pattern) for pattern in THROTTLED_PATTERNS])
+def throttled(path: str, also: tuple[str, ...] = ()) -> Any:
+    """A choice rule true when the error cause at ``path`` says the call was throttled (or matches ``also``)."""
+    return ChoiceRule.Or([ChoiceRule.StringMatches(path, pattern) for pattern in (*THROTTLED_PATTERNS, *also)])
 
 
 def status_in(path: str, statuses: tuple[str, ...]) -> Any:

@@ -6,6 +6,8 @@ changes here and in the golden files, nowhere else.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 # Deploy a registered version (promotion, reuse): no training, gate or registration.
 DEPLOY_REGISTERED_STAGE = "Deploy registered version"
 REGISTERED_VERSION_GIVEN = "Registered version given?"
@@ -34,6 +36,9 @@ ENDPOINT_HAS_CONFIG = "Endpoint has a config?"
 ENDPOINT_HAS_NO_CONFIG = "Endpoint has no config"
 FIND_SERVING_MODEL = "Find serving model"
 FIND_SERVING_VERSION = "Find serving model's version"
+CHAMPION_LOOKUP_THROTTLED = "Champion lookup throttled?"
+VARIANT_HAS_MODEL = "Serving variant has a model?"
+VARIANT_HAS_NO_MODEL = "Serving variant has no model"
 SERVING_MODEL_FROM_REGISTRY = "Serving model from the registry?"
 SERVING_MODEL_NOT_REGISTERED = "Serving model not from the registry"
 READ_CHAMPION = "Read champion version"
@@ -43,6 +48,8 @@ CHAMPION_NOT_TRUSTED = "Champion not trusted"
 CHAMPION_BAR_FOR_PCT = "Champion bar for this percentage?"
 CHAMPION_BAR_RECORDED = "Champion bar: recorded at approval"
 CHAMPION_BAR_OWN_METRIC = "Champion bar: its own metric"
+METRICS_REPORTED = "Training reported metrics?"
+NO_METRICS = "No final metrics"
 READ_METRIC = "Read validation metric"
 QUALITY_GATE = "Quality gate"
 COMPARE_WITH_CHAMPION = "Compare with the champion"
@@ -54,6 +61,10 @@ GATE_PASSED = "Quality gate passed"
 # Registry: the artifact copied with its SHA-256, the group, the version.
 REGISTER_STAGE = "Register model"
 COPY_ARTIFACT = "Copy model artifact"
+ARTIFACT_HASHED = "Copy has its SHA-256?"
+ARTIFACT_NOT_HASHED = "Copy has no SHA-256"
+WAIT_FOR_REGISTRY = "Wait to retry the registry"
+REGISTRY_THROTTLED = "Registry throttled?"
 FIND_GROUP = "Find model package group"
 GROUP_MISSING = "Model package group missing?"
 CREATE_GROUP = "Create model package group"
@@ -70,6 +81,9 @@ GATE_AND_REGISTRY_STATES = (
     ENDPOINT_HAS_CONFIG,
     ENDPOINT_HAS_NO_CONFIG,
     FIND_SERVING_MODEL,
+    CHAMPION_LOOKUP_THROTTLED,
+    VARIANT_HAS_MODEL,
+    VARIANT_HAS_NO_MODEL,
     FIND_SERVING_VERSION,
     SERVING_MODEL_FROM_REGISTRY,
     SERVING_MODEL_NOT_REGISTERED,
@@ -80,13 +94,19 @@ GATE_AND_REGISTRY_STATES = (
     CHAMPION_BAR_FOR_PCT,
     CHAMPION_BAR_RECORDED,
     CHAMPION_BAR_OWN_METRIC,
+    METRICS_REPORTED,
+    NO_METRICS,
     READ_METRIC,
     QUALITY_GATE,
     COMPARE_WITH_CHAMPION,
     GATE_PASSED,
     COPY_ARTIFACT,
+    ARTIFACT_HASHED,
+    ARTIFACT_NOT_HASHED,
     FIND_GROUP,
     GROUP_MISSING,
+    WAIT_FOR_REGISTRY,
+    REGISTRY_THROTTLED,
     CREATE_GROUP,
     REGISTER_MODEL,
     TRAINED_VERSION,
@@ -104,6 +124,7 @@ CREATE_ENDPOINT = "Create endpoint"
 UPDATE_ENDPOINT = "Update endpoint"
 DELETE_FAILED_ENDPOINT = "Delete failed endpoint"
 DELETE_THROTTLED = "Delete throttled?"
+UPDATE_THROTTLED = "Update throttled?"
 WAIT_TO_SETTLE = "Wait for endpoint to settle"
 NEEDS_OPERATOR = "Endpoint needs an operator"
 UNEXPECTED_ENDPOINT_STATUS = "Unexpected endpoint status"
@@ -146,3 +167,26 @@ FIRST_RUN_STAGES = (
 def stage_failed(stage: str) -> str:
     """The name of the state recording that ``stage`` failed (``'Train model failed'``)."""
     return f"{stage} failed"
+
+
+class RetryLoop(NamedTuple):
+    """The states of an optimised SageMaker call's retry loop (StageContext.sagemaker_call)."""
+
+    decide: str  # the Choice on the Cause: rejected, or count an attempt
+    rejected: str  # the failure of a call SageMaker rejected as invalid
+    first: str  # the first retry: the counter starts
+    again: str  # a later retry: the counter goes up
+    left: str  # the Choice ending the retries after retry.max_attempts
+    back_off: str  # the Wait before the call is tried again
+
+
+def retry_loop(state: str) -> RetryLoop:
+    """The names of the retry loop of the Task ``state``."""
+    return RetryLoop(
+        f"{state}: retry?",
+        f"{state} rejected",
+        f"{state}: first retry",
+        f"{state}: next retry",
+        f"{state}: attempts left?",
+        f"{state}: back off",
+    )

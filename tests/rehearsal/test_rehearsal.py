@@ -2,8 +2,9 @@
 
 The bootstrap stack (infra/bootstrap.yaml) is deployed on the emulator server first, and its
 outputs become the `staging` GitHub environment's variables, exactly as docs/github-setup.md
-tells a team to set them. The job then runs in a clone of this repository's HEAD (uncommitted
-files are not there, as on GitHub) with a fake OIDC token endpoint: every command assumes the
+tells a team to set them. The job then runs in a clone of this repository's working tree
+(committed on top of HEAD in a scratch repository, tests/rehearsal/snapshot.py: uncommitted
+changes are rehearsed too) with a fake OIDC token endpoint: every command assumes the
 bootstrap's deploy role through AssumeRoleWithWebIdentity - no AWS keys are in the job's
 environment - and talks to the emulator through AWS_ENDPOINT_URL.
 
@@ -35,6 +36,7 @@ from pipeline.emulator.emulator import FAKE_KEYS
 from pipeline.local_model import LocalModelHost, S3Trainer
 from tests.rehearsal import offline_install
 from tests.rehearsal.runner import JobResult, JobSpec, Substitute, run_job
+from tests.rehearsal.snapshot import working_tree_files, working_tree_origin
 from tests.rehearsal.token_server import FakeTokenServer
 from tests.tooling.permissions import web_identity_allowed
 
@@ -73,6 +75,7 @@ class Stage:
 
     server: EmulatorServer
     tokens: FakeTokenServer
+    origin: Path  # the working tree, committed (tests/rehearsal/snapshot.py)
     variables: dict[str, str]
     trust_policy: dict[str, Any]
     workdir: Path
@@ -125,13 +128,13 @@ class Stage:
         return result
 
 
-def project_wheelhouse(scratch: Path, head: str) -> tuple[Path, str]:
+def project_wheelhouse(scratch: Path, origin: Path, head: str) -> tuple[Path, str]:
     """A wheelhouse the verify step accepts: the project's wheel (built offline) and its manifest.
 
     The wheels job downloads everything else; offline, the install step is substituted.
     """
     source, out = scratch / "source", scratch / "wheelhouse"
-    subprocess.run(["git", "clone", "--quiet", str(ROOT), str(source)], check=True)
+    subprocess.run(["git", "clone", "--quiet", str(origin), str(source)], check=True)
     git(source, "checkout", "--quiet", "--detach", head)
     command = [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "--no-index", "-w", str(out)]
     subprocess.run([*command, str(source)], check=True, capture_output=True, timeout=300)
@@ -143,9 +146,17 @@ def project_wheelhouse(scratch: Path, head: str) -> tuple[Path, str]:
 
 
 @pytest.fixture(scope="module")
-def stage(tmp_path_factory: pytest.TempPathFactory, pipeline_cache_dir: Path) -> Iterator[Stage]:
+def origin(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    """This repository's working tree as a commit: what the rehearsals check out."""
+    return working_tree_origin(ROOT, tmp_path_factory.mktemp("origin") / "repo")
+
+
+@pytest.fixture(scope="module")
+def stage(
+    tmp_path_factory: pytest.TempPathFactory, pipeline_cache_dir: Path, origin: tuple[Path, str]
+) -> Iterator[Stage]:
     """The emulator server, the bootstrap stack on it, and a fake OIDC token endpoint."""
-    head = git(ROOT, "rev-parse", "HEAD")
+    source, head = origin
     with FakeTokenServer() as tokens:
         # Wait states and retry intervals of the definition (30 s polls) run 100x faster.
         timings = Timings(time_scale=0.01)
@@ -179,16 +190,16 @@ def stage(tmp_path_factory: pytest.TempPathFactory, pipeline_cache_dir: Path) ->
             role_name = variables["PIPELINE_DEPLOY_ROLE_ARN"].rpartition("/")[2]
             trust = iam.get_role(RoleName=role_name)["Role"]["AssumeRolePolicyDocument"]
             trust = trust if isinstance(trust, dict) else json.loads(trust)
-            wheelhouse, digest = project_wheelhouse(tmp_path_factory.mktemp("wheelhouse"), head)
+            wheelhouse, digest = project_wheelhouse(tmp_path_factory.mktemp("wheelhouse"), source, head)
             workdir = tmp_path_factory.mktemp("rehearsal")
-            yield Stage(server, tokens, variables, trust, workdir, head, wheelhouse, digest, pipeline_cache_dir)
+            yield Stage(server, tokens, source, variables, trust, workdir, head, wheelhouse, digest, pipeline_cache_dir)
         finally:
             server.stop()
 
 
 def clone_at_head(stage: Stage, name: str) -> Path:
     source = stage.workdir / name
-    subprocess.run(["git", "clone", "--quiet", str(ROOT), str(source)], check=True)
+    subprocess.run(["git", "clone", "--quiet", str(stage.origin), str(source)], check=True)
     git(source, "checkout", "--quiet", "-B", "main", stage.head)
     return source
 
@@ -299,25 +310,31 @@ def test_dispatch_without_the_pipeline_only_deploys_the_state_machine(stage: Sta
     config_before = endpoint(stage)["EndpointConfigName"]
     result = stage.rehearse(
         "deploy-only",
-        source=ROOT,
+        source=stage.origin,
         sha=stage.head,
         run_id="7003",
         event_name="workflow_dispatch",
         inputs={"environment": "staging", "run-pipeline": False},
     )
     outcomes = {step.id or step.name: step.outcome for step in result.steps}
+    # The job ran this working tree, uncommitted changes included, not the last commit.
+    files = working_tree_files(ROOT)
+    assert [f for f in files if (result.workspace / f).read_bytes() != (ROOT / f).read_bytes()] == []
+    assert sorted(git(result.workspace, "ls-files").splitlines()) == files
     assert outcomes["deploy"] == "success"
     assert outcomes["run"] == outcomes["smoke"] == "skipped"
     assert endpoint(stage)["EndpointConfigName"] == config_before
 
 
-def test_ci_plan_job_without_credentials_skips_the_aws_plan_cleanly(tmp_path: Path, pipeline_cache_dir: Path) -> None:
+def test_ci_plan_job_without_credentials_skips_the_aws_plan_cleanly(
+    tmp_path: Path, pipeline_cache_dir: Path, origin: tuple[Path, str]
+) -> None:
     """As in a fork pull request: no variables, no OIDC token; the job still succeeds."""
     spec = JobSpec(
         workflow=".github/workflows/ci.yml",
         job="plan",
-        source_repo=ROOT,
-        sha=git(ROOT, "rev-parse", "HEAD"),
+        source_repo=origin[0],
+        sha=origin[1],
         workdir=tmp_path,
         event_name="pull_request",
         ref="refs/pull/1/merge",
@@ -339,13 +356,13 @@ def test_ci_plan_job_without_credentials_skips_the_aws_plan_cleanly(tmp_path: Pa
 
 
 @pytest.mark.parametrize("job", ["wheels", "deploy"])
-def test_a_dispatch_from_a_branch_is_refused(tmp_path: Path, job: str) -> None:
+def test_a_dispatch_from_a_branch_is_refused(tmp_path: Path, job: str, origin: tuple[Path, str]) -> None:
     """Defence in depth beside the environments' branch policy: nothing but main deploys."""
     spec = JobSpec(
         workflow=".github/workflows/deploy.yml",
         job=job,
-        source_repo=ROOT,
-        sha=git(ROOT, "rev-parse", "HEAD"),
+        source_repo=origin[0],
+        sha=origin[1],
         workdir=tmp_path,
         event_name="workflow_dispatch",
         ref="refs/heads/feature",

@@ -77,24 +77,60 @@ def _is_present_paths(node: Any) -> Iterator[str]:
             yield from _is_present_paths(item)
 
 
-def _first_optional(shape: Shape, parts: list[str]) -> tuple[int, str] | None:
-    """(index, problem) of the first member along ``parts`` that is optional or unknown."""
+def _optional_members(shape: Shape, parts: list[str]) -> list[tuple[int, str]]:
+    """(index, problem) of every member along ``parts`` that is optional, up to an unknown one."""
+    found = []
     for index, part in enumerate(parts):
         if not isinstance(shape, StructureShape):
-            return None  # into a list or map: beyond what this check follows
+            break  # into a list or map: beyond what this check follows
         if part not in shape.members:
-            return index, f"{shape.name} has no member {part!r}"
+            return [*found, (index, f"{shape.name} has no member {part!r}")]
         if part not in shape.required_members:
-            return index, f"{shape.name}.{part} is optional in botocore's model"
+            found.append((index, f"{shape.name}.{part} is optional in botocore's model"))
         shape = shape.members[part]
-    return None
+    return found
+
+
+# A ResultSelector value this check can follow: a plain path, or the first item of a list.
+_ARRAY_ITEM = re.compile(r"^States\.ArrayGetItem\((\$(?:\.[A-Za-z0-9_]+)+),\s*\d+\)$")
+
+
+class _Selected:
+    """What a ResultSelector keeps: each key with the shape (and path) of what it selects."""
+
+    def __init__(self, members: dict[str, tuple[Shape, str]]):
+        self.members = members
+
+
+def _selected(shape: StructureShape | None, selector: dict[str, Any]) -> _Selected | StructureShape | None:
+    if shape is None or not selector:
+        return shape
+    members: dict[str, tuple[Shape, str]] = {}
+    for key, value in selector.items():
+        if not key.endswith(".$") or not isinstance(value, str):
+            continue
+        item = _ARRAY_ITEM.match(value)
+        path = item.group(1) if item else value
+        target: Shape | None = shape
+        for part in path.split(".")[1:]:
+            target = target.members.get(part) if isinstance(target, StructureShape) else None
+        if item and target is not None and target.type_name == "list":
+            target = target.member  # type: ignore[attr-defined]
+        if target is not None:
+            members[key[:-2]] = (target, value)
+    return _Selected(members)
 
 
 def unguarded_reads(definition: dict[str, Any]) -> list[str]:
-    """Problems, one line each: reads of optional (or unknown) members of AWS answers with no guard."""
+    """Problems, one line each: reads of optional (or unknown) members of AWS answers with no guard.
+
+    A Task with a ResultSelector keeps only what it selects: a read below its ResultPath follows
+    the selected key to the member it came from. A read is guarded when an ``IsPresent: true``
+    rule names the deepest optional member it crosses, or a path below it (which implies it).
+    """
     states = definition["States"]
     results = {
-        state["ResultPath"]: (name, _output_shape(state["Resource"]))
+        state["ResultPath"]: (name, _selected(_output_shape(state["Resource"]), state.get("ResultSelector", {})))
         for name, state in states.items()
         if state.get("Type") == "Task" and isinstance(state.get("ResultPath"), str)
     }
@@ -111,14 +147,28 @@ def unguarded_reads(definition: dict[str, Any]) -> list[str]:
                     continue  # execution input or a Pass's own data, not an AWS answer
                 task, shape = results[match]
                 base, rest = match, path[len(match) + 1 :].split(".") if path != match else []
+            if isinstance(shape, _Selected):
+                if not rest:
+                    continue
+                if rest[0] not in shape.members:
+                    problems.append(
+                        f"{name}: reads {path} from {task}'s answer, but its ResultSelector keeps no {rest[0]!r}"
+                    )
+                    continue
+                shape, _ = shape.members[rest[0]]
+                base, rest = f"{base}.{rest[0]}", rest[1:]
             if shape is None or not rest:
                 continue
-            found = _first_optional(shape, rest)
-            if found is None:
+            optional = _optional_members(shape, rest)
+            if not optional:
                 continue
-            index, problem = found
-            member_path = ".".join([base, *rest[: index + 1]])
-            if where == "state input" and member_path in guards:
+            index, problem = optional[-1]
+            deepest = ".".join([base, *rest[: index + 1]])
+            if where == "state input" and "has no member" not in problem and _guarded(deepest, guards):
                 continue
             problems.append(f"{name}: reads {path} from {task}'s answer, but {problem} and nothing guards it")
     return problems
+
+
+def _guarded(member_path: str, guards: set[str]) -> bool:
+    return any(g == member_path or g.startswith(member_path + ".") for g in guards)

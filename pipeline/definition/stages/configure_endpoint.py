@@ -5,7 +5,7 @@ from __future__ import annotations
 from stepfunctions.steps import EndpointConfigStep
 
 from pipeline.definition import state_names as names
-from pipeline.definition.context import SAGEMAKER_RETRY_ERRORS, Stage, StageContext
+from pipeline.definition.context import Stage, StageContext
 
 
 def build(ctx: StageContext) -> Stage:
@@ -21,5 +21,5 @@ def build(ctx: StageContext) -> Stage:
         result_path="$.endpoint_config",
         timeout_seconds=c.state_machine.task_timeout_seconds,
     )
-    ctx.guard(step, names.CONFIGURE_ENDPOINT, SAGEMAKER_RETRY_ERRORS)
+    ctx.sagemaker_call(step, names.CONFIGURE_ENDPOINT)
     return Stage(step, [step])

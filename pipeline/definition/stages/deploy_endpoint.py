@@ -17,10 +17,10 @@ from pipeline.alarms import rollback_alarm_names
 from pipeline.config import PipelineConfig
 from pipeline.definition import state_names as names
 from pipeline.definition.context import (
+    CONFIG_NOT_VISIBLE_YET,
     DESCRIBE_RETRY_ERRORS,
     LOOKUP_ERRORS,
     NOT_FOUND_PATTERN,
-    SAGEMAKER_RETRY_ERRORS,
     THROTTLING_ERRORS,
     Stage,
     StageContext,
@@ -45,7 +45,7 @@ def build(ctx: StageContext) -> Stage:
     find.add_catch(ctx.caught(names.FIND_ENDPOINT))
 
     absent = Pass(names.NO_ENDPOINT_YET, result={"EndpointStatus": "Absent"}, result_path="$.endpoint")
-    create = ctx.guard(
+    create = ctx.sagemaker_call(
         EndpointStep(
             names.CREATE_ENDPOINT,
             endpoint_name=name,
@@ -55,20 +55,10 @@ def build(ctx: StageContext) -> Stage:
             timeout_seconds=c.state_machine.task_timeout_seconds,
         ),
         names.CREATE_ENDPOINT,
-        SAGEMAKER_RETRY_ERRORS,
+        transient=(CONFIG_NOT_VISIBLE_YET,),
     )
-    update_step = EndpointStep(
-        names.UPDATE_ENDPOINT,
-        endpoint_name=name,
-        endpoint_config_name=ctx.run["EndpointConfigName"],
-        update=True,
-        result_path="$.deploy_call",
-        timeout_seconds=c.state_machine.task_timeout_seconds,
-    )
-    guardrails = deployment_config(c)
-    if guardrails:
-        update_step.parameters["DeploymentConfig"] = guardrails
-    update = ctx.guard(update_step, names.UPDATE_ENDPOINT, SAGEMAKER_RETRY_ERRORS)
+    settle = Wait(names.WAIT_TO_SETTLE, seconds=c.endpoint.poll_seconds)
+    update = update_endpoint(ctx, settle)
     delete = Task(
         names.DELETE_FAILED_ENDPOINT,
         resource=ctx.sdk_resource("deleteEndpoint"),
@@ -78,7 +68,6 @@ def build(ctx: StageContext) -> Stage:
         comment="A Failed endpoint serves nothing and AWS allows only DeleteEndpoint on it.",
     )
     delete.add_retry(ctx.retry(THROTTLING_ERRORS))
-    settle = Wait(names.WAIT_TO_SETTLE, seconds=c.endpoint.poll_seconds)
     # Throttled: wait, look again and delete again if the endpoint is still Failed.
     ctx.sdk_errors(delete, names.DELETE_THROTTLED, names.DELETE_FAILED_ENDPOINT, settle)
     delete.add_catch(ctx.caught(names.DELETE_FAILED_ENDPOINT))
@@ -105,6 +94,40 @@ def build(ctx: StageContext) -> Stage:
     settle.next(find)
     delete.next(settle)
     return Stage(find, [create, update])
+
+
+def update_endpoint(ctx: StageContext, settle: Wait) -> Task:
+    """UpdateEndpoint through the AWS SDK integration, with the guardrails' DeploymentConfig.
+
+    Not the optimised ``sagemaker:updateEndpoint``: AWS's Step Functions page for SageMaker
+    lists UpdateEndpoint without saying which of its parameters the optimised integration
+    passes on (it predates DeploymentConfig, added in November 2021), an optimised integration
+    refuses a field it does not know with States.Runtime, which no Catch sees, and it offers no
+    optimisation for request-response calls. The aws-sdk integration takes every parameter of
+    botocore's model. Its errors are SageMaker.SageMakerException with the message in the
+    Cause: a throttle (or a config not readable yet) waits, looks at the endpoint again and
+    updates again while it is InService; any other error (ValidationException) fails at once.
+    """
+    c = ctx.config
+    parameters: dict[str, Any] = {
+        "EndpointName": c.endpoint.name,
+        "EndpointConfigName.$": "$$.Execution.Input['EndpointConfigName']",
+    }
+    guardrails = deployment_config(c)
+    if guardrails:
+        parameters["DeploymentConfig"] = guardrails
+    update = Task(
+        names.UPDATE_ENDPOINT,
+        resource=ctx.sdk_resource("updateEndpoint"),
+        parameters=parameters,
+        result_path="$.deploy_call",
+        timeout_seconds=c.state_machine.task_timeout_seconds,
+        comment="Blue/green: the old config serves until the new fleet takes the traffic.",
+    )
+    update.add_retry(ctx.retry(THROTTLING_ERRORS))
+    ctx.sdk_errors(update, names.UPDATE_THROTTLED, names.UPDATE_ENDPOINT, settle, (CONFIG_NOT_VISIBLE_YET,))
+    update.add_catch(ctx.caught(names.UPDATE_ENDPOINT))
+    return update
 
 
 def needs_operator(ctx: StageContext) -> State:

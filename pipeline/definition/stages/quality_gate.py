@@ -45,8 +45,14 @@ def build(ctx: StageContext) -> Stage:
     return Stage(champion(ctx, gate), [passed])
 
 
-def sdk_task(ctx: StageContext, state_id: str, action: str, parameters: dict[str, Any], result_path: str) -> Task:
-    """A read-only aws-sdk:sagemaker call of the champion lookup."""
+def lookup(
+    ctx: StageContext, state_id: str, action: str, parameters: dict[str, Any], result_path: str, throttled_to: Choice
+) -> Task:
+    """A read-only aws-sdk:sagemaker call of the champion lookup: retried, throttles to ``throttled_to``.
+
+    An aws-sdk SageMaker throttle is SageMaker.SageMakerException with the code in the Cause, so
+    no Retry sees it: the Choice decides (a throttle looks up the champion again, from the start).
+    """
     task = Task(
         state_id,
         resource=ctx.sdk_resource(action),
@@ -54,6 +60,9 @@ def sdk_task(ctx: StageContext, state_id: str, action: str, parameters: dict[str
         result_path=result_path,
         timeout_seconds=ctx.config.state_machine.task_timeout_seconds,
     )
+    task.add_retry(ctx.retry(DESCRIBE_RETRY_ERRORS))
+    task.add_catch(Catch(error_equals=LOOKUP_ERRORS, next_step=throttled_to, result_path="$.error"))
+    task.add_catch(ctx.caught(names.FIND_CHAMPION_STAGE))
     return task
 
 
@@ -83,32 +92,35 @@ def champion(ctx: StageContext, gate: Any) -> Task:
     c = ctx.config
     pct = reg.pct_text(c.gate.max_regression_pct)
     stage = names.FIND_CHAMPION_STAGE
-    endpoint = sdk_task(
-        ctx, names.FIND_SERVING_ENDPOINT, "describeEndpoint", {"EndpointName": c.endpoint.name}, "$.champion_endpoint"
-    )
-    endpoint.add_retry(ctx.retry(DESCRIBE_RETRY_ERRORS))
-    missing = Choice(names.SERVING_ENDPOINT_MISSING)
-    endpoint.add_catch(Catch(error_equals=LOOKUP_ERRORS, next_step=missing, result_path="$.error"))
-    endpoint.add_catch(ctx.caught(stage))
-    first_deploy = no_champion(names.FIRST_DEPLOY, "no endpoint yet: first deploy, only the absolute bar applies")
     again = Wait(names.WAIT_FOR_CHAMPION, seconds=c.endpoint.poll_seconds)
+    missing = Choice(names.SERVING_ENDPOINT_MISSING)
+    endpoint = lookup(
+        ctx,
+        names.FIND_SERVING_ENDPOINT,
+        "describeEndpoint",
+        {"EndpointName": c.endpoint.name},
+        "$.champion_endpoint",
+        missing,
+    )
+    first_deploy = no_champion(names.FIRST_DEPLOY, "no endpoint yet: first deploy, only the absolute bar applies")
     again.next(endpoint)
     missing.add_choice(ChoiceRule.StringMatches("$.error.Cause", NOT_FOUND_PATTERN), first_deploy)
     missing.add_choice(throttled("$.error.Cause"), again)
     missing.default_choice(ctx.stage_failure(stage))
+    # The later lookups: a throttle starts the lookup again, any other error fails the stage.
+    lookup_throttled = Choice(names.CHAMPION_LOOKUP_THROTTLED)
+    lookup_throttled.add_choice(throttled("$.error.Cause"), again)
+    lookup_throttled.default_choice(ctx.stage_failure(stage))
 
     has_config = Choice(names.ENDPOINT_HAS_CONFIG)
     endpoint.next(has_config)
-    config = ctx.guard(
-        sdk_task(
-            ctx,
-            names.FIND_SERVING_MODEL,
-            "describeEndpointConfig",
-            {"EndpointConfigName.$": "$.champion_endpoint.EndpointConfigName"},
-            "$.champion_config",
-        ),
-        stage,
-        DESCRIBE_RETRY_ERRORS,
+    config = lookup(
+        ctx,
+        names.FIND_SERVING_MODEL,
+        "describeEndpointConfig",
+        {"EndpointConfigName.$": "$.champion_endpoint.EndpointConfigName"},
+        "$.champion_config",
+        lookup_throttled,
     )
     # ArrayGetItem, not $.ProductionVariants[0].ModelName: moto 5.2.5's JSONPath gives a list for it.
     extend(config, ResultSelector={"Variant.$": "States.ArrayGetItem($.ProductionVariants, 0)"})
@@ -116,31 +128,30 @@ def champion(ctx: StageContext, gate: Any) -> Task:
     has_config.add_choice(ChoiceRule.IsPresent("$.champion_endpoint.EndpointConfigName", True), config)
     has_config.default_choice(no_config)
 
-    model = ctx.guard(
-        sdk_task(
-            ctx,
-            names.FIND_SERVING_VERSION,
-            "describeModel",
-            {"ModelName.$": "$.champion_config.Variant.ModelName"},
-            "$.champion_model",
-        ),
-        stage,
-        DESCRIBE_RETRY_ERRORS,
+    # A variant's ModelName is optional (botocore): a variant of inference components has none.
+    has_model = Choice(names.VARIANT_HAS_MODEL)
+    config.next(has_model)
+    no_model = no_champion(names.VARIANT_HAS_NO_MODEL, "the endpoint's variant names no model: no champion")
+    # No ResultSelector: PrimaryContainer is optional (a model may have Containers instead).
+    model = lookup(
+        ctx,
+        names.FIND_SERVING_VERSION,
+        "describeModel",
+        {"ModelName.$": "$.champion_config.Variant.ModelName"},
+        "$.champion_model",
+        lookup_throttled,
     )
-    extend(model, ResultSelector={"PrimaryContainer.$": "$.PrimaryContainer"})
-    config.next(model)
+    has_model.add_choice(ChoiceRule.IsPresent("$.champion_config.Variant.ModelName", True), model)
+    has_model.default_choice(no_model)
     from_registry = Choice(names.SERVING_MODEL_FROM_REGISTRY)
     model.next(from_registry)
-    package = ctx.guard(
-        sdk_task(
-            ctx,
-            names.READ_CHAMPION,
-            "describeModelPackage",
-            {"ModelPackageName.$": "$.champion_model.PrimaryContainer.ModelPackageName"},
-            "$.champion_package",
-        ),
-        stage,
-        DESCRIBE_RETRY_ERRORS,
+    package = lookup(
+        ctx,
+        names.READ_CHAMPION,
+        "describeModelPackage",
+        {"ModelPackageName.$": "$.champion_model.PrimaryContainer.ModelPackageName"},
+        "$.champion_package",
+        lookup_throttled,
     )
     unregistered = no_champion(
         names.SERVING_MODEL_NOT_REGISTERED, "the serving model was not created from a registry version: no champion"
@@ -161,6 +172,7 @@ def champion(ctx: StageContext, gate: Any) -> Task:
             [
                 ChoiceRule.IsPresent(f"{META}.{reg.WRITTEN_BY}", True),
                 ChoiceRule.IsPresent(f"{META}.{reg.VALIDATION_RMSE}", True),
+                ChoiceRule.IsPresent("$.champion_package.ModelPackageVersion", True),
             ]
         ),
         ours,
@@ -191,12 +203,12 @@ def champion(ctx: StageContext, gate: Any) -> Task:
     )
     barred.add_choice(ChoiceRule.StringEquals(f"{META}.{reg.REGRESSION_PCT}", pct), recorded)
     barred.default_choice(strict)
-    for done in (first_deploy, no_config, unregistered, untrusted, strict, recorded):
+    for done in (first_deploy, no_config, no_model, unregistered, untrusted, strict, recorded):
         done.next(gate)
     return endpoint
 
 
-def decide(ctx: StageContext, passed: Pass) -> Pass:
+def decide(ctx: StageContext, passed: Pass) -> Choice:
     """Read the metric and compare it; failures end in Pipeline.QualityGateFailed."""
     c = ctx.config
     pct = reg.pct_text(c.gate.max_regression_pct)
@@ -215,6 +227,18 @@ def decide(ctx: StageContext, passed: Pass) -> Pass:
     read.next(gate)
     unchanged = f"Nothing was registered or deployed; endpoint {c.endpoint.name} is unchanged."
     stage = names.QUALITY_GATE_STAGE
+    # FinalMetricDataList is optional in DescribeTrainingJob's output (botocore): read once present.
+    reported = Choice(names.METRICS_REPORTED)
+    reported.add_choice(ChoiceRule.IsPresent("$.training.FinalMetricDataList", True), read)
+    reported.default_choice(
+        ctx.failure(
+            names.NO_METRICS,
+            stage,
+            "QualityGateFailed",
+            f"States.Format('Training job {{}} reported no final metrics (no FinalMetricDataList), so "
+            f"{reg.GATE_METRIC} cannot be checked. {unchanged}', $$.Execution.Input.TrainingJobName)",
+        )
+    )
     gate.add_choice(
         ChoiceRule.Not(ChoiceRule.IsPresent("$.gate.Values[0]", True)),
         ctx.failure(
@@ -252,4 +276,4 @@ def decide(ctx: StageContext, passed: Pass) -> Pass:
         ),
     )
     against.default_choice(passed)
-    return read
+    return reported

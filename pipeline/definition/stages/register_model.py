@@ -15,7 +15,7 @@ import hashlib
 import json
 from typing import Any
 
-from stepfunctions.steps import Catch, Choice, ChoiceRule, Pass, Task
+from stepfunctions.steps import Catch, Choice, ChoiceRule, Pass, Task, Wait
 
 from pipeline import registry as reg
 from pipeline.config import PipelineConfig
@@ -27,12 +27,14 @@ from pipeline.definition.context import (
     Stage,
     StageContext,
     partition,
+    throttled,
 )
 from pipeline.definition.states import extend
 
 INPUT = "$$.Execution.Input"
 JOB = f"{INPUT}.TrainingJobName"
 GROUP_MISSING_PATTERN = "*does not exist*"
+SHA256 = "$.artifact.CopyObjectResult.ChecksumSHA256"
 # S3's retriable errors as the aws-sdk integration names them.
 S3_RETRY_ERRORS = ["S3.SlowDownException", "S3.InternalErrorException", "S3.S3Exception"]
 
@@ -65,8 +67,19 @@ def build(ctx: StageContext) -> Stage:
         timeout_seconds=c.state_machine.task_timeout_seconds,
         comment="S3 computes the artifact's SHA-256 while copying it where the registry points.",
     )
-    extend(copy, ResultSelector={"ChecksumSHA256.$": "$.CopyObjectResult.ChecksumSHA256"})
+    # No ResultSelector: CopyObjectResult and its ChecksumSHA256 are optional in botocore's model,
+    # and a selector reading a missing field fails with States.Runtime; a Choice checks it.
     ctx.guard(copy, stage, S3_RETRY_ERRORS)
+    hashed = Choice(names.ARTIFACT_HASHED)
+    hashed.default_choice(
+        ctx.failure(
+            names.ARTIFACT_NOT_HASHED,
+            stage,
+            "RegisterModelFailed",
+            "States.Format('S3 returned no SHA-256 checksum for the registered copy of training job {}: nothing "
+            f"was registered or deployed.', {JOB})",
+        )
+    )
 
     group = Task(
         names.FIND_GROUP,
@@ -80,6 +93,10 @@ def build(ctx: StageContext) -> Stage:
     missing = Choice(names.GROUP_MISSING)
     group.add_catch(Catch(error_equals=LOOKUP_ERRORS, next_step=missing, result_path="$.error"))
     group.add_catch(ctx.caught(stage))
+    # aws-sdk SageMaker throttles are SageMaker.SageMakerException with the code in the Cause: wait
+    # and look again. A throttled create made nothing, so looking again (and creating) is safe.
+    again = Wait(names.WAIT_FOR_REGISTRY, seconds=c.endpoint.poll_seconds)
+    again.next(group)
     create_parameters: dict[str, Any] = {
         "ModelPackageGroupName": c.registry_group,
         "ModelPackageGroupDescription": f"Big Mart sales models of {c.environment} (endpoint {c.endpoint.name})",
@@ -87,17 +104,17 @@ def build(ctx: StageContext) -> Stage:
     if c.account.tags:
         # Versions in a group take the group's tags; CreateModelPackage refuses Tags for them.
         create_parameters["Tags"] = [{"Key": k, "Value": v} for k, v in c.account.tags.items()]
-    create = ctx.guard(
-        Task(
-            names.CREATE_GROUP,
-            resource=ctx.sdk_resource("createModelPackageGroup"),
-            parameters=create_parameters,
-            result_path="$.registry_group",
-            timeout_seconds=c.state_machine.task_timeout_seconds,
-        ),
-        stage,
-        THROTTLING_ERRORS,
+    create = Task(
+        names.CREATE_GROUP,
+        resource=ctx.sdk_resource("createModelPackageGroup"),
+        parameters=create_parameters,
+        result_path="$.registry_group",
+        timeout_seconds=c.state_machine.task_timeout_seconds,
     )
+    create.add_retry(ctx.retry(THROTTLING_ERRORS))
+    registry_throttled = ctx.sdk_errors(create, names.REGISTRY_THROTTLED, stage, again)
+    create.add_catch(ctx.caught(stage))
+    missing.add_choice(throttled("$.error.Cause"), again)
     missing.add_choice(ChoiceRule.StringMatches("$.error.Cause", GROUP_MISSING_PATTERN), create)
     missing.default_choice(ctx.stage_failure(stage))
 
@@ -130,9 +147,13 @@ def build(ctx: StageContext) -> Stage:
         comment="Every model that passed the gate, PendingManualApproval until the smoke test approves it.",
     )
     extend(register, ResultSelector={"ModelPackageArn.$": "$.ModelPackageArn"})
-    # A create retried after an unknown outcome could register the version twice: throttling only.
-    ctx.guard(register, stage, THROTTLING_ERRORS)
-    copy.next(group)
+    # A create retried after an unknown outcome could register the version twice: throttling only
+    # (a throttled call registered nothing).
+    register.add_retry(ctx.retry(THROTTLING_ERRORS))
+    register.add_catch(Catch(error_equals=LOOKUP_ERRORS, next_step=registry_throttled, result_path="$.error"))
+    register.add_catch(ctx.caught(stage))
+    copy.next(hashed)
+    hashed.add_choice(ChoiceRule.IsPresent(SHA256, True), group)
     group.next(register)
     create.next(register)
     release = trained_release(ctx)
@@ -181,7 +202,7 @@ def metadata(c: PipelineConfig) -> dict[str, Any]:
         f"{reg.VALIDATION_RMSE}.$": "States.Format('{}', $.gate.Values[0])",
         f"{reg.TRAIN_RMSE}.$": "States.Format('{}', $.gate.TrainValues[0])",
         reg.CONFIG_FINGERPRINT: config_fingerprint(c),
-        f"{reg.ARTIFACT_SHA256}.$": "$.artifact.ChecksumSHA256",
+        f"{reg.ARTIFACT_SHA256}.$": SHA256,
         f"{reg.DATA_SYNTHETIC}.$": f"{data}.Synthetic",
     }
     for channel, (uri, etag, version) in reg.DATA_KEYS.items():

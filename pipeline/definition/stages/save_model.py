@@ -6,7 +6,7 @@ from __future__ import annotations
 from stepfunctions.steps import ModelStep
 
 from pipeline.definition import state_names as names
-from pipeline.definition.context import SAGEMAKER_RETRY_ERRORS, Stage, StageContext
+from pipeline.definition.context import Stage, StageContext
 from pipeline.definition.states import extend
 
 
@@ -27,5 +27,5 @@ def build(ctx: StageContext) -> Stage:
     # The release is the version this run registered, or the one it was given to deploy.
     step.parameters["PrimaryContainer"] = {"ModelPackageName.$": "$.release.ModelPackageArn"}
     extend(step, ResultSelector={"ModelArn.$": "$.ModelArn"})
-    ctx.guard(step, names.SAVE_MODEL, SAGEMAKER_RETRY_ERRORS)
+    ctx.sagemaker_call(step, names.SAVE_MODEL)
     return Stage(step, [step])

@@ -13,8 +13,7 @@ from sagemaker.inputs import TrainingInput
 from stepfunctions.steps import Choice, ChoiceRule, TrainingStep
 
 from pipeline.definition import state_names as names
-from pipeline.definition.context import SAGEMAKER_RETRY_ERRORS, Stage, StageContext
-from pipeline.definition.states import extend
+from pipeline.definition.context import Stage, StageContext
 
 # Extra time the training task may take beyond the job's own MaxRuntime (queueing, provisioning).
 TRAINING_TIMEOUT_MARGIN_SECONDS = 3600
@@ -50,16 +49,11 @@ def build(ctx: StageContext) -> Stage:
     )
     step.parameters.pop("ProfilerConfig", None)
     step.parameters.pop("ProfilerRuleConfigurations", None)
-    extend(
-        step,
-        ResultSelector={
-            "TrainingJobName.$": "$.TrainingJobName",
-            "ModelArtifacts.$": "$.ModelArtifacts",
-            "FinalMetricDataList.$": "$.FinalMetricDataList",
-        },
-    )
+    # The whole DescribeTrainingJob answer is kept (no ResultSelector): FinalMetricDataList is
+    # optional in botocore's model, and a selector reading a missing field fails with
+    # States.Runtime, which no Catch sees. The quality gate reads it behind an IsPresent.
     ctx.training = step
-    ctx.guard(step, names.TRAIN_MODEL, SAGEMAKER_RETRY_ERRORS)
+    ctx.sagemaker_call(step, names.TRAIN_MODEL)
     return Stage(check_input(ctx, step), [step])
 
 
