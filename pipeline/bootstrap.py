@@ -100,6 +100,9 @@ class BootstrapParameters:
     # What the workflow role may create (sagemaker:InstanceTypes on its Create* calls).
     training_instance_type: str = "ml.m5.xlarge"
     endpoint_instance_type: str = "ml.m5.large"
+    # An environment that promotes (prod): the project name and bucket of the one it promotes from.
+    promotion_source_project_name: str = ""
+    promotion_source_bucket: str = ""
 
     CFN_NAMES: ClassVar[Mapping[str, str]] = {
         "github_owner": "GitHubOwner",
@@ -116,6 +119,8 @@ class BootstrapParameters:
         "github_repository_id": "GitHubRepositoryId",
         "training_instance_type": "TrainingInstanceType",
         "endpoint_instance_type": "EndpointInstanceType",
+        "promotion_source_project_name": "PromotionSourceProjectName",
+        "promotion_source_bucket": "PromotionSourceBucket",
     }
 
     def problems(self) -> list[str]:
@@ -243,6 +248,13 @@ _CHECKS: Mapping[str, Callable[[str], str | None]] = {
     "github_repository_id": lambda value: None if GITHUB_ID.match(value) else "is not a GitHub numeric ID",
     "training_instance_type": _instance_type,
     "endpoint_instance_type": _instance_type,
+    # Empty: the environment promotes nothing (no cross-environment read is granted).
+    "promotion_source_project_name": lambda value: (
+        None
+        if value == "" or PROJECT_NAME.match(value)
+        else "is not a project name (lowercase letters, digits and hyphens); leave it empty unless this environment promotes"
+    ),
+    "promotion_source_bucket": lambda value: None if value == "" else validation.bucket(value),
 }
 
 
@@ -829,6 +841,16 @@ def bootstrap_from_config(
         github_owner_id=github_owner_id,
         github_repository_id=github_repository_id,
     )
+    if cfg.registry.promote_from:
+        # The deploy role of an environment that promotes reads the source's registry and artifacts.
+        from pipeline.config import load_config
+
+        source = load_config(cfg.registry.promote_from, path=config_path, environ={})
+        parameters = replace(
+            parameters,
+            promotion_source_project_name=source.endpoint.name,
+            promotion_source_bucket=source.account.bucket,
+        )
     parameters.validate()
     try:
         body = template.read_text(encoding="utf-8")

@@ -213,6 +213,10 @@ class Registry:
 
     # Unset: the endpoint's name (PipelineConfig.registry_group).
     model_package_group: str | None = setting("model_package_group", None)
+    # May `promote` deploy here a version trained on synthetic (or unknown) data? Off: prod's rule.
+    allow_synthetic_data: bool = setting("allow_synthetic_data", False)
+    # The environment whose Approved versions this one receives (`promote`; the bootstrap grants its read).
+    promote_from: str | None = setting("promote_from", None)
 
 
 # The sections of PipelineConfig, by attribute name.

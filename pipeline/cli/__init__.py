@@ -21,6 +21,7 @@ from pipeline.cli import (
     doctor,
     local,
     models,
+    promote,
     run,
     smoke,
     teardown,
@@ -29,7 +30,7 @@ from pipeline.cli.common import ArgumentParser
 from pipeline.errors import PipelineError
 
 # The commands, in the order --help lists them.
-COMMANDS = (definition, data, deploy, run, smoke, models, captures, local, bootstrap, doctor, cost, teardown)
+COMMANDS = (definition, data, deploy, run, smoke, promote, models, captures, local, bootstrap, doctor, cost, teardown)
 
 
 def build_parser() -> ArgumentParser:

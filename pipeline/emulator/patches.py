@@ -131,6 +131,19 @@ def validate_definition_once(original: Callable[..., Any], *args: Any, **kwargs:
     return result
 
 
+def role_without_novalue_policies(original: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """AWS::IAM::Role from a template, with the ``AWS::NoValue`` items of ``Policies`` removed.
+
+    CloudFormation drops a list item that resolves to ``AWS::NoValue`` (a conditional policy,
+    ``!If [Condition, policy, !Ref AWS::NoValue]``); moto 5.2.5 keeps it as None and fails.
+    """
+    template = kwargs.get("cloudformation_json", args[1] if len(args) > 1 else None)
+    properties = (template or {}).get("Properties") or {}
+    if isinstance(properties.get("Policies"), list):
+        properties["Policies"] = [p for p in properties["Policies"] if p is not None]
+    return original(*args, **kwargs)
+
+
 def patch_cloudformation() -> None:
     """Patch moto's CloudFormation backend once (it is loaded only when a test or the bootstrap
     calls CloudFormation: importing it costs ~1.5 s, which every other start would pay)."""
@@ -142,6 +155,14 @@ def patch_cloudformation() -> None:
         from moto.cloudformation.models import CloudFormationBackend
 
         _wrap(CloudFormationBackend, "execute_change_set", execute_change_set_with_outputs)
+        from moto.iam.models import Role
+
+        original = Role.create_from_cloudformation_json.__func__  # type: ignore[attr-defined]
+
+        def create_role(cls: Any, *args: Any, **kwargs: Any) -> Any:
+            return role_without_novalue_policies(functools.partial(original, cls), *args, **kwargs)
+
+        Role.create_from_cloudformation_json = classmethod(create_role)  # type: ignore[assignment,method-assign]
         _cloudformation_patched = True
 
 

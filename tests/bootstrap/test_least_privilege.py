@@ -21,7 +21,7 @@ ENVIRONMENTS = environments(read_config_file(find_config_file(None, {})))
 def workflow_documents(template: dict[str, Any]) -> list[dict[str, Any]]:
     """The policy documents of the template's workflow role."""
     role = template["Resources"]["WorkflowRole"]["Properties"]
-    return [policy["PolicyDocument"] for policy in role["Policies"]]
+    return [(policy["Fn::If"][1] if "Fn::If" in policy else policy)["PolicyDocument"] for policy in role["Policies"]]
 
 
 def with_task(definition: dict[str, Any], name: str, resource: str, **parameters: Any) -> dict[str, Any]:

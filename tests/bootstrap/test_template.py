@@ -35,6 +35,8 @@ def role_statements(template: dict[str, Any]) -> list[tuple[str, dict[str, Any]]
         if resource["Type"] != "AWS::IAM::Role":
             continue
         for policy in resource["Properties"].get("Policies", []):
+            # A conditional policy (Fn::If [condition, policy, AWS::NoValue]) is checked as if granted.
+            policy = policy["Fn::If"][1] if "Fn::If" in policy else policy
             for statement in policy["PolicyDocument"]["Statement"]:
                 found.append((logical_id, statement))
     return found

@@ -62,6 +62,7 @@ def test_every_command_of_the_guides_parses(command: str, capsys: pytest.Capture
             "deploy",
             "run",
             "smoke",
+            "promote",
             "models",
             "local",
             "bootstrap",
