@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, cast
 
 from botocore.exceptions import ClientError
 
@@ -24,6 +24,15 @@ from pipeline.aws_errors import error_code, error_message
 from pipeline.config import PipelineConfig
 from pipeline.errors import PipelineError, UsageError
 from pipeline.storage import ENCODING_KEY
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+    from mypy_boto3_sagemaker import SageMakerClient
+    from mypy_boto3_sagemaker.literals import ProductionVariantInstanceTypeType
+    from mypy_boto3_sagemaker.type_defs import InferenceSpecificationTypeDef
+
+    from pipeline.clients import Clients
+    from pipeline.smoke import SmokeOutcome
 
 Printer = Callable[[str], None]
 PROMOTED_FROM = "PromotedFrom"
@@ -39,7 +48,7 @@ class Checked:
     sha256: str  # base64, as S3 reports it
 
 
-def source_version(source: PipelineConfig, sagemaker: Any, version: str | None) -> reg.ModelVersion:
+def source_version(source: PipelineConfig, sagemaker: SageMakerClient, version: str | None) -> reg.ModelVersion:
     """The version to promote: ``version`` (a number or an ARN) or the one serving the source now."""
     from pipeline.run import version_arn
 
@@ -64,7 +73,7 @@ def source_version(source: PipelineConfig, sagemaker: Any, version: str | None) 
     return found
 
 
-def check(source: PipelineConfig, target: PipelineConfig, version: reg.ModelVersion, s3: Any) -> Checked:
+def check(source: PipelineConfig, target: PipelineConfig, version: reg.ModelVersion, s3: S3Client) -> Checked:
     """Every refusal before a write: group, writer, approval, synthetic data, artifact digest."""
     name = f"version {version.version} of {version.group or '?'}"
     models = f"python -m pipeline models --env {source.environment}"
@@ -106,7 +115,7 @@ def check(source: PipelineConfig, target: PipelineConfig, version: reg.ModelVers
     return Checked(version, bucket, key, recorded)
 
 
-def copy_artifact(target: PipelineConfig, checked: Checked, s3: Any, out: Printer) -> str:
+def copy_artifact(target: PipelineConfig, checked: Checked, s3: S3Client, out: Printer) -> str:
     """The artifact's URI in the target: the same object, or a verified copy in the target's bucket."""
     if target.account.bucket == checked.bucket:
         return checked.version.model_data_url
@@ -138,7 +147,7 @@ def copy_artifact(target: PipelineConfig, checked: Checked, s3: Any, out: Printe
     return uri
 
 
-def register_in_target(target: PipelineConfig, checked: Checked, artifact: str, sagemaker: Any) -> str:
+def register_in_target(target: PipelineConfig, checked: Checked, artifact: str, sagemaker: SageMakerClient) -> str:
     """Register the promoted version in the target's group (PendingManualApproval); its ARN."""
     try:
         sagemaker.describe_model_package_group(ModelPackageGroupName=target.registry_group)
@@ -148,27 +157,26 @@ def register_in_target(target: PipelineConfig, checked: Checked, artifact: str, 
         sagemaker.create_model_package_group(
             ModelPackageGroupName=target.registry_group,
             ModelPackageGroupDescription=f"Big Mart sales models of {target.environment} (endpoint {target.endpoint.name})",
-            **(
-                {"Tags": [{"Key": k, "Value": v} for k, v in target.account.tags.items()]}
-                if target.account.tags
-                else {}
-            ),
+            Tags=[{"Key": k, "Value": v} for k, v in target.account.tags.items()],
         )
     v = checked.version
     metadata = {k: val for k, val in v.metadata.items() if k not in (reg.REGRESSION_BAR, reg.REGRESSION_PCT)}
     metadata.update({reg.ENVIRONMENT: target.environment, PROMOTED_FROM: v.arn})
+    inference: InferenceSpecificationTypeDef = {
+        "Containers": [{"Image": v.image, "ModelDataUrl": artifact}],
+        "SupportedContentTypes": ["text/csv"],
+        "SupportedResponseMIMETypes": ["text/csv"],
+        "SupportedRealtimeInferenceInstanceTypes": [
+            cast("ProductionVariantInstanceTypeType", target.endpoint.instance_type)
+        ],
+    }
     created = sagemaker.create_model_package(
         ModelPackageGroupName=target.registry_group,
         ModelPackageDescription=f"promoted from {v.group} version {v.version} ({reg.metric_label(v)}, commit {v.commit})"[
             :1000
         ],
         ModelApprovalStatus=reg.PENDING,
-        InferenceSpecification={
-            "Containers": [{"Image": v.image, "ModelDataUrl": artifact}],
-            "SupportedContentTypes": ["text/csv"],
-            "SupportedResponseMIMETypes": ["text/csv"],
-            "SupportedRealtimeInferenceInstanceTypes": [target.endpoint.instance_type],
-        },
+        InferenceSpecification=inference,
         MetadataProperties={"CommitId": v.commit},
         CustomerMetadataProperties=metadata,
     )
@@ -183,7 +191,7 @@ class Promotion:
     target_version_arn: str = ""
     artifact: str = ""
     execution_arn: str = ""
-    smoke: Any = None
+    smoke: SmokeOutcome | None = None
 
     @property
     def ok(self) -> bool:
@@ -194,7 +202,7 @@ class Promotion:
 def promote(
     source: PipelineConfig,
     target: PipelineConfig,
-    clients: Any,
+    clients: Clients,
     *,
     version: str | None,
     run_id: str,
