@@ -73,7 +73,8 @@ def handle(args: argparse.Namespace) -> int:
         poll_seconds=args.poll_seconds,
     )
     if not result.ok:
-        print(f"promotion to {target.environment} failed its smoke test: {result.smoke.failure}")
+        failure = result.smoke.failure if result.smoke is not None else "the smoke test did not run"
+        print(f"promotion to {target.environment} failed its smoke test: {failure}")
         return 1
     print(
         f"promoted {result.source.group} version {result.source.version} to {target.environment}: "
