@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import time
-
 import boto3
 import pytest
 
 from pipeline.alarms import ensure_alarms, own_alarm_names, plan_alarms
 from pipeline.emulator import Emulator, Timings
+from pipeline.wait import Backoff, wait_until
 from tests.conftest import REGION
 from tests.emulator.conftest import TIME_SCALE, Pipeline
 from tests.fake_time import FakeTime
@@ -33,11 +32,15 @@ def guarded(fake: FakeTime) -> Pipeline:
         yield pipeline
 
 
+POLL = Backoff.every(0.01)
+
+
 def wait_for_status(pipeline: Pipeline, status: str, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while pipeline.endpoint()["EndpointStatus"] != status:
-        assert time.monotonic() < deadline, f"endpoint never became {status}"
-        time.sleep(0.01)
+    # The update runs on the emulator's thread: a real-time bound no load reaches, nothing timed.
+    waited = wait_until(
+        lambda: pipeline.endpoint()["EndpointStatus"], lambda got: got == status, backoff=POLL, timeout=timeout
+    )
+    assert not waited.timed_out, f"endpoint never became {status}"
 
 
 def test_deploy_creates_the_alarms_once_and_updates_a_changed_threshold() -> None:

@@ -13,6 +13,7 @@ from botocore.exceptions import ClientError
 import pipeline.emulator.compat as compat
 from pipeline.emulator import Emulator, FaultFile, FaultSpecError, MotoIncompatibleError, Timings
 from pipeline.emulator.faults import CallError, FaultPlan
+from pipeline.wait import Backoff, wait_until
 from tests.conftest import REGION
 
 ROLE = "arn:aws:iam::123456789012:role/workflow"
@@ -231,9 +232,14 @@ def test_a_definition_is_parsed_once_and_every_execution_gets_its_own_program(
     started = [sfn.start_execution(stateMachineArn=arn, input=json.dumps({"n": n}))["executionArn"] for n in (1, 2)]
     outputs = []
     for execution in started:
-        while (desc := sfn.describe_execution(executionArn=execution))["status"] == "RUNNING":
-            time.sleep(0.01)
-        outputs.append(json.loads(desc["output"]))
+        waited = wait_until(
+            lambda: sfn.describe_execution(executionArn=execution),  # noqa: B023 (used before the next pass)
+            lambda desc: desc["status"] != "RUNNING",
+            backoff=Backoff.every(0.01),
+            timeout=60,
+        )
+        assert not waited.timed_out, f"{execution} still RUNNING after 60 s"
+        outputs.append(json.loads(waited.value["output"]))
 
     # Validation at create parsed it; both executions (running at once) reused the tree.
     assert outputs == [{"got": 1}, {"got": 2}]
