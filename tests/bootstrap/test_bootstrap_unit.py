@@ -303,7 +303,7 @@ def test_parameters_from_config_use_the_configuration() -> None:
     from pipeline.config import load_config
 
     cfg = load_config("prod")
-    params = bs.parameters_from_config(cfg, github_owner="acme", github_repo="big-mart")
+    params = bs.parameters_from_config(cfg, bs.Repository("acme", "big-mart"))
     assert params == make_parameters(
         environment_name="prod",
         project_name="big-mart-prod",
