@@ -65,6 +65,8 @@ class LocalRun:
     gate: dict[str, Any] = field(default_factory=dict)
     model_package: str = ""
     approval: str = ""
+    # The work folder's state saved after the run (pipeline.local_state.Saved), when it was.
+    saved: Any = None
 
 
 def emulator_session(region: str) -> boto3.Session:

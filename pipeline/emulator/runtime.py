@@ -40,6 +40,8 @@ class Runtime:
     threads: list[threading.Thread] = field(default_factory=list)
     # InvokeEndpoint calls seen per endpoint, for deterministic data-capture sampling.
     capture_counts: dict[tuple[str, str, str], int] = field(default_factory=dict)
+    # The Step Functions engine's clients, one per (region, service, moto intercepting) (clients.py).
+    engine_clients: dict[tuple[str, str, bool], Any] = field(default_factory=dict)
     # Access key id -> expiry (naive UTC, as moto keeps it) of credentials the emulated STS issued.
     credential_expiry: dict[str, datetime.datetime] = field(default_factory=dict)
     # UTC now and clock() when the runtime was made: utcnow() follows ``clock``, so an injected
