@@ -43,12 +43,22 @@ Printer = Callable[[str], None]
 
 def resource_id(config: PipelineConfig) -> str:
     """``endpoint/<endpoint>/variant/AllTraffic``: the scalable target's ResourceId."""
-    return f"endpoint/{config.endpoint.name}/variant/{VARIANT_NAME}"
+    return variant_resource_id(config.endpoint.name)
+
+
+def variant_resource_id(endpoint: str) -> str:
+    """The ResourceId of an endpoint's AllTraffic variant."""
+    return f"endpoint/{endpoint}/variant/{VARIANT_NAME}"
 
 
 def policy_name(config: PipelineConfig) -> str:
     """The target tracking policy's name, after the endpoint (one per environment)."""
-    return f"{config.endpoint.name}-invocations-per-instance"
+    return endpoint_policy_name(config.endpoint.name)
+
+
+def endpoint_policy_name(endpoint: str) -> str:
+    """``<endpoint>-invocations-per-instance``."""
+    return f"{endpoint}-invocations-per-instance"
 
 
 def target_spec(config: PipelineConfig) -> dict[str, Any]:
@@ -168,11 +178,16 @@ def ensure_autoscaling(config: PipelineConfig, aas: ApplicationAutoScalingClient
 
 def deregister(config: PipelineConfig, aas: ApplicationAutoScalingClient) -> bool:
     """Delete the policy, then deregister the target (AWS's order); False when none was registered."""
+    return deregister_endpoint(config.endpoint.name, aas)
+
+
+def deregister_endpoint(endpoint: str, aas: ApplicationAutoScalingClient) -> bool:
+    """:func:`deregister` by endpoint name (teardown's plan holds names)."""
     try:
         aas.delete_scaling_policy(
-            PolicyName=policy_name(config),
+            PolicyName=endpoint_policy_name(endpoint),
             ServiceNamespace=NAMESPACE,
-            ResourceId=resource_id(config),
+            ResourceId=variant_resource_id(endpoint),
             ScalableDimension=DIMENSION,
         )
     except ClientError as exc:
@@ -180,7 +195,7 @@ def deregister(config: PipelineConfig, aas: ApplicationAutoScalingClient) -> boo
             raise
     try:
         aas.deregister_scalable_target(
-            ServiceNamespace=NAMESPACE, ResourceId=resource_id(config), ScalableDimension=DIMENSION
+            ServiceNamespace=NAMESPACE, ResourceId=variant_resource_id(endpoint), ScalableDimension=DIMENSION
         )
     except ClientError as exc:
         if error_code(exc) not in _ABSENT:

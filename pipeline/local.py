@@ -155,8 +155,9 @@ def run_local(
     """Run the pipeline once against the emulator at ``endpoint_url``; raise on failure.
 
     ``synthetic`` says whether ``raw`` is generated data (recorded on the uploaded objects and so
-    in the registry)."""
-    from pipeline import data, storage
+    in the registry). Autoscaling is turned on for the run when the environment has it off
+    (pipeline.local_extras), so the run shows the registration prod makes."""
+    from pipeline import data, local_extras, storage
     from pipeline.alarms import ensure_alarms
     from pipeline.clients import Clients
     from pipeline.commit import resolve_commit
@@ -166,6 +167,8 @@ def run_local(
     from pipeline.provenance import lineage_input
     from pipeline.run import start_execution
 
+    turned_on = not config.autoscaling.enabled
+    config = local_extras.local_autoscaling(config)
     result = LocalRun(endpoint_url=endpoint_url, config=config)
     session = emulator_session(config.account.region)
     # The same client factory (and retry settings) as every other command.
@@ -250,6 +253,7 @@ def run_local(
         out(f"capture: {len(captured)} record(s) of the smoke test's calls under {config.capture_uri}/")
         for record in captured[:3]:
             out(f"capture: {record.line(40)}")
+    local_extras.report(config, clients, outcome, out, turned_on=turned_on)
     with timed(result, "holdout evaluation"):
         result.holdout_rmse = holdout_rmse(runtime, config.endpoint.name, prepared.validation)
     model_uri = result.output.get(

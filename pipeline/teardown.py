@@ -2,7 +2,8 @@
 
 ``plan_teardown`` lists, read-only: the endpoint, the per-run endpoint configs and models
 (``<endpoint_name>-<run id>-config|model``), the model registry's packages and groups named by
-the configuration, and the state machine (its versions and aliases go with it). With
+the configuration, the state machine (its versions and aliases go with it), and the endpoint's
+autoscaling, alarms and data-capture objects (pipeline.teardown_extras). With
 ``everything=True`` also the bootstrap stack and its retained bucket (every object version and
 delete marker first). A resource counts as the project's only when its name has the project's
 shape AND, where the configuration has tags, its tags carry the same ``project`` and
@@ -13,79 +14,33 @@ repositories may trust it.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
 from pipeline.aws_errors import error_code, error_message
+from pipeline.cleanup import (
+    Printer,
+    Resource,
+    TeardownPlan,
+    empty_bucket,
+    ownership_problem,
+    run_name,
+    sagemaker_tags,
+    tag_map,
+)
 from pipeline.config import PipelineConfig
 from pipeline.errors import PipelineError, UsageError
+from pipeline.teardown_extras import KINDS, delete_extra, plan_extras
 
 if TYPE_CHECKING:
     from mypy_boto3_cloudformation import CloudFormationClient
     from mypy_boto3_s3 import S3Client
-    from mypy_boto3_s3.type_defs import ObjectIdentifierTypeDef
     from mypy_boto3_sagemaker import SageMakerClient
     from mypy_boto3_stepfunctions import SFNClient
 
     from pipeline.clients import Clients
-
-Printer = Callable[[str], None]
-OWNERSHIP_TAGS = ("project", "environment")
-
-
-@dataclass(frozen=True)
-class Resource:
-    """One thing to delete: ``kind`` (``endpoint``, ``endpoint-config``, ...), name and ARN."""
-
-    kind: str
-    name: str
-    arn: str = ""
-
-
-@dataclass
-class TeardownPlan:
-    """What teardown would delete, in deletion order, and what it found but keeps (with why)."""
-
-    environment: str
-    delete: list[Resource] = field(default_factory=list)
-    kept: list[tuple[Resource, str]] = field(default_factory=list)
-
-    def lines(self, executing: bool) -> list[str]:
-        """One line per resource: ``delete``/``would delete`` or ``keep`` with the reason."""
-        verb = "delete" if executing else "would delete"
-        found = [f"{verb} {r.kind} {r.name}" for r in self.delete]
-        found += [f"keep {r.kind} {r.name}: {why}" for r, why in self.kept]
-        return found or [f"nothing of environment {self.environment} found"]
-
-
-def run_name(config: PipelineConfig, kind: str) -> re.Pattern[str]:
-    """The per-run names the state machine gives (``<endpoint>-<sha12>-<attempt>-<kind>`` or a time id)."""
-    return re.compile(rf"^{re.escape(config.endpoint.name)}-[a-z0-9](?:-?[a-z0-9]){{0,23}}-{kind}$")
-
-
-def ownership_problem(config: PipelineConfig, tags: Mapping[str, str]) -> str | None:
-    """Why a resource with ``tags`` is not this environment's (None when it is)."""
-    for key in OWNERSHIP_TAGS:
-        wanted = config.account.tags.get(key)
-        if wanted is not None and tags.get(key) != wanted:
-            return f"tag {key} is {tags.get(key)!r}, not {wanted!r}: not created by this environment"
-    return None
-
-
-def _tags(items: Iterable[Mapping[str, object]]) -> dict[str, str]:
-    return {str(item["Key"]): str(item["Value"]) for item in items}
-
-
-def sagemaker_tags(sagemaker: SageMakerClient, arn: str) -> dict[str, str]:
-    """A SageMaker resource's tags (paginated ListTags)."""
-    tags: dict[str, str] = {}
-    for page in sagemaker.get_paginator("list_tags").paginate(ResourceArn=arn):
-        tags.update(_tags(page.get("Tags", [])))
-    return tags
 
 
 def _claim(plan: TeardownPlan, config: PipelineConfig, resource: Resource, tags: Mapping[str, str]) -> None:
@@ -177,7 +132,7 @@ def plan_state_machine(plan: TeardownPlan, config: PipelineConfig, sfn: SFNClien
         if error_code(exc) == "StateMachineDoesNotExist":
             return
         raise
-    tags = _tags(
+    tags = tag_map(
         {"Key": item["key"], "Value": item["value"]}
         for item in sfn.list_tags_for_resource(resourceArn=arn).get("tags", [])
     )
@@ -239,6 +194,7 @@ def plan_teardown(
     plan_sagemaker(plan, config, sagemaker)
     plan_registry(plan, config, sagemaker)
     plan_state_machine(plan, config, clients("stepfunctions"))
+    plan_extras(plan, config, clients)
     if everything:
         plan_stack(
             plan, config, clients("cloudformation"), clients("s3"), stack_name or f"{config.endpoint.name}-bootstrap"
@@ -255,27 +211,6 @@ def confirm(config: PipelineConfig, *, execute: bool, confirm_prod: bool) -> Non
         )
 
 
-def empty_bucket(s3: S3Client, bucket: str) -> int:
-    """Delete every object version and delete marker in ``bucket``; the number deleted."""
-    deleted = 0
-    for page in s3.get_paginator("list_object_versions").paginate(Bucket=bucket):
-        keys: list[ObjectIdentifierTypeDef] = [
-            {"Key": item["Key"], "VersionId": item["VersionId"]}
-            for item in [*page.get("Versions", []), *page.get("DeleteMarkers", [])]
-        ]
-        for start in range(0, len(keys), 1000):  # DeleteObjects takes at most 1000 keys
-            batch = keys[start : start + 1000]
-            response = s3.delete_objects(Bucket=bucket, Delete={"Objects": batch, "Quiet": True})
-            errors = response.get("Errors", [])
-            if errors:
-                first = errors[0]
-                raise PipelineError(
-                    f"cannot empty bucket {bucket}: {first.get('Key')} ({first.get('Code')}: {first.get('Message')})"
-                )
-            deleted += len(batch)
-    return deleted
-
-
 def execute_teardown(
     plan: TeardownPlan, clients: Clients, *, out: Printer = print, wait_stack: Callable[[str], None]
 ) -> None:
@@ -283,6 +218,9 @@ def execute_teardown(
     for resource in plan.delete:
         out(f"deleting {resource.kind} {resource.name}")
         try:
+            if resource.kind in KINDS:  # autoscaling, alarms, captures (pipeline.teardown_extras)
+                delete_extra(resource, clients, out)
+                continue
             _delete(resource, clients, out, wait_stack)
         except ClientError as exc:
             raise PipelineError(

@@ -54,12 +54,23 @@ def test_two_runs_create_then_update_and_serve_the_trained_model(raw, tmp_path):
         # Data capture: every call of the smoke test was recorded (staging samples 100%).
         captured = [line for line in lines if line.startswith("capture: ") and "record(s)" in line]
         assert len(captured) == 1 and int(captured[0].split()[1]) >= config.smoke.calls, captured
+        # Autoscaling (off in staging, turned on by local mode) registered after the smoke test,
+        # and the prune dry run's table (one run: everything is one of the newest).
+        assert "autoscaling: staging has autoscaling = false; local mode turned it on for this run" in lines
+        assert any(
+            line.startswith("autoscaling registered: endpoint/big-mart-staging/variant/AllTraffic 1-2 instances")
+            for line in lines
+        ), lines
+        assert "prune: dry run: 0 would be deleted with `prune --yes` (keeping 5 newest)" in lines
 
         second = run_local(config, endpoint_url=url, work_dir=tmp_path / "two", raw=raw, out=lines.append)
         assert (second.deploy_action, second.endpoint_action, second.status) == ("unchanged", "update", "SUCCEEDED")
         assert second.output["PreviousEndpoint"]["EndpointConfigName"] == first.output["EndpointConfigName"]
         assert second.output["EndpointConfigName"] != first.output["EndpointConfigName"]
         assert any("takes the update path" in line for line in lines)
+        assert any(line.startswith("autoscaling unchanged: ") for line in lines)
+        assert any(line.startswith("prune: keep") and "live: the endpoint serves it" in line for line in lines)
+        assert any(line.startswith("prune: keep") and "rollback: the config execution" in line for line in lines)
 
         validation = data.prepare(raw, config.data.validation_fraction, config.data.seed).validation
         served, own = served_and_file_predictions(url, config, second, validation)

@@ -22,6 +22,7 @@ from pipeline.cli import (
     local,
     models,
     promote,
+    prune,
     run,
     smoke,
     teardown,
@@ -30,7 +31,22 @@ from pipeline.cli.common import ArgumentParser
 from pipeline.errors import PipelineError
 
 # The commands, in the order --help lists them.
-COMMANDS = (definition, data, deploy, run, smoke, promote, models, captures, local, bootstrap, doctor, cost, teardown)
+COMMANDS = (
+    definition,
+    data,
+    deploy,
+    run,
+    smoke,
+    promote,
+    models,
+    captures,
+    prune,
+    local,
+    bootstrap,
+    doctor,
+    cost,
+    teardown,
+)
 
 
 def build_parser() -> ArgumentParser:

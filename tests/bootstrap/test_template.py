@@ -27,6 +27,9 @@ WILDCARD_RESOURCE_ALLOWED = {
     ("DeployRole", "HourlyCosts"): "pricing:GetProducts has no resource type (deploy --plan's costs)",
     ("DeployRole", "ReadScalableTargets"): "application-autoscaling:DescribeScalableTargets has no resource type",
     ("DeployRole", "ReadScalingPolicies"): "application-autoscaling:DescribeScalingPolicies has no resource type",
+    ("DeployRole", "ListModels"): "sagemaker:ListModels has no resource type (prune)",
+    ("DeployRole", "ListEndpointConfigs"): "sagemaker:ListEndpointConfigs has no resource type (prune)",
+    ("DeployRole", "ListModelVersions"): "sagemaker:ListModelPackages has no resource type (prune)",
 }
 
 

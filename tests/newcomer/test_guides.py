@@ -99,6 +99,8 @@ def test_the_guide_s_aws_steps_run_in_order_on_a_new_account(
         "bootstrap",  # 5a: the staging stack again, trusting the repository's IDs
         "data",
         "doctor",
+        "prune",  # retention: the dry run, then --yes (nothing of this environment yet)
+        "prune",
         "teardown",
         "teardown",
         "teardown",

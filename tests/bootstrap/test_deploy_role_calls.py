@@ -1,4 +1,5 @@
-"""The deploy role grants every call pipeline.autoscaling makes, scoped as far as AWS allows."""
+"""The deploy role grants every call pipeline.autoscaling and pipeline.prune make, scoped as far as AWS
+allows: the code runs on moto with its calls recorded, and each is evaluated against the role."""
 
 from __future__ import annotations
 
@@ -36,10 +37,20 @@ def request(call: Call) -> tuple[str | None, dict[str, str]]:
             "application-autoscaling:scalable-dimension": call.params.get("ScalableDimension", ""),
         }
         return ("*" if operation.startswith("Describe") else TARGET_ARN), context
-    if operation == "DescribeEndpoint":
+    if service == "s3":
+        return f"arn:aws:s3:::{call.params['Bucket']}", {"s3:prefix": call.params.get("Prefix", "")}
+    if operation in ("ListModels", "ListEndpointConfigs", "ListModelPackages"):
+        return "*", {}
+    if operation == "ListTags":
+        return call.params["ResourceArn"], {}
+    if operation in ("DescribeEndpoint", "DeleteEndpoint"):
         return f"{SAGEMAKER}:endpoint/{call.params['EndpointName']}", {}
-    if operation == "DescribeEndpointConfig":
+    if operation in ("DescribeEndpointConfig", "DeleteEndpointConfig"):
         return f"{SAGEMAKER}:endpoint-config/{call.params['EndpointConfigName']}", {}
+    if operation == "DeleteModel":
+        return f"{SAGEMAKER}:model/{call.params['ModelName']}", {}
+    if operation == "ListExecutions":
+        return call.params["stateMachineArn"], {}
     raise AssertionError(f"no IAM mapping for {call.action}: add it here when the code makes a new call")
 
 
@@ -109,3 +120,64 @@ def test_the_grants_stop_at_sagemaker_variants_and_this_endpoint(deployed: Deplo
     assert not policy_allows(
         docs, "sagemaker:UpdateEndpointWeightsAndCapacities", f"{SAGEMAKER}:endpoint/big-mart-prod"
     )
+
+
+# S3 authorises these operations as other actions (S3's "Actions, resources, and condition keys").
+S3_ACTIONS = {
+    "s3:ListObjectsV2": ["s3:ListBucket"],
+    "s3:ListObjectVersions": ["s3:ListBucketVersions"],
+    "s3:DeleteObjects": ["s3:DeleteObject", "s3:DeleteObjectVersion"],
+}
+
+
+def test_the_deploy_role_grants_every_prune_call(deployed: Deployed) -> None:
+    from pipeline import prune
+
+    docs = role_documents(boto3.client("iam", region_name=REGION), "big-mart-staging-deploy")
+    config = load_config("staging")
+    sagemaker, s3 = boto3.client("sagemaker", region_name=REGION), boto3.client("s3", region_name=REGION)
+    tags = [{"Key": k, "Value": v} for k, v in config.account.tags.items()]
+    for run in ("r1", "r2", "r3"):
+        base = f"big-mart-staging-{run}"
+        sagemaker.create_model(ModelName=f"{base}-model", ExecutionRoleArn=config.account.sagemaker_role_arn, Tags=tags)
+        sagemaker.create_endpoint_config(
+            EndpointConfigName=f"{base}-config",
+            ProductionVariants=[
+                {
+                    "VariantName": "AllTraffic",
+                    "ModelName": f"{base}-model",
+                    "InstanceType": "ml.m5.large",
+                    "InitialInstanceCount": 1,
+                }
+            ],
+            Tags=tags,
+        )
+        key = f"{config.account.prefix}/output/{base}-train/output/model.tar.gz"
+        s3.put_object(Bucket=config.account.bucket, Key=key, Body=b"model")
+    session = boto3.Session(region_name=REGION)
+    with recorded(session) as calls:
+        clients = Clients(session=session)
+        plan = prune.plan_prune(config, clients, keep=1)
+        assert len(plan.deletions) == 6
+        prune.execute_prune(config, plan, clients, out=lambda _: None)
+    assert {call.action for call in calls} >= {
+        "sagemaker:DeleteModel",
+        "sagemaker:DeleteEndpointConfig",
+        "sagemaker:ListTags",
+        "s3:DeleteObjects",
+        "states:ListExecutions",
+    }
+    for call in calls:
+        resource, context = request(call)
+        for action in S3_ACTIONS.get(call.action, [call.action]):
+            if action.startswith("s3:Delete"):
+                for key in call.params["Delete"]["Objects"]:
+                    target = f"arn:aws:s3:::{call.params['Bucket']}/{key['Key']}"
+                    assert policy_allows(docs, action, target), (action, target)
+            else:
+                assert policy_allows(docs, action, resource, context), (action, resource, context)
+    # Nothing outside the training outputs, and nothing of another environment.
+    registry_key = f"arn:aws:s3:::{config.account.bucket}/{config.account.prefix}/registry/x/model.tar.gz"
+    assert not policy_allows(docs, "s3:DeleteObject", registry_key)
+    assert not policy_allows(docs, "sagemaker:DeleteModel", f"{SAGEMAKER}:model/big-mart-prod-r1-model")
+    assert not policy_allows(docs, "sagemaker:DeleteEndpoint", f"{SAGEMAKER}:endpoint/big-mart-staging")
