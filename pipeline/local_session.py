@@ -68,6 +68,7 @@ class LocalEmulator:
             sagemaker=clients("sagemaker"),
             sfn=clients("stepfunctions"),
             cloudwatch=clients("cloudwatch"),
+            autoscaling=clients("application-autoscaling"),
         )
 
     def save(self) -> Saved | None:

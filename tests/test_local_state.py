@@ -151,9 +151,16 @@ def test_second_run_takes_the_update_path_and_promote_serves_the_same_artifact_i
         and text.count(f"training job {promoted.promotion.source.metadata['TrainingJob']} ") == 2
     )
     assert "promoted to prod: big-mart-staging version 2 -> " in summary(second)
-    # Everything, prod included, is in the saved state.
+    # Everything, prod included, is in the saved state, and comes back: prod serves the same again.
     assert second.saved is not None and second.saved.counts["model package version"] == 3
     assert (second.saved.counts["endpoint"], second.saved.counts["state machine"]) == (2, 2)
+    assert (second.saved.counts["scalable target"], second.saved.counts["scaling policy"]) == (1, 1)
+    with local_emulator(config, work, out=lines.append) as session:
+        _, runtime = serving_clients(session.url)
+        assert predict(runtime, prod.endpoint.name, validation) == staging_says
+        aas = emulator_session(config.account.region).client("application-autoscaling", endpoint_url=session.url)
+        targets = aas.describe_scalable_targets(ServiceNamespace="sagemaker")["ScalableTargets"]
+        assert [t["ResourceId"] for t in targets] == [f"endpoint/{prod.endpoint.name}/variant/AllTraffic"]
 
 
 def test_promote_needs_an_environment_that_promotes_from_the_run_s():
