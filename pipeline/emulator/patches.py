@@ -83,6 +83,8 @@ def _sagemaker_update_endpoint(self: SageMakerResponse) -> ActionResult:
         self._get_param("EndpointName"),
         self._get_param("EndpointConfigName"),
         self._get_param("DeploymentConfig"),
+        bool(self._get_param("RetainAllVariantProperties")),
+        self._get_param("ExcludeRetainedVariantProperties"),
     )
     return ActionResult({"EndpointArn": endpoint.arn})
 

@@ -115,6 +115,10 @@ def update_endpoint(ctx: StageContext, settle: Wait) -> Task:
     guardrails = deployment_config(c)
     if guardrails:
         parameters["DeploymentConfig"] = guardrails
+    if c.autoscaling.enabled:
+        # AWS's "Update endpoints that use auto scaling": the variant keeps the DesiredInstanceCount
+        # autoscaling reached (and its weight) instead of the new config's InitialInstanceCount.
+        parameters["RetainAllVariantProperties"] = True
     update = ctx.sdk_task(
         names.UPDATE_ENDPOINT,
         "updateEndpoint",
