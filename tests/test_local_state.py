@@ -158,13 +158,17 @@ def test_second_run_takes_the_update_path_and_promote_serves_the_same_artifact_i
     assert second.saved is not None and second.saved.counts["model package version"] == 3
     assert (second.saved.counts["endpoint"], second.saved.counts["state machine"]) == (2, 2)
     assert second.saved.counts["state machine version"] == 3  # staging 1 and 2, prod 1
-    assert (second.saved.counts["scalable target"], second.saved.counts["scaling policy"]) == (1, 1)
+    # prod's own, and staging's: local mode turns autoscaling on for its run (pipeline.local_extras).
+    assert (second.saved.counts["scalable target"], second.saved.counts["scaling policy"]) == (2, 2)
     with local_emulator(config, work, out=lines.append) as session:
         _, runtime = serving_clients(session.url)
         assert predict(runtime, prod.endpoint.name, validation) == staging_says
         aas = emulator_session(config.account.region).client("application-autoscaling", endpoint_url=session.url)
         targets = aas.describe_scalable_targets(ServiceNamespace="sagemaker")["ScalableTargets"]
-        assert [t["ResourceId"] for t in targets] == [f"endpoint/{prod.endpoint.name}/variant/AllTraffic"]
+        assert sorted(t["ResourceId"] for t in targets) == [
+            f"endpoint/{prod.endpoint.name}/variant/AllTraffic",
+            f"endpoint/{config.endpoint.name}/variant/AllTraffic",
+        ]
 
 
 def test_promote_needs_an_environment_that_promotes_from_the_run_s():

@@ -29,18 +29,8 @@ def prod(
 
 
 def smoke(live: Live, env: str, expected: str = "new", previous: str = "old") -> int:
-    return main(
-        [
-            "smoke",
-            "--env",
-            env,
-            "--expected-config",
-            live.configs[expected],
-            "--previous-config",
-            live.configs[previous],
-        ]
-        + FAST
-    )
+    flags = ["--expected-config", live.configs[expected], "--previous-config", live.configs[previous]]
+    return main(["smoke", "--env", env, *flags, *FAST])
 
 
 def test_a_passing_smoke_test_registers_prods_autoscaling_once(prod: Live, capsys: pytest.CaptureFixture[str]) -> None:
