@@ -32,6 +32,11 @@ def register(commands: Any) -> None:
     parser.add_argument(
         "--timeout", type=positive_int, default=600, help="seconds to wait for the execution (default: 600)"
     )
+    parser.add_argument(
+        "--retrain",
+        action="store_true",
+        help="train even when a registered version was trained on the same inputs (default: reuse it)",
+    )
     parser.set_defaults(handler=handle)
 
 
@@ -69,6 +74,7 @@ def handle(args: argparse.Namespace) -> int:
             out=out,
             timeout_seconds=args.timeout,
             synthetic=not args.data,
+            retrain=args.retrain,
         )
         out(summary(result))
         sys.stdout.flush()
