@@ -51,6 +51,7 @@ from pipeline.errors import PipelineError, UsageError
 from pipeline.wait import Backoff, wait_until
 
 if TYPE_CHECKING:
+    from mypy_boto3_application_autoscaling import ApplicationAutoScalingClient
     from mypy_boto3_cloudformation import CloudFormationClient
     from mypy_boto3_cloudwatch import CloudWatchClient
     from mypy_boto3_iam import IAMClient
@@ -187,6 +188,16 @@ def validate_region(value: object) -> str:
 
 
 # The services the package calls; each overload gives mypy that service's typed client.
+@overload
+def client(
+    session: boto3.Session,
+    service_name: Literal["application-autoscaling"],
+    *,
+    endpoint_url: str | None = ...,
+    region_name: str | None = ...,
+    max_attempts: int = ...,
+    credentials: Mapping[str, Any] | None = ...,
+) -> ApplicationAutoScalingClient: ...
 @overload
 def client(
     session: boto3.Session,

@@ -306,15 +306,20 @@ def image_repository_arn(image_uri: str) -> str:
     )
 
 
+@dataclass(frozen=True)
+class Repository:
+    """The GitHub repository whose deploy jobs the stack trusts, and how their OIDC subject names it
+    (``oidc_subject``: "name", GitHub's default, or "id" with the owner's and repository's IDs)."""
+
+    owner: str
+    name: str
+    oidc_subject: str = "name"
+    owner_id: str = ""
+    repository_id: str = ""
+
+
 def parameters_from_config(
-    cfg: PipelineConfig,
-    *,
-    github_owner: str,
-    github_repo: str,
-    existing_oidc_provider_arn: str = "",
-    oidc_subject: str = "name",
-    github_owner_id: str = "",
-    github_repository_id: str = "",
+    cfg: PipelineConfig, repository: Repository, *, existing_oidc_provider_arn: str = ""
 ) -> BootstrapParameters:
     """Derive the stack parameters from the configuration and the repository."""
     try:
@@ -322,8 +327,8 @@ def parameters_from_config(
     except UsageError as exc:
         raise ConfigError([f"training image: {exc}"]) from None
     return BootstrapParameters(
-        github_owner=github_owner,
-        github_repo=github_repo,
+        github_owner=repository.owner,
+        github_repo=repository.name,
         environment_name=cfg.environment,
         project_name=cfg.endpoint.name,
         state_machine_name=cfg.state_machine.name,
@@ -331,9 +336,9 @@ def parameters_from_config(
         prefix=cfg.account.prefix,
         algorithm_image_repository_arn=repository_arn,
         existing_oidc_provider_arn=existing_oidc_provider_arn,
-        oidc_subject=oidc_subject,
-        github_owner_id=github_owner_id,
-        github_repository_id=github_repository_id,
+        oidc_subject=repository.oidc_subject,
+        github_owner_id=repository.owner_id,
+        github_repository_id=repository.repository_id,
         training_instance_type=cfg.training.instance_type,
         endpoint_instance_type=cfg.endpoint.instance_type,
     )
@@ -806,12 +811,8 @@ def bootstrap_from_config(
     session: boto3.Session | None = None,
     *,
     profile: str | None = None,
-    github_owner: str,
-    github_repo: str,
+    repository: Repository,
     existing_oidc_provider_arn: str = "",
-    oidc_subject: str = "name",
-    github_owner_id: str = "",
-    github_repository_id: str = "",
     config_path: str | None = None,
     template: Path = TEMPLATE_PATH,
     stack_name: str | None = None,
@@ -832,15 +833,7 @@ def bootstrap_from_config(
     overlaps = overlapping_names(environment_project_names(cfg, config_path))
     if overlaps:
         raise ConfigError(overlaps)
-    parameters = parameters_from_config(
-        cfg,
-        github_owner=github_owner,
-        github_repo=github_repo,
-        existing_oidc_provider_arn=existing_oidc_provider_arn,
-        oidc_subject=oidc_subject,
-        github_owner_id=github_owner_id,
-        github_repository_id=github_repository_id,
-    )
+    parameters = parameters_from_config(cfg, repository, existing_oidc_provider_arn=existing_oidc_provider_arn)
     if cfg.registry.promote_from:
         # The deploy role of an environment that promotes reads the source's registry and artifacts.
         from pipeline.config import load_config

@@ -13,6 +13,7 @@ from pipeline import aws
 from pipeline.config import PipelineConfig
 
 if TYPE_CHECKING:
+    from mypy_boto3_application_autoscaling import ApplicationAutoScalingClient
     from mypy_boto3_cloudformation import CloudFormationClient
     from mypy_boto3_cloudwatch import CloudWatchClient
     from mypy_boto3_iam import IAMClient
@@ -32,6 +33,8 @@ class Clients:
     endpoint_url: str | None = None
     cache: dict[str, BaseClient] = field(default_factory=dict, repr=False)
 
+    @overload
+    def __call__(self, service: Literal["application-autoscaling"]) -> ApplicationAutoScalingClient: ...
     @overload
     def __call__(self, service: Literal["cloudformation"]) -> CloudFormationClient: ...
     @overload

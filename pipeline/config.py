@@ -219,6 +219,31 @@ class Registry:
     promote_from: str | None = setting("promote_from", None)
 
 
+@dataclass(frozen=True)
+class Autoscaling:
+    """Application Auto Scaling of the endpoint's variant (pipeline.autoscaling): target tracking on
+    SageMakerVariantInvocationsPerInstance between min and max instances, registered after a passing
+    smoke test."""
+
+    enabled: bool = setting("autoscaling", False)
+    min_capacity: int = setting("autoscaling_min_capacity", 1)
+    max_capacity: int = setting("autoscaling_max_capacity", 2)
+    # Average InvokeEndpoint calls per instance per minute the policy keeps the variant at.
+    target_invocations: float = setting("autoscaling_target_invocations", 70.0)
+    scale_in_cooldown_seconds: int = setting("autoscaling_scale_in_cooldown_seconds", 300)
+    scale_out_cooldown_seconds: int = setting("autoscaling_scale_out_cooldown_seconds", 60)
+
+
+@dataclass(frozen=True)
+class Retention:
+    """What ``prune`` keeps (pipeline.prune): the newest N of each kind, besides what is live,
+    what a rollback needs and every Approved version's artifact."""
+
+    keep: int = setting("retention_keep", 5)
+    # Run ``prune --yes`` in the deploy job after a passing smoke test.
+    prune_after_deploy: bool = setting("retention_prune_after_deploy", False)
+
+
 # The sections of PipelineConfig, by attribute name.
 SECTIONS: dict[str, type] = {
     "account": Account,
@@ -233,6 +258,8 @@ SECTIONS: dict[str, type] = {
     "capture": DataCapture,
     "gate": Gate,
     "registry": Registry,
+    "autoscaling": Autoscaling,
+    "retention": Retention,
 }
 
 
@@ -288,6 +315,8 @@ class PipelineConfig:
     capture: DataCapture
     gate: Gate
     registry: Registry
+    autoscaling: Autoscaling
+    retention: Retention
 
     @property
     def registry_group(self) -> str:
@@ -726,6 +755,8 @@ def check_values(values: dict[str, Any], problems: list[str]) -> None:
         )
     check_guardrails(values, problems)
     check_capture(values, problems)
+    check_autoscaling(values, problems)
+    check_retention(values, problems)
     source = values.get("training_data")
     if source is not None and source not in ("synthetic", "s3") and not str(source).lower().endswith(".csv"):
         problems.append(
@@ -750,6 +781,62 @@ def check_capture(values: dict[str, Any], problems: list[str]) -> None:
     types = values.get("data_capture_content_types") or []
     if not 1 <= len(types) <= 10:
         problems.append(f"data_capture_content_types has {len(types)} entries; SageMaker takes 1 to 10")
+
+
+# Application Auto Scaling takes capacities and cooldowns as 32-bit integers (botocore's
+# ResourceCapacity and Cooldown shapes have no other bound) and a target value of at most 2^360.
+MAX_INT32 = 2**31 - 1
+MAX_TARGET_VALUE = 2.0**360
+
+
+def check_autoscaling(values: dict[str, Any], problems: list[str]) -> None:
+    """Capacities, target and cooldowns of the scaling policy; checked even when it is off."""
+    low, high = values.get("autoscaling_min_capacity"), values.get("autoscaling_max_capacity")
+    if isinstance(low, int) and low < 1:
+        problems.append(
+            f"autoscaling_min_capacity = {low} must be at least 1 (an instance-based SageMaker variant "
+            "cannot scale to zero instances)"
+        )
+    if isinstance(high, int) and not 1 <= high <= MAX_INT32:
+        problems.append(f"autoscaling_max_capacity = {high} must be between 1 and {MAX_INT32}")
+    if isinstance(low, int) and isinstance(high, int) and low > high:
+        problems.append(
+            f"autoscaling_min_capacity = {low} is above autoscaling_max_capacity = {high}: min must be <= max"
+        )
+    target = values.get("autoscaling_target_invocations")
+    if isinstance(target, (int, float)) and not 0 < target <= MAX_TARGET_VALUE:
+        problems.append(
+            f"autoscaling_target_invocations = {target!r} must be a positive number (invocations per "
+            "instance per minute that the policy keeps the variant at)"
+        )
+    for name in ("autoscaling_scale_in_cooldown_seconds", "autoscaling_scale_out_cooldown_seconds"):
+        value = values.get(name)
+        if isinstance(value, int) and not 0 <= value <= MAX_INT32:
+            problems.append(f"{name} = {value} must be between 0 and {MAX_INT32} seconds")
+    count = values.get("endpoint_instance_count")
+    if (
+        values.get("autoscaling")
+        and isinstance(count, int)
+        and isinstance(low, int)
+        and isinstance(high, int)
+        and low <= high
+        and not low <= count <= high
+    ):
+        problems.append(
+            f"endpoint_instance_count = {count} is outside autoscaling_min_capacity..autoscaling_max_capacity "
+            f"= {low}..{high}: a new endpoint starts with endpoint_instance_count instances, so it must lie "
+            "within the range autoscaling keeps"
+        )
+
+
+def check_retention(values: dict[str, Any], problems: list[str]) -> None:
+    """``prune`` keeps at least the newest one of each kind."""
+    keep = values.get("retention_keep")
+    if isinstance(keep, int) and keep < 1:
+        problems.append(
+            f"retention_keep = {keep} must be at least 1 (how many of the newest models, endpoint configs "
+            "and training outputs prune keeps)"
+        )
 
 
 def check_gate(values: dict[str, Any], problems: list[str]) -> None:

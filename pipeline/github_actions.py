@@ -12,12 +12,14 @@ Every function reads the environment at call time (never at import time) and acc
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import sys
 import uuid
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from typing import Literal
 
 from pipeline.errors import UsageError
 
@@ -75,14 +77,19 @@ def mask(value: str, environ: Mapping[str, str] | None = None) -> None:
             _command("add-mask", line)
 
 
-def _annotate(
-    level: str,
+Level = Literal["error", "warning", "notice"]
+
+
+def annotate(
+    level: Level,
     message: str,
-    title: str | None,
-    file: str | None,
-    line: int | None,
-    environ: Mapping[str, str] | None,
+    *,
+    title: str | None = None,
+    file: str | None = None,
+    line: int | None = None,
+    environ: Mapping[str, str] | None = None,
 ) -> None:
+    """Emit an ``::<level>::`` annotation in Actions, or ``<Level>: message`` on stderr elsewhere."""
     if in_actions(environ):
         _command(level, message, {"title": title, "file": file, "line": line})
         return
@@ -92,40 +99,9 @@ def _annotate(
     sys.stderr.flush()
 
 
-def error(
-    message: str,
-    *,
-    title: str | None = None,
-    file: str | None = None,
-    line: int | None = None,
-    environ: Mapping[str, str] | None = None,
-) -> None:
-    """Emit an ``::error::`` annotation in Actions, or ``Error: message`` on stderr elsewhere."""
-    _annotate("error", message, title, file, line, environ)
-
-
-def warning(
-    message: str,
-    *,
-    title: str | None = None,
-    file: str | None = None,
-    line: int | None = None,
-    environ: Mapping[str, str] | None = None,
-) -> None:
-    """Emit a ``::warning::`` annotation in Actions, or ``Warning: message`` on stderr elsewhere."""
-    _annotate("warning", message, title, file, line, environ)
-
-
-def notice(
-    message: str,
-    *,
-    title: str | None = None,
-    file: str | None = None,
-    line: int | None = None,
-    environ: Mapping[str, str] | None = None,
-) -> None:
-    """Emit a ``::notice::`` annotation in Actions, or ``Notice: message`` on stderr elsewhere."""
-    _annotate("notice", message, title, file, line, environ)
+error = functools.partial(annotate, "error")
+warning = functools.partial(annotate, "warning")
+notice = functools.partial(annotate, "notice")
 
 
 @contextmanager

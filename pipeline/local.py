@@ -68,6 +68,8 @@ class LocalRun:
     # The training decision (pipeline.reuse): trained, or skipped because the inputs were unchanged.
     training: str = ""
     data: str = ""  # what the deployed model was trained on: synthetic, real, unknown
+    # The work folder's state saved after the run (pipeline.local_state.Saved), when it was.
+    saved: Any = None
 
 
 def emulator_session(region: str) -> boto3.Session:

@@ -80,6 +80,7 @@ def rollback(
     retry: Retry = Retry(),
     sleep: Callable[[float], None] = time.sleep,
     clock: Callable[[], float] = time.perf_counter,
+    retain_capacity: bool = False,
 ) -> RollbackResult:
     """Return ``endpoint_name`` to ``previous.config_name`` after a failed smoke test.
 
@@ -88,7 +89,8 @@ def rollback(
     UpdateEndpoint and wait until InService on the previous config; Failed, UpdateRollbackFailed,
     missing, or on a config that is neither (someone else deployed) -> nothing is changed and
     the result says what an operator must do. Finally a smaller smoke test (``limits``) proves
-    the previous model answers.
+    the previous model answers. ``retain_capacity`` (autoscaling on) sends
+    RetainAllVariantProperties, so the rollback keeps the instance count autoscaling reached.
     """
     if previous is None:
         return RollbackResult(
@@ -114,7 +116,9 @@ def rollback(
         return refusal
     if state.config_name != target:
         try:
-            sagemaker.update_endpoint(EndpointName=endpoint_name, EndpointConfigName=target)
+            sagemaker.update_endpoint(
+                EndpointName=endpoint_name, EndpointConfigName=target, RetainAllVariantProperties=retain_capacity
+            )
         except (ClientError, BotoCoreError) as exc:
             return RollbackResult(
                 RollbackOutcome.FAILED,

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from pipeline import github_actions as gha
+from pipeline.autoscaling import AutoscalingResult
 from pipeline.aws_errors import describe_error, error_code
 from pipeline.config import PipelineConfig
 from pipeline.definition.names import Output
@@ -71,6 +72,19 @@ class Approval:
 
 
 @dataclass(frozen=True)
+class Scaling:
+    """What the smoke step did to the endpoint's autoscaling after a passing test."""
+
+    result: AutoscalingResult | None
+    error: str = ""
+
+    @property
+    def ok(self) -> bool:
+        """False when Application Auto Scaling could not be updated."""
+        return not self.error
+
+
+@dataclass(frozen=True)
 class SmokeOutcome:
     """Everything one ``smoke`` run found and did."""
 
@@ -79,6 +93,7 @@ class SmokeOutcome:
     result: SmokeResult | None
     rollback: RollbackResult | None
     approval: Approval | None = None
+    scaling: Scaling | None = None
 
     @property
     def passed(self) -> bool:
@@ -174,12 +189,14 @@ def smoke_and_rollback(
     retry: Retry = Retry(),
     sleep: Callable[[float], None] = time.sleep,
     clock: Callable[[], float] = time.perf_counter,
+    retain_capacity: bool = False,
 ) -> SmokeOutcome:
     """Wait for the deployed config, smoke-test it, and roll back when it fails.
 
     ``wait_seconds`` bounds each wait (for the deploy, and again for a rollback). The rollback's
     own check makes ``rollback_calls`` single-row calls under the same limits. ``clock`` times
     both the waits and each call's latency (a test injects one, so no limit depends on load).
+    ``retain_capacity`` (autoscaling on): the rollback keeps the instance count the endpoint has.
     """
     name = deployment.endpoint_name
     waits: WaitOptions = {"backoff": backoff, "sleep": sleep, "clock": clock}
@@ -203,6 +220,7 @@ def smoke_and_rollback(
             Limits(limits.min_prediction, limits.max_prediction, min(rollback_calls, limits.calls), limits.p95_ms),
             timeout=wait_seconds,
             retry=retry,
+            retain_capacity=retain_capacity,
             **waits,
         )
     return SmokeOutcome(deployment, state, result, back)
@@ -225,6 +243,11 @@ def report_lines(outcome: SmokeOutcome) -> list[str]:
         if outcome.result.retries:
             lines.append(f"  note: {outcome.result.retries} transient error(s) were retried")
     lines += approval_lines(outcome)
+    scaling = outcome.scaling
+    if scaling is not None:
+        lines.append(
+            f"  {scaling.result.line()}" if scaling.result is not None else f"  FAIL autoscaling: {scaling.error}"
+        )
     if outcome.passed:
         lines.append(f"smoke test PASSED: {d.endpoint_name} serves {outcome.wait.config_name}")
         return lines
@@ -302,6 +325,9 @@ def publish(outcome: SmokeOutcome, out: Callable[[str], None] = print) -> int:
         gha.set_output("model_package_status", approval.version.status)
     if approval is not None and not approval.ok:
         gha.error(approval.error, title="Model registry not updated")
+        return 1
+    if outcome.scaling is not None and not outcome.scaling.ok:
+        gha.error(outcome.scaling.error, title="Autoscaling not registered")
         return 1
     if outcome.passed:
         return 0
@@ -384,10 +410,24 @@ def smoke_deployment(
             rollback_enabled=rollback_enabled,
             rollback_calls=rollback_calls,
             backoff=backoff,
+            retain_capacity=config.autoscaling.enabled,
         )
     except (ClientError, BotoCoreError) as exc:
         raise PipelineError(f"smoke test of {deployment.endpoint_name} could not run: {describe_error(exc)}") from None
-    return dataclasses.replace(outcome, approval=decide_version(clients("sagemaker"), outcome, config))
+    approval = decide_version(clients("sagemaker"), outcome, config)
+    return dataclasses.replace(outcome, approval=approval, scaling=scale(clients, outcome, config))
+
+
+def scale(clients: Clients, outcome: SmokeOutcome, config: PipelineConfig) -> Scaling | None:
+    """After a passing test of the configured endpoint: register (or update) its autoscaling."""
+    from pipeline.autoscaling import ensure_autoscaling
+
+    if not (outcome.passed and config.autoscaling.enabled and outcome.deployment.endpoint_name == config.endpoint.name):
+        return None
+    try:
+        return Scaling(ensure_autoscaling(config, clients("application-autoscaling")))
+    except (ClientError, BotoCoreError) as exc:
+        return Scaling(None, f"could not register autoscaling of {config.endpoint.name}: {describe_error(exc)}")
 
 
 def decide_version(sagemaker: SageMakerClient, outcome: SmokeOutcome, config: PipelineConfig) -> Approval | None:

@@ -64,3 +64,15 @@ def fake_aws_credentials(monkeypatch: pytest.MonkeyPatch, pipeline_cache_dir: Pa
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
     monkeypatch.setenv("SAGEMAKER_SUPPRESS_V2_WARNING", "1")
     monkeypatch.setenv("PIPELINE_CACHE_DIR", str(pipeline_cache_dir))
+
+
+@pytest.fixture
+def actions_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> dict[str, Path]:
+    """A GitHub Actions-like environment with real output and summary files."""
+    files = {"output": tmp_path / "github_output", "summary": tmp_path / "step_summary"}
+    for path in files.values():
+        path.touch()
+    monkeypatch.setenv("GITHUB_ACTIONS", "true")
+    monkeypatch.setenv("GITHUB_OUTPUT", str(files["output"]))
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(files["summary"]))
+    return files

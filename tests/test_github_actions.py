@@ -35,18 +35,6 @@ def parse_github_output(text: str) -> dict[str, str]:
     return outputs
 
 
-@pytest.fixture
-def actions_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> dict[str, Path]:
-    """A GitHub Actions-like environment with real output and summary files."""
-    files = {"output": tmp_path / "output", "summary": tmp_path / "summary"}
-    for path in files.values():
-        path.touch()
-    monkeypatch.setenv("GITHUB_ACTIONS", "true")
-    monkeypatch.setenv("GITHUB_OUTPUT", str(files["output"]))
-    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(files["summary"]))
-    return files
-
-
 def test_in_actions_reads_github_actions_variable(monkeypatch: pytest.MonkeyPatch) -> None:
     assert gha.in_actions() is False
     monkeypatch.setenv("GITHUB_ACTIONS", "true")

@@ -11,6 +11,8 @@ import shutil
 import subprocess
 import sys
 import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -21,18 +23,7 @@ from tests.wheels import make_sdist, make_wheel, sha256
 PYTHON = f"{sys.version_info.major}.{sys.version_info.minor}"
 
 
-@pytest.fixture
-def packages(tmp_path: Path) -> Path:
-    index = tmp_path / "index"
-    index.mkdir()
-    make_wheel(index)
-    make_sdist(index)
-    return index
-
-
-@pytest.fixture
-def lock(tmp_path: Path, packages: Path) -> Path:
-    path = tmp_path / "deploy.txt"
+def _write_lock(path: Path, packages: Path) -> Path:
     wheel, sdist = packages / "demo_pkg-1.0-py3-none-any.whl", packages / "demo_src-1.0.tar.gz"
     path.write_text(
         f"demo-pkg==1.0 \\\n    --hash=sha256:{sha256(wheel)}\n"
@@ -42,9 +33,7 @@ def lock(tmp_path: Path, packages: Path) -> Path:
     return path
 
 
-@pytest.fixture
-def project(tmp_path: Path) -> Path:
-    root = tmp_path / "project"
+def _write_project(root: Path) -> Path:
     root.mkdir()
     (root / "pyproject.toml").write_text(
         '[build-system]\nrequires = ["setuptools"]\nbuild-backend = "setuptools.build_meta"\n'
@@ -56,19 +45,63 @@ def project(tmp_path: Path) -> Path:
     return root
 
 
-@pytest.fixture
-def offline_pip(monkeypatch: pytest.MonkeyPatch, packages: Path) -> None:
+@contextmanager
+def _pip_offline(packages: Path) -> Iterator[None]:
     """pip sees only the local package directory: no index, no machine configuration."""
-    monkeypatch.setenv("PIP_CONFIG_FILE", "/dev/null")
-    monkeypatch.setenv("PIP_NO_INDEX", "1")
-    monkeypatch.setenv("PIP_FIND_LINKS", str(packages))
-    monkeypatch.delenv("PIP_CONSTRAINT", raising=False)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("PIP_CONFIG_FILE", "/dev/null")
+        patch.setenv("PIP_NO_INDEX", "1")
+        patch.setenv("PIP_FIND_LINKS", str(packages))
+        patch.delenv("PIP_CONSTRAINT", raising=False)
+        yield
+
+
+@pytest.fixture(scope="module")
+def pristine(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    """One package directory, lock, project and wheelhouse built from them, for the whole module.
+
+    Building runs pip several times (seconds); each test gets its own copy of all of it (the
+    fixtures below), so a test that tampers with a wheel or the lock changes only its copy. The
+    copies keep the bytes, so hashes in the lock and the manifest still match.
+    """
+    root = tmp_path_factory.mktemp("wheelhouse")
+    index = root / "index"
+    index.mkdir()
+    make_wheel(index)
+    make_sdist(index)
+    lock = _write_lock(root / "deploy.txt", index)
+    project = _write_project(root / "project")
+    with _pip_offline(index):
+        digest = wheelhouse.build(root / "wheelhouse", lock=lock, project=project)
+    return root, digest
 
 
 @pytest.fixture
-def built(tmp_path: Path, lock: Path, project: Path, offline_pip: None) -> tuple[Path, str]:
-    out = tmp_path / "wheelhouse"
-    return out, wheelhouse.build(out, lock=lock, project=project)
+def packages(tmp_path: Path, pristine: tuple[Path, str]) -> Path:
+    return Path(shutil.copytree(pristine[0] / "index", tmp_path / "index"))
+
+
+@pytest.fixture
+def lock(tmp_path: Path, pristine: tuple[Path, str]) -> Path:
+    return Path(shutil.copy2(pristine[0] / "deploy.txt", tmp_path / "deploy.txt"))
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    return _write_project(tmp_path / "project")
+
+
+@pytest.fixture
+def offline_pip(packages: Path) -> Iterator[None]:
+    with _pip_offline(packages):
+        yield
+
+
+@pytest.fixture
+def built(tmp_path: Path, lock: Path, pristine: tuple[Path, str]) -> tuple[Path, str]:
+    """A copy of the module's wheelhouse, built from the same package directory and lock."""
+    root, digest = pristine
+    return Path(shutil.copytree(root / "wheelhouse", tmp_path / "wheelhouse")), digest
 
 
 def test_build_writes_every_wheel_and_a_manifest_tracing_each_to_the_lock(built: tuple[Path, str], lock: Path) -> None:

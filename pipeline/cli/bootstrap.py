@@ -65,18 +65,16 @@ def run(
     args: argparse.Namespace, *, session: boto3.Session | None = None, out: TextIO | None = None
 ) -> BootstrapResult:
     """Bootstrap for parsed ``args`` with the caller's own credentials (``session``, else a new one)."""
-    from pipeline.bootstrap import bootstrap_from_config
+    from pipeline.bootstrap import Repository, bootstrap_from_config
 
     return bootstrap_from_config(
         config_from_args(args),
         session,
         profile=args.profile,
-        github_owner=args.github_owner,
-        github_repo=args.github_repo,
+        repository=Repository(
+            args.github_owner, args.github_repo, args.oidc_subject, args.github_owner_id, args.github_repository_id
+        ),
         existing_oidc_provider_arn=args.existing_oidc_provider_arn,
-        oidc_subject=args.oidc_subject,
-        github_owner_id=args.github_owner_id,
-        github_repository_id=args.github_repository_id,
         config_path=args.config,
         template=Path(args.template),
         stack_name=args.stack_name,

@@ -35,6 +35,7 @@ def handle(args: argparse.Namespace) -> int:
 
     from pipeline import github_actions
     from pipeline.alarms import ensure_alarms, plan_alarms
+    from pipeline.autoscaling import prepare_update
     from pipeline.cli.cost import cost_lines
     from pipeline.commit import resolve_commit
     from pipeline.deploy import deploy_state_machine, plan_deployment, rollback_alias
@@ -48,6 +49,7 @@ def handle(args: argparse.Namespace) -> int:
             print(plan.text, end="")
             for change in plan_alarms(config, clients("cloudwatch")):
                 print(f"alarm {change.name}: {change.action}")
+            prepare_update(config, clients("sagemaker"), clients("application-autoscaling"), execute=False)
             costs = cost_lines(config, clients)
             for line in costs:
                 print(line)
@@ -59,6 +61,8 @@ def handle(args: argparse.Namespace) -> int:
         else:
             # The alarms first: the definition's guardrails name them.
             ensure_alarms(config, clients("cloudwatch"))
+            # Before the run's UpdateEndpoint: AWS refuses a new instance type on a scalable target.
+            prepare_update(config, clients("sagemaker"), clients("application-autoscaling"))
             result = deploy_state_machine(config, sfn, commit_sha=resolve_commit(args.commit, required=False))
     except ClientError as exc:
         raise aws_failure(exc) from None

@@ -6,21 +6,19 @@ import argparse
 import os
 from typing import TYPE_CHECKING, Any
 
-from pipeline.cli.common import add_aws_arguments, add_config_arguments, clients_from_args, config_from_args
+from pipeline.cli.common import add_command, clients_from_args, config_from_args
 
 if TYPE_CHECKING:
     from pipeline.clients import Clients
 
 
+HELP = "preflight: credentials, region, roles and their trust, bucket, OIDC provider, quotas, data"
+DESCRIPTION = "One line per check (ok / warn / FAIL with how to fix it); exit 1 if any check fails."
+
+
 def register(commands: Any) -> None:
     """Add the ``doctor`` command."""
-    parser = commands.add_parser(
-        "doctor",
-        help="preflight: credentials, region, roles and their trust, bucket, OIDC provider, quotas, data",
-        description="One line per check (ok / warn / FAIL with how to fix it); exit 1 if any check fails.",
-    )
-    add_config_arguments(parser)
-    add_aws_arguments(parser)
+    parser = add_command(commands, "doctor", HELP, DESCRIPTION)
     parser.add_argument(
         "--repository",
         default=None,

@@ -27,7 +27,12 @@ def register(commands: Any) -> None:
     parser.add_argument(
         "--work-dir",
         default=os.environ.get("PIPELINE_WORK_DIR", DEFAULT_WORK_DIR),
-        help=f"where prepared data and the model are copied (default: {DEFAULT_WORK_DIR})",
+        help=f"where prepared data, the model and the emulator's state are kept (default: {DEFAULT_WORK_DIR})",
+    )
+    parser.add_argument(
+        "--fresh",
+        action="store_true",
+        help="start from an empty emulator instead of the state an earlier run left in --work-dir (replaced at the end)",
     )
     parser.add_argument(
         "--timeout", type=positive_int, default=600, help="seconds to wait for the execution (default: 600)"
@@ -43,16 +48,8 @@ def register(commands: Any) -> None:
 def handle(args: argparse.Namespace) -> int:
     """Run locally, print the summary; with ``--keep`` hold the emulator up until Ctrl-C."""
     from pipeline import data
-    from pipeline.local import (
-        KEPT_EMULATOR_FILE,
-        LOCAL_OVERRIDES,
-        emulator,
-        keep_running,
-        kept_emulator,
-        prepare_work_dir,
-        run_local,
-        summary,
-    )
+    from pipeline.local import KEPT_EMULATOR_FILE, LOCAL_OVERRIDES, keep_running, prepare_work_dir, summary
+    from pipeline.local_session import local_emulator, run_and_save
 
     config = config_from_args(args).replace(**LOCAL_OVERRIDES)
     work_dir = prepare_work_dir(Path(args.work_dir))
@@ -64,27 +61,26 @@ def handle(args: argparse.Namespace) -> int:
     # ignored, and Python then installs no KeyboardInterrupt handler of its own.
     for stop_signal in (signal.SIGINT, signal.SIGTERM):
         signal.signal(stop_signal, interrupt)
-    attach = args.attach or kept_emulator(work_dir, out)
-    with emulator(args.port, attach, out) as url:
-        result = run_local(
+    with local_emulator(config, work_dir, port=args.port, attach=args.attach, fresh=args.fresh, out=out) as session:
+        result = run_and_save(
+            session,
             config,
-            endpoint_url=url,
-            work_dir=work_dir,
             raw=raw,
-            out=out,
-            timeout_seconds=args.timeout,
             synthetic=not args.data,
+            timeout_seconds=args.timeout,
             retrain=args.retrain,
         )
         out(summary(result))
         sys.stdout.flush()
-        if args.keep and not attach:
+        if args.keep and session.started:
             marker = work_dir / KEPT_EMULATOR_FILE
-            marker.write_text(url + "\n")
+            marker.write_text(session.url + "\n")
             try:
-                keep_running(url, config.account.region, out)
+                keep_running(session.url, config.account.region, out)
             finally:
                 marker.unlink(missing_ok=True)
+            # What was done to the kept emulator meanwhile is this folder's state too.
+            session.save()
     return 0
 
 

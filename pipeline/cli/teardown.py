@@ -6,19 +6,16 @@ import argparse
 import sys
 from typing import Any
 
-from pipeline.cli.common import add_aws_arguments, add_config_arguments, clients_from_args, config_from_args
+from pipeline.cli.common import add_command, clients_from_args, config_from_args
 from pipeline.errors import PipelineError
+
+HELP = "delete this environment's endpoint, configs, models, registry and state machine (dry run by default)"
+DESCRIPTION = "Lists what this project created in the environment; deletes it only with --execute."
 
 
 def register(commands: Any) -> None:
     """Add the ``teardown`` command."""
-    parser = commands.add_parser(
-        "teardown",
-        help="delete this environment's endpoint, configs, models, registry and state machine (dry run by default)",
-        description="Lists what this project created in the environment; deletes it only with --execute.",
-    )
-    add_config_arguments(parser)
-    add_aws_arguments(parser)
+    parser = add_command(commands, "teardown", HELP, DESCRIPTION)
     parser.add_argument("--execute", action="store_true", help="delete what is listed (default: only list it)")
     parser.add_argument(
         "--all",

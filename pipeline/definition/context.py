@@ -239,15 +239,20 @@ class StageContext:
         """The ARN of a SageMaker call through the AWS SDK integration."""
         return f"arn:{partition(self.config.account.region)}:states:::aws-sdk:sagemaker:{action}"
 
-    def describe(self, state_id: str, result_path: str, selector: dict[str, str] | None) -> Task:
-        """A DescribeEndpoint call through the AWS SDK integration."""
-        task = Task(
+    def sdk_task(self, state_id: str, action: str, parameters: dict[str, Any], result_path: str, **kwargs: Any) -> Task:
+        """A SageMaker call through the AWS SDK integration, bounded by the configured task timeout."""
+        return Task(
             state_id,
-            resource=self.sdk_resource("describeEndpoint"),
-            parameters={"EndpointName": self.config.endpoint.name},
+            resource=self.sdk_resource(action),
+            parameters=parameters,
             result_path=result_path,
             timeout_seconds=self.config.state_machine.task_timeout_seconds,
+            **kwargs,
         )
+
+    def describe(self, state_id: str, result_path: str, selector: dict[str, str] | None) -> Task:
+        """A DescribeEndpoint call through the AWS SDK integration."""
+        task = self.sdk_task(state_id, "describeEndpoint", {"EndpointName": self.config.endpoint.name}, result_path)
         return extend(task, ResultSelector=selector) if selector else task
 
 

@@ -49,22 +49,17 @@ def capture(
     modes = {option.get("CaptureMode") for option in settings.get("CaptureOptions") or []}
     header = settings.get("CaptureContentTypeHeader") or {}
     data: dict[str, Any] = {}
-    if modes & {"Input", "InputAndOutput"}:
-        text, encoding = _encoded(request, request_type, header)
-        data["endpointInput"] = {
-            "observedContentType": request_type,
-            "mode": "INPUT",
-            "data": text,
-            "encoding": encoding,
-        }
-    if modes & {"Output", "InputAndOutput"}:
-        text, encoding = _encoded(answer, answer_type, header)
-        data["endpointOutput"] = {
-            "observedContentType": answer_type,
-            "mode": "OUTPUT",
-            "data": text,
-            "encoding": encoding,
-        }
+    # One side of the exchange per captured mode: (record field, CaptureMode, payload, content type).
+    sides = (("endpointInput", "Input", request, request_type), ("endpointOutput", "Output", answer, answer_type))
+    for field, mode, payload, content_type in sides:
+        if modes & {mode, "InputAndOutput"}:
+            text, encoding = _encoded(payload, content_type, header)
+            data[field] = {
+                "observedContentType": content_type,
+                "mode": mode.upper(),
+                "data": text,
+                "encoding": encoding,
+            }
     now = runtime.utcnow()
     event_id = str(uuid.uuid4())
     record = {

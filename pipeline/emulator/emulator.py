@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 import boto3
 from moto import mock_aws
@@ -13,25 +13,15 @@ from moto.core.config import DefaultConfig
 from moto.sagemaker.models import sagemaker_backends
 
 from pipeline.emulator import endpoints, patches
+from pipeline.emulator import faults as fl
 from pipeline.emulator import runtime as rt
 from pipeline.emulator.errors import EmulatorError
-from pipeline.emulator.faults import (
-    CallDelay,
-    CallError,
-    EndpointCreateFailure,
-    EndpointState,
-    FaultFile,
-    FaultPlan,
-    InvokeFault,
-    TrainingFailure,
-    UpdateRollback,
-    _check_calls,
-)
 from pipeline.emulator.hooks import ModelHost, Trainer
 from pipeline.emulator.timings import Timings
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
+    from typing_extensions import Unpack
 
 SFN_CONFIG: DefaultConfig = {"stepfunctions": {"execute_state_machine": True}}
 FAKE_KEYS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
@@ -48,35 +38,48 @@ def fake_s3_client(region: str, endpoint_url: str | None = None) -> S3Client:
     )
 
 
-class Emulator:
+class HostOptions(TypedDict, total=False):
+    """What both hosts of the emulator take: the model hooks, timings, an initial fault document,
+    and the clock (seconds, monotonic: training and endpoint transitions, STS expiry) and sleep
+    (injected delays) that tests replace with a pair that moves only when told."""
+
+    trainer: Trainer | None
+    model_host: ModelHost | None
+    timings: Timings | None
+    faults: fl.FaultFile | None
+    clock: Callable[[], float]
+    sleep: Callable[[float], None]
+
+
+class Host:
+    """What both hosts (in-process and HTTP server) hold: the runtime, and the fault document
+    applied when the host starts."""
+
+    def __init__(self, **options: Unpack[HostOptions]):
+        self.runtime = rt.Runtime(
+            s3_client_factory=self._s3_client,
+            timings=options.get("timings") or Timings(),
+            trainer=options.get("trainer"),
+            model_host=options.get("model_host"),
+            clock=options.get("clock", time.monotonic),
+            sleep=options.get("sleep", time.sleep),
+        )
+        self._initial = options.get("faults")
+
+    def _s3_client(self, region: str) -> S3Client:
+        """The S3 client the hooks use to reach this host's S3."""
+        raise NotImplementedError
+
+
+class Emulator(Host):
     """SageMaker + Step Functions (+ S3, IAM, ...) emulated in this process.
 
     Use as a context manager (or ``start()``/``stop()``); boto3 clients created while it runs
-    reach it without an endpoint URL. ``clock`` (seconds, monotonic) times training and endpoint
-    transitions and the expiry of STS sessions; ``sleep`` serves injected delays (latency and
-    call-delay faults). Tests inject a pair that moves only when told, to live hours in a second
-    and measure exact latencies however loaded the machine is.
+    reach it without an endpoint URL. Tests inject a clock and sleep pair that moves only when
+    told, to live hours in a second and measure exact latencies however loaded the machine is.
     """
 
-    def __init__(
-        self,
-        trainer: Trainer | None = None,
-        model_host: ModelHost | None = None,
-        timings: Timings | None = None,
-        faults: FaultFile | None = None,
-        clock: Callable[[], float] = time.monotonic,
-        sleep: Callable[[float], None] = time.sleep,
-    ):
-        self.runtime = rt.Runtime(
-            s3_client_factory=self._s3_client,
-            timings=timings or Timings(),
-            trainer=trainer,
-            model_host=model_host,
-            clock=clock,
-            sleep=sleep,
-        )
-        self._initial = faults
-        self._mock: Any = None
+    _mock: Any = None
 
     # -- life cycle -------------------------------------------------------------------------
     def _s3_client(self, region: str) -> S3Client:
@@ -113,7 +116,7 @@ class Emulator:
 
     # -- settings and faults ----------------------------------------------------------------
     @property
-    def faults(self) -> FaultPlan:
+    def faults(self) -> fl.FaultPlan:
         """The active fault plan (``add``, ``clear``, ``list``)."""
         return self.runtime.faults
 
@@ -126,7 +129,7 @@ class Emulator:
     def timings(self, value: Timings) -> None:
         self.runtime.timings = value
 
-    def apply(self, document: FaultFile) -> None:
+    def apply(self, document: fl.FaultFile) -> None:
         """Apply a fault document: its timings, faults and endpoint states."""
         apply_fault_file(self.runtime, document)
 
@@ -138,34 +141,34 @@ class Emulator:
         *,
         status: int = 400,
         calls: list[int] | None = None,
-    ) -> CallError:
+    ) -> fl.CallError:
         """Make calls of ``service:Action`` (e.g. ``sagemaker:CreateTrainingJob``) fail."""
         return self.faults.add(
-            CallError(operation=operation, code=code, message=message, status=status, calls=_check_calls(calls))
+            fl.CallError(operation=operation, code=code, message=message, status=status, calls=fl._check_calls(calls))
         )
 
-    def delay_call(self, operation: str, seconds: float, *, calls: list[int] | None = None) -> CallDelay:
+    def delay_call(self, operation: str, seconds: float, *, calls: list[int] | None = None) -> fl.CallDelay:
         """Make calls of ``service:Action`` take ``seconds`` longer."""
-        return self.faults.add(CallDelay(operation=operation, seconds=seconds, calls=_check_calls(calls)))
+        return self.faults.add(fl.CallDelay(operation=operation, seconds=seconds, calls=fl._check_calls(calls)))
 
     def fail_training(
         self, reason: str, *, job: str = "*", status: str = "Failed", calls: list[int] | None = None
-    ) -> TrainingFailure:
+    ) -> fl.TrainingFailure:
         """Make matching training jobs end Failed (or Stopped) with ``reason``."""
-        return self.faults.add(TrainingFailure(reason=reason, job=job, status=status, calls=_check_calls(calls)))
+        return self.faults.add(fl.TrainingFailure(reason=reason, job=job, status=status, calls=fl._check_calls(calls)))
 
     def fail_endpoint_creation(
         self, reason: str, *, endpoint: str = "*", calls: list[int] | None = None
-    ) -> EndpointCreateFailure:
+    ) -> fl.EndpointCreateFailure:
         """Make matching endpoints go Creating -> Failed with ``reason``."""
-        return self.faults.add(EndpointCreateFailure(reason=reason, endpoint=endpoint, calls=_check_calls(calls)))
+        return self.faults.add(fl.EndpointCreateFailure(reason=reason, endpoint=endpoint, calls=fl._check_calls(calls)))
 
     def roll_back_update(
         self, reason: str = "", *, endpoint: str = "*", final_status: str = "InService", calls: list[int] | None = None
-    ) -> UpdateRollback:
+    ) -> fl.UpdateRollback:
         """Make updates of matching endpoints roll back to the old config."""
         return self.faults.add(
-            UpdateRollback(reason=reason, endpoint=endpoint, final_status=final_status, calls=_check_calls(calls))
+            fl.UpdateRollback(reason=reason, endpoint=endpoint, final_status=final_status, calls=fl._check_calls(calls))
         )
 
     def misbehave_on_invoke(
@@ -176,20 +179,20 @@ class Emulator:
         status: int = 500,
         seconds: float = 0.0,
         calls: list[int] | None = None,
-    ) -> InvokeFault:
+    ) -> fl.InvokeFault:
         """Make InvokeEndpoint misbehave: garbage, nan, wrong_count, error, latency."""
         return self.faults.add(
-            InvokeFault(
-                behaviour=behaviour, endpoint=endpoint, status=status, seconds=seconds, calls=_check_calls(calls)
+            fl.InvokeFault(
+                behaviour=behaviour, endpoint=endpoint, status=status, seconds=seconds, calls=fl._check_calls(calls)
             )
         )
 
     def set_endpoint_status(self, endpoint: str, status: str, reason: str = "") -> None:
         """Put an existing endpoint (any region) into ``status``, e.g. Failed."""
-        set_endpoint_state(EndpointState(endpoint=endpoint, status=status, reason=reason))
+        set_endpoint_state(fl.EndpointState(endpoint=endpoint, status=status, reason=reason))
 
 
-def set_endpoint_state(state: EndpointState) -> None:
+def set_endpoint_state(state: fl.EndpointState) -> None:
     """Apply one EndpointState to every account/region holding that endpoint."""
     found = False
     for account_id in list(sagemaker_backends.keys()) or [DEFAULT_ACCOUNT_ID]:
@@ -201,7 +204,7 @@ def set_endpoint_state(state: EndpointState) -> None:
         raise EmulatorError(f"no endpoint named {state.endpoint!r} exists in the emulator")
 
 
-def apply_fault_file(runtime: rt.Runtime, document: FaultFile) -> None:
+def apply_fault_file(runtime: rt.Runtime, document: fl.FaultFile) -> None:
     """Timings replace the current ones; faults are added; endpoint states are applied."""
     if document.timings is not None:
         runtime.timings = document.timings

@@ -14,6 +14,7 @@ from moto.core.utils import utcnow
 from moto.sagemaker.exceptions import ValidationError
 from moto.sagemaker.models import FakeEndpoint, FakeEndpointConfig
 
+from pipeline.emulator import capacity
 from pipeline.emulator import runtime as rt
 from pipeline.emulator.alarms import in_alarm
 from pipeline.emulator.lifecycle import ENDPOINT_OPERATIONS as OPERATIONS
@@ -33,6 +34,10 @@ class EndpointOp:
     failure: Any = None  # the fault that makes it fail, if any
     # A guarded update's AutoRollbackConfiguration alarms: one in ALARM rolls the update back.
     alarms: tuple[str, ...] = ()
+    # RetainAllVariantProperties: the counts and weights the new fleet keeps, by variant name.
+    retained: dict[str, dict[str, Any]] | None = None
+    # The variants before the update, restored when it rolls back.
+    before: list[dict[str, Any]] | None = None
 
 
 def _key(backend: Any, name: str) -> tuple[str, str, str]:
@@ -80,12 +85,19 @@ def create_endpoint(original: Any, backend: Any, endpoint_name: str, endpoint_co
 
 
 def update_endpoint(
-    backend: Any, endpoint_name: str, endpoint_config_name: str, deployment_config: dict[str, Any] | None = None
+    backend: Any,
+    endpoint_name: str,
+    endpoint_config_name: str,
+    deployment_config: dict[str, Any] | None = None,
+    retain_all: bool = False,
+    exclude_retained: list[dict[str, str]] | None = None,
 ) -> Any:
     """UpdateEndpoint (moto lacks it): a different, existing config; the old one serves meanwhile.
 
     With ``DeploymentConfig.AutoRollbackConfiguration`` the update watches those alarms while it
     shifts traffic and bakes: one in ALARM rolls it back to the old config, as SageMaker does.
+    ``retain_all`` (RetainAllVariantProperties) keeps the variants' current instance counts and
+    weights (pipeline.emulator.capacity); a scalable-target variant cannot change instance type.
     """
     runtime = rt.current()
     if runtime is None:
@@ -107,6 +119,10 @@ def update_endpoint(
                 message=f'Cannot update endpoint "{endpoint.arn}" with the endpoint configuration '
                 f'"{endpoint_config_name}" it already uses. Create a new endpoint configuration.'
             )
+        if endpoint.endpoint_config_name in backend.endpoint_configs:
+            capacity.refuse_instance_type_change(
+                backend, endpoint, _config(backend, endpoint.endpoint_config_name), config
+            )
         endpoint.endpoint_status = OPERATIONS["update"].during
         endpoint.failure_reason = None
         endpoint.last_modified_time = utcnow()
@@ -125,6 +141,8 @@ def update_endpoint(
             endpoint_config_name,
             runtime.faults.update_rollback(endpoint_name),
             alarms=tuple(alarm["AlarmName"] for alarm in rollback.get("Alarms") or []),
+            retained=capacity.retained(endpoint, retain_all, exclude_retained),
+            before=copy.deepcopy(endpoint.production_variants),
         )
         return endpoint
 
@@ -237,13 +255,17 @@ def advance(backend: Any, endpoint_name: str) -> None:
             if op.failure is None:
                 previous = endpoint.endpoint_config_name
                 _apply_config(backend, endpoint, op.config_name)
+                capacity.apply_retained(endpoint, op.retained or {})
                 reason = _load(backend, endpoint)
                 if reason is None:
                     endpoint.endpoint_status = operation.end("InService")
                     endpoint.pending_deployment_summary = None
                     return
-                # The new fleet failed its health check: AWS rolls back to the old config.
+                # The new fleet failed its health check: AWS rolls back to the old config, whose
+                # fleet (and the capacity it had) never stopped serving.
                 _apply_config(backend, endpoint, previous)
+                if op.before is not None:
+                    endpoint.production_variants = op.before
                 op.failure = _Rollback(reason)
             # The endpoint stays Updating while SageMaker rolls back (lifecycle.py says why).
             endpoint.endpoint_status = operation.end(OPERATIONS["rollback"].during)

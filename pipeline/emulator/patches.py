@@ -20,6 +20,7 @@ from moto.servicequotas.responses import ServiceQuotasResponse
 from moto.stepfunctions.parser.asl.component.common.error_name import error_equals_decl
 from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
 from moto.stepfunctions.parser.asl.component.state.exec.state_task import state_task_factory
+from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import state_task_service_aws_sdk
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_aws_sdk import (
     StateTaskServiceAwsSdk,
 )
@@ -33,6 +34,7 @@ from moto.sts.models import STSBackend
 
 from pipeline.emulator import (
     call_faults,
+    clients,
     credentials,
     endpoints,
     invoke,
@@ -80,6 +82,8 @@ def _sagemaker_update_endpoint(self: SageMakerResponse) -> ActionResult:
         self._get_param("EndpointName"),
         self._get_param("EndpointConfigName"),
         self._get_param("DeploymentConfig"),
+        bool(self._get_param("RetainAllVariantProperties")),
+        self._get_param("ExcludeRetainedVariantProperties"),
     )
     return ActionResult({"EndpointArn": endpoint.arn})
 
@@ -181,6 +185,11 @@ def install() -> None:
         if _installed:
             return
         check_moto_compatibility()
+        # Cheap clients: one botocore loader per process, one engine client per service.
+        clients.share_botocore_loader()
+        state_task_service_aws_sdk.boto_client_for = functools.partial(
+            clients.engine_client, state_task_service_aws_sdk.boto_client_for
+        )
         # Step Functions engine.
         _wrap(state_task_factory, "state_task_service_for", sfn_engine.state_task_service_for)
         _wrap(StateTaskServiceAwsSdk, "_from_error", sfn_engine.aws_sdk_from_error)

@@ -44,6 +44,8 @@ class Runtime:
     # Requests answered, by "service:Action" (the state machine's and every client's): what a
     # benchmark or a test counts, e.g. sagemaker:CreateTrainingJob. S3 does not pass through here.
     calls: collections.Counter[str] = field(default_factory=collections.Counter)
+    # The Step Functions engine's clients, one per (region, service, moto intercepting) (clients.py).
+    engine_clients: dict[tuple[str, str, bool], Any] = field(default_factory=dict)
     # Access key id -> expiry (naive UTC, as moto keeps it) of credentials the emulated STS issued.
     credential_expiry: dict[str, datetime.datetime] = field(default_factory=dict)
     # UTC now and clock() when the runtime was made: utcnow() follows ``clock``, so an injected

@@ -15,7 +15,6 @@ import json
 import os
 import socket
 import threading
-import time
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
@@ -27,14 +26,13 @@ from werkzeug.serving import BaseWSGIServer, make_server
 from pipeline.emulator import patches
 from pipeline.emulator import runtime as rt
 from pipeline.emulator.compat import MOTO_VERSION
-from pipeline.emulator.emulator import apply_fault_file, fake_s3_client, set_endpoint_state
+from pipeline.emulator.emulator import Host, HostOptions, apply_fault_file, fake_s3_client, set_endpoint_state
 from pipeline.emulator.errors import EmulatorError
 from pipeline.emulator.faults import EndpointState, FaultFile, fault_to_dict
-from pipeline.emulator.hooks import ModelHost, Trainer
-from pipeline.emulator.timings import Timings
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
+    from typing_extensions import Unpack
 
 CONTROL_PREFIX = "/_emulator/"
 
@@ -114,29 +112,13 @@ def check_port_free(host: str, port: int) -> None:
         probe.bind((host, port))
 
 
-class EmulatorServer:
+class EmulatorServer(Host):
     """The emulator behind ``http://127.0.0.1:<port>`` (port 0 = a free one)."""
 
-    def __init__(
-        self,
-        host: str = "127.0.0.1",
-        port: int = 0,
-        trainer: Trainer | None = None,
-        model_host: ModelHost | None = None,
-        timings: Timings | None = None,
-        faults: FaultFile | None = None,
-        clock: Callable[[], float] = time.monotonic,
-    ):
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, **options: Unpack[HostOptions]):
+        super().__init__(**options)
         self.host = host
         self.port = port
-        self.runtime = rt.Runtime(
-            s3_client_factory=self._s3_client,
-            timings=timings or Timings(),
-            trainer=trainer,
-            model_host=model_host,
-            clock=clock,
-        )
-        self._initial = faults
         self._server: BaseWSGIServer | None = None
         self._thread: threading.Thread | None = None
         self._saved: dict[str, Any] = {}

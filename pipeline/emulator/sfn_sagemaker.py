@@ -33,6 +33,8 @@ from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
 from moto.stepfunctions.parser.asl.utils.boto_client import boto_client_for
 from moto.stepfunctions.parser.asl.utils.encoding import to_json_str
 
+from pipeline.emulator.clients import engine_client
+
 # The optimised SageMaker API actions AWS documents (connect-sagemaker), and which have .sync.
 OPTIMISED_ACTIONS: Final[dict[str, str]] = {
     "createendpoint": "CreateEndpoint",
@@ -108,8 +110,11 @@ class StateTaskServiceSageMaker(StateTaskServiceCallback):
         return set(_input_members(action))
 
     def _client(self, resource_runtime_part: Any, state_credentials: Any) -> Any:
-        return boto_client_for(
-            service="sagemaker", region=resource_runtime_part.region, state_credentials=state_credentials
+        return engine_client(
+            boto_client_for,
+            service="sagemaker",
+            region=resource_runtime_part.region,
+            state_credentials=state_credentials,
         )
 
     def _eval_service_task(

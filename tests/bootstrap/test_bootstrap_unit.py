@@ -53,6 +53,16 @@ def change_set(status: str, reason: str | None = None, changes: list[dict[str, A
     return body
 
 
+def expect_failed_update(stubber: Stubber, stack_status: str, reason: str) -> None:
+    """A stack in ``stack_status`` whose update change set fails with ``reason`` and is deleted."""
+    stubber.add_response("describe_stacks", stack(stack_status), {"StackName": STACK})
+    expect_create(stubber, "UPDATE")
+    stubber.add_response(
+        "describe_change_set", change_set("FAILED", reason), {"StackName": STACK, "ChangeSetName": CHANGE_SET}
+    )
+    stubber.add_response("delete_change_set", {}, {"StackName": STACK, "ChangeSetName": CHANGE_SET})
+
+
 def expect_create(stubber: Stubber, change_set_type: str) -> None:
     stubber.add_response(
         "create_change_set",
@@ -96,13 +106,11 @@ MODIFY_DEPLOY_ROLE = {
 
 def test_a_failed_no_change_change_set_is_deleted_and_reported(stubbed: tuple[Any, Stubber]) -> None:
     client, stubber = stubbed
-    stubber.add_response("describe_stacks", stack("UPDATE_COMPLETE"), {"StackName": STACK})
-    expect_create(stubber, "UPDATE")
-    reason = "The submitted information didn't contain changes. Submit different information to create a change set."
-    stubber.add_response(
-        "describe_change_set", change_set("FAILED", reason), {"StackName": STACK, "ChangeSetName": CHANGE_SET}
+    expect_failed_update(
+        stubber,
+        "UPDATE_COMPLETE",
+        "The submitted information didn't contain changes. Submit different information to create a change set.",
     )
-    stubber.add_response("delete_change_set", {}, {"StackName": STACK, "ChangeSetName": CHANGE_SET})
     stubber.add_response("describe_stacks", stack("UPDATE_COMPLETE", {"BucketName": "b"}), {"StackName": STACK})
     result, printed = run(client)
     assert result.status == "no-changes" and result.github_variables == {"PIPELINE_BUCKET": "b"}
@@ -111,13 +119,7 @@ def test_a_failed_no_change_change_set_is_deleted_and_reported(stubbed: tuple[An
 
 def test_a_failed_change_set_reports_its_reason(stubbed: tuple[Any, Stubber]) -> None:
     client, stubber = stubbed
-    stubber.add_response("describe_stacks", stack("CREATE_COMPLETE"), {"StackName": STACK})
-    expect_create(stubber, "UPDATE")
-    reason = "Requires capabilities : [CAPABILITY_AUTO_EXPAND]"
-    stubber.add_response(
-        "describe_change_set", change_set("FAILED", reason), {"StackName": STACK, "ChangeSetName": CHANGE_SET}
-    )
-    stubber.add_response("delete_change_set", {}, {"StackName": STACK, "ChangeSetName": CHANGE_SET})
+    expect_failed_update(stubber, "CREATE_COMPLETE", "Requires capabilities : [CAPABILITY_AUTO_EXPAND]")
     with pytest.raises(PipelineError, match=r"change set bootstrap-test .* failed: Requires capabilities"):
         run(client)
 
@@ -301,7 +303,7 @@ def test_parameters_from_config_use_the_configuration() -> None:
     from pipeline.config import load_config
 
     cfg = load_config("prod")
-    params = bs.parameters_from_config(cfg, github_owner="acme", github_repo="big-mart")
+    params = bs.parameters_from_config(cfg, bs.Repository("acme", "big-mart"))
     assert params == make_parameters(
         environment_name="prod",
         project_name="big-mart-prod",

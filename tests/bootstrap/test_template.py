@@ -26,6 +26,8 @@ WILDCARD_RESOURCE_ALLOWED = {
     ("DeployRole", "PreflightDefaultQuotas"): "servicequotas:ListAWSDefaultServiceQuotas has no resource type",
     ("DeployRole", "HourlyCosts"): "pricing:GetProducts has no resource type (deploy --plan's costs)",
     ("DeployRole", "FindReusableVersion"): "sagemaker:ListModelPackages has no resource type (run's reuse)",
+    ("DeployRole", "ReadScalableTargets"): "application-autoscaling:DescribeScalableTargets has no resource type",
+    ("DeployRole", "ReadScalingPolicies"): "application-autoscaling:DescribeScalingPolicies has no resource type",
 }
 
 

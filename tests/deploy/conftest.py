@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -102,23 +103,16 @@ def bucket(emulator: Emulator, config: PipelineConfig) -> str:
 
 
 @pytest.fixture
-def actions_env(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
-    """A GitHub Actions job on the emulator: output and summary files, and a config file without
-    deploy roles (with one, the CLI would ask GitHub for an OIDC token, which tests/test_aws.py covers)."""
-    from pathlib import Path
-
+def actions_env(actions_env: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Path]:
+    """A GitHub Actions job on the emulator: the root fixture's output and summary files, and a
+    config file without deploy roles (with one, the CLI would ask GitHub for an OIDC token, which
+    tests/test_aws.py covers)."""
     source = Path(__file__).resolve().parents[2] / "config" / "pipeline.toml"
     lines = [line for line in source.read_text().splitlines() if not line.startswith("deploy_role_arn")]
     config_file = tmp_path / "pipeline.toml"
     config_file.write_text("\n".join(lines) + "\n")
-    files = {"output": tmp_path / "github_output", "summary": tmp_path / "step_summary"}
-    for path in files.values():
-        path.touch()
-    monkeypatch.setenv("GITHUB_ACTIONS", "true")
-    monkeypatch.setenv("GITHUB_OUTPUT", str(files["output"]))
-    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(files["summary"]))
     monkeypatch.setenv("PIPELINE_CONFIG", str(config_file))
-    return files
+    return actions_env
 
 
 def read_outputs(path: Any) -> dict[str, str]:

@@ -28,12 +28,12 @@ def emulator() -> Iterator[Emulator]:
 class Pipeline:
     """The generated state machine created on the emulator, with its training data in S3."""
 
-    def __init__(self, emu: Emulator):
+    def __init__(self, emu: Emulator, environment: str = "staging"):
         from pipeline.config import load_config
         from pipeline.definition import build_definition
 
         self.emu = emu
-        self.cfg = load_config("staging")
+        self.cfg = load_config(environment)
         assert self.cfg.account.region == REGION
         self.s3 = boto3.client("s3", region_name=REGION)
         self.sfn = boto3.client("stepfunctions", region_name=REGION)

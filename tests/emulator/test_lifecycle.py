@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import botocore.session
 import pytest
 
 from pipeline.emulator import lifecycle
 from pipeline.emulator.timings import Timings
+from tests.tooling.service_model import service_model
 
 
 def _enum(shape: str) -> set[str]:
-    model = botocore.session.get_session().get_service_model("sagemaker")
+    model = service_model("sagemaker")
     return set(model.shape_for(shape).enum)
 
 

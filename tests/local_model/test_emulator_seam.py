@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import tarfile
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -15,6 +14,7 @@ import xgboost as xgb
 
 from pipeline.local_model import LocalModelHost, S3Trainer
 from pipeline.local_model.artifact import MODEL_NAME
+from pipeline.wait import Backoff, wait_until
 from tests.local_model.conftest import make_rows
 
 emulator = pytest.importorskip("pipeline.emulator", reason="the emulator is another engineer's package")
@@ -30,13 +30,35 @@ def _csv(table: np.ndarray) -> bytes:
 
 
 def _wait(describe: Callable[[], dict[str, Any]], key: str, done: tuple[str, ...]) -> dict[str, Any]:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        answer = describe()
-        if answer[key] in done:
-            return answer
-        time.sleep(0.05)
-    raise AssertionError(f"{key} still {answer[key]} after 60 s")
+    # The emulator's trainer and host run on real threads, so real time is the clock here; the
+    # bound is one no load reaches, and nothing asserts how long the wait took.
+    waited = wait_until(describe, lambda answer: answer[key] in done, backoff=Backoff.every(0.05), timeout=60)
+    if waited.timed_out:
+        raise AssertionError(f"{key} still {waited.value[key]} after 60 s")
+    return waited.value
+
+
+def _train(name: str, params: dict[str, str], rows: int, seed: int) -> tuple[Any, Any, dict[str, Any], Any, Any]:
+    """Upload ``rows`` rows, run one training job to its end; return (s3, sagemaker, job, x, y)."""
+    s3 = boto3.client("s3", region_name=REGION)
+    sagemaker = boto3.client("sagemaker", region_name=REGION)
+    s3.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})
+    x, y = make_rows(rows, seed=seed)
+    s3.put_object(Bucket=BUCKET, Key="train/train.csv", Body=_csv(np.column_stack([y, x])))
+    sagemaker.create_training_job(**_training_request(name, params))
+    job = _wait(
+        lambda: sagemaker.describe_training_job(TrainingJobName=name), "TrainingJobStatus", ("Completed", "Failed")
+    )
+    return s3, sagemaker, job, x, y
+
+
+def _booster(s3: Any) -> xgb.Booster:
+    """The booster inside the seam training job's artifact."""
+    body = s3.get_object(Bucket=BUCKET, Key="models/seam-train/output/model.tar.gz")["Body"].read()
+    with tarfile.open(fileobj=io.BytesIO(body)) as tar:
+        member = tar.extractfile(MODEL_NAME)
+        assert member is not None
+        return xgb.Booster(model_file=bytearray(member.read()))
 
 
 def _training_request(name: str, params: dict[str, str]) -> dict[str, Any]:
@@ -60,19 +82,8 @@ def _training_request(name: str, params: dict[str, str]) -> dict[str, Any]:
 
 def test_training_job_and_endpoint_use_the_real_model() -> None:
     with emulator.Emulator(trainer=S3Trainer(), model_host=LocalModelHost()):
-        s3 = boto3.client("s3", region_name=REGION)
-        sagemaker = boto3.client("sagemaker", region_name=REGION)
         runtime = boto3.client("sagemaker-runtime", region_name=REGION)
-        s3.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})
-        x, y = make_rows(300, seed=21)
-        s3.put_object(Bucket=BUCKET, Key="train/train.csv", Body=_csv(np.column_stack([y, x])))
-
-        sagemaker.create_training_job(**_training_request("seam-train", {"num_round": "20", "max_depth": "3"}))
-        job = _wait(
-            lambda: sagemaker.describe_training_job(TrainingJobName="seam-train"),
-            "TrainingJobStatus",
-            ("Completed", "Failed"),
-        )
+        s3, sagemaker, job, x, y = _train("seam-train", {"num_round": "20", "max_depth": "3"}, rows=300, seed=21)
         assert job["TrainingJobStatus"] == "Completed", job.get("FailureReason")
         model_url = job["ModelArtifacts"]["S3ModelArtifacts"]
         assert model_url == f"s3://{BUCKET}/models/seam-train/output/model.tar.gz"
@@ -108,38 +119,17 @@ def test_training_job_and_endpoint_use_the_real_model() -> None:
         answer = runtime.invoke_endpoint(EndpointName="seam-endpoint", Body=_csv(rows), ContentType="text/csv")
         served = np.array(answer["Body"].read().decode().split(), dtype=np.float32)
 
-        with tarfile.open(
-            fileobj=io.BytesIO(s3.get_object(Bucket=BUCKET, Key="models/seam-train/output/model.tar.gz")["Body"].read())
-        ) as tar:
-            member = tar.extractfile(MODEL_NAME)
-            assert member is not None
-            booster = xgb.Booster(model_file=bytearray(member.read()))
-        np.testing.assert_array_equal(served, booster.predict(xgb.DMatrix(rows)))
+        np.testing.assert_array_equal(served, _booster(s3).predict(xgb.DMatrix(rows)))
 
 
 def trained_rmse(s3: Any, x: np.ndarray, y: np.ndarray) -> float:
     """RMSE of the trained artifact on its training rows, computed here from the model itself."""
-    body = s3.get_object(Bucket=BUCKET, Key="models/seam-train/output/model.tar.gz")["Body"].read()
-    with tarfile.open(fileobj=io.BytesIO(body)) as tar:
-        member = tar.extractfile(MODEL_NAME)
-        assert member is not None
-        booster = xgb.Booster(model_file=bytearray(member.read()))
-    predictions = booster.predict(xgb.DMatrix(x)).astype(np.float64)
+    predictions = _booster(s3).predict(xgb.DMatrix(x)).astype(np.float64)
     return float(np.sqrt(np.mean((predictions - y) ** 2)))
 
 
 def test_bad_hyperparameter_fails_the_training_job() -> None:
     with emulator.Emulator(trainer=S3Trainer(), model_host=LocalModelHost()):
-        s3 = boto3.client("s3", region_name=REGION)
-        sagemaker = boto3.client("sagemaker", region_name=REGION)
-        s3.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})
-        x, y = make_rows(50, seed=2)
-        s3.put_object(Bucket=BUCKET, Key="train/train.csv", Body=_csv(np.column_stack([y, x])))
-        sagemaker.create_training_job(**_training_request("seam-bad", {"num_round": "20", "max_dept": "3"}))
-        job = _wait(
-            lambda: sagemaker.describe_training_job(TrainingJobName="seam-bad"),
-            "TrainingJobStatus",
-            ("Completed", "Failed"),
-        )
+        _s3, _sagemaker, job, _x, _y = _train("seam-bad", {"num_round": "20", "max_dept": "3"}, rows=50, seed=2)
         assert job["TrainingJobStatus"] == "Failed"
         assert job["FailureReason"].startswith("AlgorithmError: Extraneous hyperparameter found: max_dept")

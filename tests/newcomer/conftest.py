@@ -12,7 +12,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from pipeline.bootstrap import TEMPLATE_PATH, bootstrap, default_stack_name, parameters_from_config
+from pipeline.bootstrap import TEMPLATE_PATH, Repository, bootstrap, default_stack_name, parameters_from_config
 from pipeline.config import PipelineConfig, load_config
 from pipeline.data import generate_raw
 from pipeline.emulator import patches, quotas
@@ -66,7 +66,7 @@ def moto_account() -> Iterator[None]:
 def bootstrap_environment(environment: str, clients: Clients) -> tuple[PipelineConfig, str]:
     """Run the bootstrap as docs/github-setup.md says (it finds the OIDC provider itself)."""
     config = load_config(environment, environ={})
-    parameters = parameters_from_config(config, github_owner=OWNER, github_repo=REPO)
+    parameters = parameters_from_config(config, Repository(OWNER, REPO))
     out = io.StringIO()
     result = bootstrap(
         clients("cloudformation"),

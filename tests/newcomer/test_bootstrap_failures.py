@@ -10,7 +10,14 @@ import boto3
 import pytest
 from botocore.stub import ANY, Stubber
 
-from pipeline.bootstrap import TEMPLATE_PATH, BootstrapParameters, bootstrap, default_stack_name, parameters_from_config
+from pipeline.bootstrap import (
+    TEMPLATE_PATH,
+    BootstrapParameters,
+    Repository,
+    bootstrap,
+    default_stack_name,
+    parameters_from_config,
+)
 from pipeline.cli import main
 from pipeline.config import load_config
 from pipeline.errors import PipelineError
@@ -24,7 +31,7 @@ STACK = "big-mart-staging-bootstrap"
 
 def run_bootstrap(clients: Clients, **kwargs: Any) -> tuple[Any, str]:
     config = load_config("staging", environ={})
-    parameters = parameters_from_config(config, github_owner=OWNER, github_repo=REPO)
+    parameters = parameters_from_config(config, Repository(OWNER, REPO))
     out = io.StringIO()
     options: dict[str, Any] = {"iam": clients("iam"), "s3": clients("s3")}
     options.update(kwargs)
@@ -47,7 +54,7 @@ def staging_parameters() -> BootstrapParameters:
     """The staging stack's parameters, with the account's existing OIDC provider named."""
     provider = "arn:aws:iam::123456789012:oidc-provider/token.actions.githubusercontent.com"
     config = load_config("staging", environ={})
-    return parameters_from_config(config, github_owner=OWNER, github_repo=REPO, existing_oidc_provider_arn=provider)
+    return parameters_from_config(config, Repository(OWNER, REPO), existing_oidc_provider_arn=provider)
 
 
 def stacks(clients: Clients) -> list[str]:
@@ -95,7 +102,7 @@ def test_a_change_set_that_fails_on_execution_leaves_no_review_in_progress_stack
     assert stacks(clients) == []
     # A rerun with another bucket name works.
     config = load_config("staging", environ={}, overrides={"bucket": f"{bucket}-2"})
-    parameters = parameters_from_config(config, github_owner=OWNER, github_repo=REPO)
+    parameters = parameters_from_config(config, Repository(OWNER, REPO))
     result, _ = run_bootstrap(clients, parameters=parameters)
     assert result.status == "created"
 

@@ -29,7 +29,7 @@ import boto3
 import pytest
 
 from pipeline import wheelhouse
-from pipeline.bootstrap import TEMPLATE_PATH, bootstrap, default_stack_name, parameters_from_config
+from pipeline.bootstrap import TEMPLATE_PATH, Repository, bootstrap, default_stack_name, parameters_from_config
 from pipeline.config import load_config
 from pipeline.emulator import EmulatorServer, Timings
 from pipeline.emulator.emulator import FAKE_KEYS
@@ -169,7 +169,7 @@ def stage(
             iam.create_open_id_connect_provider(
                 Url="https://token.actions.githubusercontent.com", ClientIDList=["sts.amazonaws.com"]
             )
-            parameters = parameters_from_config(config, github_owner=OWNER, github_repo=REPO)
+            parameters = parameters_from_config(config, Repository(OWNER, REPO))
             cfn = boto3.client(
                 "cloudformation", region_name=config.account.region, endpoint_url=server.url, **FAKE_KEYS
             )

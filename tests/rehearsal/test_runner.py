@@ -143,11 +143,24 @@ def test_outputs_reach_later_steps_through_env_including_heredoc_values(tmp_path
     assert result.step("b").outputs == {"got": "line 1\nx=y", "missing": "[]"}
 
 
-def test_a_malformed_output_file_fails_the_step(tmp_path: Path) -> None:
-    spec = job(tmp_path, steps("      - id: a", "        run: echo 'x<<EOF' >> \"$GITHUB_OUTPUT\""))
-    result = run_job(spec)
+@pytest.mark.parametrize(
+    ("workflow", "step", "reason"),
+    [
+        (steps("      - id: a", "        run: echo 'x<<EOF' >> \"$GITHUB_OUTPUT\""), "a", "never comes"),
+        (
+            "on: push\njobs:\n  j:\n    runs-on: x\n    timeout-minutes: 0.02\n    steps:\n      - id: s\n        run: sleep 5\n",
+            "s",
+            "timed out",
+        ),
+    ],
+    ids=["malformed output file", "job timeout"],
+)
+def test_a_step_that_breaks_the_runner_s_rules_fails_and_says_why(
+    tmp_path: Path, workflow: str, step: str, reason: str
+) -> None:
+    result = run_job(job(tmp_path, workflow))
     assert result.conclusion == "failure"
-    assert "never comes" in result.step("a").log
+    assert reason in result.step(step).log
 
 
 def test_github_env_and_github_path_apply_to_later_steps_only(tmp_path: Path) -> None:
@@ -334,13 +347,6 @@ def test_a_substitute_replaces_exactly_one_script(tmp_path: Path) -> None:
     assert result.conclusion == "success", result.log
     assert result.step("a").outputs == {"a": "substituted"}
     assert result.step("b").outputs == {"b": "ran"}
-
-
-def test_job_timeout_fails_the_step(tmp_path: Path) -> None:
-    workflow = "on: push\njobs:\n  j:\n    runs-on: x\n    timeout-minutes: 0.02\n    steps:\n      - id: s\n        run: sleep 5\n"
-    result = run_job(job(tmp_path, workflow))
-    assert result.conclusion == "failure"
-    assert "timed out" in result.step("s").log
 
 
 def test_add_mask_hides_values_from_the_log_from_then_on(tmp_path: Path) -> None:

@@ -13,10 +13,9 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-import botocore.session
 from botocore.model import Shape, StructureShape
 
-from tests.tooling.service_model import task_operation
+from tests.tooling.service_model import service_model, task_operation
 
 # Paths inside intrinsic functions and plain references; "$$." (the context object) is not an answer.
 PATH = re.compile(r"(?<!\$)\$(?:\.[A-Za-z0-9_]+)+")
@@ -28,7 +27,7 @@ def _output_shape(resource: str) -> StructureShape | None:
     if called is None:
         return None
     service, operation = called
-    model = botocore.session.get_session().get_service_model(service)
+    model = service_model(service)
     if resource.endswith(".sync") and operation.startswith("Create"):
         # A .sync task's result is the final Describe of what it created.
         operation = "Describe" + operation[len("Create") :]

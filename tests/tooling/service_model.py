@@ -4,10 +4,11 @@ in the test suite instead of in a production execution."""
 from __future__ import annotations
 
 import re
+from functools import cache
 from typing import Any
 
 import botocore.session
-from botocore.model import ListShape, MapShape, Shape, StructureShape
+from botocore.model import ListShape, MapShape, ServiceModel, Shape, StructureShape
 
 OPTIMISED = re.compile(r"^arn:aws:states:::(?P<service>[a-z-]+):(?P<action>[A-Za-z]+)(\.sync|\.waitForTaskToken)?$")
 AWS_SDK = re.compile(
@@ -25,6 +26,12 @@ PYTHON_TYPES: dict[str, tuple[type, ...]] = {
 }
 
 
+@cache
+def service_model(service: str) -> ServiceModel:
+    """botocore's model of one service, loaded once per process (SageMaker's JSON is large)."""
+    return botocore.session.get_session().get_service_model(service)
+
+
 def task_operation(resource: str) -> tuple[str, str] | None:
     """(service, OperationName) that a Task resource ARN calls, or None for non-service tasks."""
     match = OPTIMISED.match(resource) or AWS_SDK.match(resource)
@@ -36,8 +43,6 @@ def task_operation(resource: str) -> tuple[str, str] | None:
 
 def check_definition(definition: dict[str, Any]) -> list[str]:
     """Problems with every service Task's Parameters, as 'State: path: message' lines."""
-    session = botocore.session.get_session()
-    models: dict[str, Any] = {}
     problems = []
     for name, state in definition["States"].items():
         if state.get("Type") != "Task":
@@ -47,9 +52,7 @@ def check_definition(definition: dict[str, Any]) -> list[str]:
             problems.append(f"{name}: resource {state.get('Resource')!r} is not a service integration this check knows")
             continue
         service, operation = called
-        if service not in models:
-            models[service] = session.get_service_model(service)
-        model = models[service]
+        model = service_model(service)
         if operation not in model.operation_names:
             problems.append(f"{name}: {service} has no operation {operation!r}")
             continue

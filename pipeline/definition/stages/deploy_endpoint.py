@@ -59,12 +59,11 @@ def build(ctx: StageContext) -> Stage:
     )
     settle = Wait(names.WAIT_TO_SETTLE, seconds=c.endpoint.poll_seconds)
     update = update_endpoint(ctx, settle)
-    delete = Task(
+    delete = ctx.sdk_task(
         names.DELETE_FAILED_ENDPOINT,
-        resource=ctx.sdk_resource("deleteEndpoint"),
-        parameters={"EndpointName": name},
-        result_path="$.delete_call",
-        timeout_seconds=c.state_machine.task_timeout_seconds,
+        "deleteEndpoint",
+        {"EndpointName": name},
+        "$.delete_call",
         comment="A Failed endpoint serves nothing and AWS allows only DeleteEndpoint on it.",
     )
     delete.add_retry(ctx.retry(THROTTLING_ERRORS))
@@ -116,12 +115,15 @@ def update_endpoint(ctx: StageContext, settle: Wait) -> Task:
     guardrails = deployment_config(c)
     if guardrails:
         parameters["DeploymentConfig"] = guardrails
-    update = Task(
+    if c.autoscaling.enabled:
+        # AWS's "Update endpoints that use auto scaling": the variant keeps the DesiredInstanceCount
+        # autoscaling reached (and its weight) instead of the new config's InitialInstanceCount.
+        parameters["RetainAllVariantProperties"] = True
+    update = ctx.sdk_task(
         names.UPDATE_ENDPOINT,
-        resource=ctx.sdk_resource("updateEndpoint"),
-        parameters=parameters,
-        result_path="$.deploy_call",
-        timeout_seconds=c.state_machine.task_timeout_seconds,
+        "updateEndpoint",
+        parameters,
+        "$.deploy_call",
         comment="Blue/green: the old config serves until the new fleet takes the traffic.",
     )
     update.add_retry(ctx.retry(THROTTLING_ERRORS))

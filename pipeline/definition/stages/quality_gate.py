@@ -53,13 +53,7 @@ def lookup(
     An aws-sdk SageMaker throttle is SageMaker.SageMakerException with the code in the Cause, so
     no Retry sees it: the Choice decides (a throttle looks up the champion again, from the start).
     """
-    task = Task(
-        state_id,
-        resource=ctx.sdk_resource(action),
-        parameters=parameters,
-        result_path=result_path,
-        timeout_seconds=ctx.config.state_machine.task_timeout_seconds,
-    )
+    task = ctx.sdk_task(state_id, action, parameters, result_path)
     task.add_retry(ctx.retry(DESCRIBE_RETRY_ERRORS))
     task.add_catch(Catch(error_equals=LOOKUP_ERRORS, next_step=throttled_to, result_path="$.error"))
     task.add_catch(ctx.caught(names.FIND_CHAMPION_STAGE))

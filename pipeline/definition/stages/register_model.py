@@ -82,12 +82,8 @@ def build(ctx: StageContext) -> Stage:
         )
     )
 
-    group = Task(
-        names.FIND_GROUP,
-        resource=ctx.sdk_resource("describeModelPackageGroup"),
-        parameters={"ModelPackageGroupName": c.registry_group},
-        result_path="$.registry_group",
-        timeout_seconds=c.state_machine.task_timeout_seconds,
+    group = ctx.sdk_task(
+        names.FIND_GROUP, "describeModelPackageGroup", {"ModelPackageGroupName": c.registry_group}, "$.registry_group"
     )
     extend(group, ResultSelector={"ModelPackageGroupArn.$": "$.ModelPackageGroupArn"})
     group.add_retry(ctx.retry(DESCRIBE_RETRY_ERRORS))
@@ -105,13 +101,7 @@ def build(ctx: StageContext) -> Stage:
     if c.account.tags:
         # Versions in a group take the group's tags; CreateModelPackage refuses Tags for them.
         create_parameters["Tags"] = [{"Key": k, "Value": v} for k, v in c.account.tags.items()]
-    create = Task(
-        names.CREATE_GROUP,
-        resource=ctx.sdk_resource("createModelPackageGroup"),
-        parameters=create_parameters,
-        result_path="$.registry_group",
-        timeout_seconds=c.state_machine.task_timeout_seconds,
-    )
+    create = ctx.sdk_task(names.CREATE_GROUP, "createModelPackageGroup", create_parameters, "$.registry_group")
     create.add_retry(ctx.retry(THROTTLING_ERRORS))
     registry_throttled = ctx.sdk_errors(create, names.REGISTRY_THROTTLED, stage, again)
     create.add_catch(ctx.caught(stage))
@@ -119,10 +109,10 @@ def build(ctx: StageContext) -> Stage:
     missing.add_choice(ChoiceRule.StringMatches("$.error.Cause", GROUP_MISSING_PATTERN), create)
     missing.default_choice(ctx.stage_failure(stage))
 
-    register = Task(
+    register = ctx.sdk_task(
         names.REGISTER_MODEL,
-        resource=ctx.sdk_resource("createModelPackage"),
-        parameters={
+        "createModelPackage",
+        {
             "ModelPackageGroupName": c.registry_group,
             # The fingerprint in the description too: ListModelPackages returns descriptions, so
             # run finds a version trained on the same inputs without describing every version.
@@ -145,8 +135,7 @@ def build(ctx: StageContext) -> Stage:
             "MetadataProperties": {"CommitId.$": f"{INPUT}.Commit", "GeneratedBy.$": "$$.Execution.Id"},
             "CustomerMetadataProperties": metadata(c),
         },
-        result_path="$.registered",
-        timeout_seconds=c.state_machine.task_timeout_seconds,
+        "$.registered",
         comment="Every model that passed the gate, PendingManualApproval until the smoke test approves it.",
     )
     extend(register, ResultSelector={"ModelPackageArn.$": "$.ModelPackageArn"})

@@ -9,7 +9,7 @@ Without the key the run trains as before.
 
 from __future__ import annotations
 
-from stepfunctions.steps import Choice, ChoiceRule, Pass, Task, Wait
+from stepfunctions.steps import Choice, ChoiceRule, Pass, Wait
 
 from pipeline import registry as reg
 from pipeline.definition import state_names as names
@@ -31,12 +31,8 @@ def build(ctx: StageContext) -> Stage:
         names.REGISTERED_VERSION_GIVEN,
         comment=f"{DEPLOY_KEY} in the input: deploy that registered version; skip training, gate and registration.",
     )
-    read = Task(
-        names.READ_REGISTERED_VERSION,
-        resource=ctx.sdk_resource("describeModelPackage"),
-        parameters={"ModelPackageName.$": f"$.{DEPLOY_KEY}"},
-        result_path=PACKAGE,
-        timeout_seconds=c.state_machine.task_timeout_seconds,
+    read = ctx.sdk_task(
+        names.READ_REGISTERED_VERSION, "describeModelPackage", {"ModelPackageName.$": f"$.{DEPLOY_KEY}"}, PACKAGE
     )
     read.add_retry(ctx.retry(DESCRIBE_RETRY_ERRORS))
     again = Wait(names.WAIT_TO_READ_REGISTERED, seconds=c.endpoint.poll_seconds)

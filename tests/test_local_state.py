@@ -1,0 +1,291 @@
+"""Local state: the emulator's resources kept in the work folder between ``local`` runs.
+
+One trained run per module (``first``) is saved once; each test works on a copy of its folder.
+Everything runs in-process except the one check of the command's exit code.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tarfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+import xgboost as xgb
+
+from pipeline import data
+from pipeline.config import load_config
+from pipeline.deploy import alias_arn, state_machine_arn
+from pipeline.errors import UsageError
+from pipeline.local import KEPT_EMULATOR_FILE, LOCAL_OVERRIDES, emulator, emulator_session, predict
+from pipeline.local_session import local_emulator, run_and_save
+from pipeline.local_state import FORMAT, load, save, state_path
+
+pytestmark = pytest.mark.local
+
+ROWS = 2000
+
+
+def local_config(environment: str = "staging", **overrides):
+    return load_config(environment, environ={}).replace(**{**LOCAL_OVERRIDES, **overrides})
+
+
+@pytest.fixture(scope="module")
+def raw():
+    return data.generate_raw(ROWS, seed=3)
+
+
+@pytest.fixture(scope="module")
+def first(tmp_path_factory, raw):
+    """A work folder after one successful run (trained, registered, deployed, saved)."""
+    work = tmp_path_factory.mktemp("first")
+    lines: list[str] = []
+    config = local_config()
+    with local_emulator(config, work, out=lines.append) as session:
+        run = run_and_save(session, config, raw=raw)
+    assert (run.deploy_action, run.endpoint_action, run.approval) == ("created", "create", "Approved")
+    assert f"state: none in {work / 'state'} yet; starting from nothing" in lines
+    return work, run
+
+
+@pytest.fixture
+def work(first, tmp_path) -> Path:
+    """A copy of the first run's folder, for a test to change."""
+    copy = tmp_path / "work"
+    shutil.copytree(first[0], copy)
+    return copy
+
+
+def serving_clients(url: str):
+    session = emulator_session(local_config().account.region)
+    return session.client("sagemaker", endpoint_url=url), session.client("sagemaker-runtime", endpoint_url=url)
+
+
+def model_predictions(archive: Path, features) -> np.ndarray:
+    with tarfile.open(archive) as tar:
+        member = tar.extractfile("xgboost-model")
+        assert member is not None
+        booster = xgb.Booster()
+        booster.load_model(bytearray(member.read()))
+    return booster.predict(xgb.DMatrix(features.to_numpy()))
+
+
+def test_restored_endpoint_is_in_service_and_serves_the_saved_model(first, work, raw):
+    _, run = first
+    config = local_config()
+    lines: list[str] = []
+    with local_emulator(config, work, out=lines.append) as session:
+        sagemaker, runtime = serving_clients(session.url)
+        endpoint = sagemaker.describe_endpoint(EndpointName=config.endpoint.name)
+        assert (endpoint["EndpointStatus"], endpoint["EndpointConfigName"]) == (
+            "InService",
+            run.output["EndpointConfigName"],
+        )
+        validation = data.prepare(raw, config.data.validation_fraction, config.data.seed).validation
+        served = np.array(predict(runtime, config.endpoint.name, validation.iloc[:, 1:]))
+        np.testing.assert_allclose(
+            served, model_predictions(Path(run.artifacts["model"]), validation.iloc[:, 1:]), rtol=1e-6
+        )
+
+        # The registry: the version, its approval and every metadata key came back.
+        version = sagemaker.describe_model_package(ModelPackageName=run.model_package)
+        assert version["ModelApprovalStatus"] == "Approved"
+        assert version["ApprovalDescription"].startswith("smoke test of big-mart-staging passed")
+        saved = json.loads(state_path(first[0]).read_text())["resources"]["sagemaker"]["model_packages"][0]
+        assert version["CustomerMetadataProperties"] == saved["create"]["CustomerMetadataProperties"]
+        # The artifact's SHA-256 is the one registered (promote checks it).
+        s3 = emulator_session(config.account.region).client("s3", endpoint_url=session.url)
+        bucket, _, key = version["InferenceSpecification"]["Containers"][0]["ModelDataUrl"][5:].partition("/")
+        head = s3.head_object(Bucket=bucket, Key=key, ChecksumMode="ENABLED")
+        assert head["ChecksumSHA256"] == version["CustomerMetadataProperties"]["ArtifactSha256"]
+
+        sfn = emulator_session(config.account.region).client("stepfunctions", endpoint_url=session.url)
+        alias = sfn.describe_state_machine_alias(stateMachineAliasArn=alias_arn(config))
+        version_1 = f"{state_machine_arn(config)}:1"
+        assert alias["routingConfiguration"] == [{"stateMachineVersionArn": version_1, "weight": 100}]
+    assert any(
+        line.startswith(f"state: restored from {state_path(work)}") and "1 endpoint(s)" in line for line in lines
+    )
+
+
+def test_second_run_restores_the_first_and_takes_the_update_path(first, work, raw):
+    _, run = first
+    config = local_config()
+    lines: list[str] = []
+    with local_emulator(config, work, out=lines.append) as session:
+        # The same data would reuse version 1 (pipeline.reuse): retrain to take the update path.
+        second = run_and_save(session, config, raw=raw, retrain=True)
+    # Not created again: the restored alias already runs this definition.
+    assert (second.deploy_action, second.endpoint_action) == ("unchanged", "update")
+    assert any("exists, so this run takes the update path" in line for line in lines)
+    # The rollback target is the first run's config, which the restore brought back.
+    assert second.output["PreviousEndpoint"]["EndpointConfigName"] == run.output["EndpointConfigName"]
+    assert second.output["EndpointConfigName"] != run.output["EndpointConfigName"]
+    # The first run's version is the champion; the second is version 2 of the same group.
+    assert second.gate["Champion"]["ModelPackageArn"] == run.model_package
+    assert (second.model_package.rsplit("/", 1)[1], second.approval) == ("2", "Approved")
+    assert second.saved is not None and second.saved.counts["model package version"] == 2
+    assert second.saved.counts["endpoint config"] == 2
+
+    # A third run with the same inputs, on the restored state, trains nothing and starts nothing:
+    # the endpoint already serves version 2 (H15R's reuse on H15L's persisted state).
+    with local_emulator(config, work, out=lines.append) as session:
+        third = run_and_save(session, config, raw=raw)
+    assert third.training == "training skipped: same inputs as version 2"
+    assert (third.status, third.endpoint_action, third.model_package) == ("UNCHANGED", "unchanged", second.model_package)
+    assert third.saved.counts["endpoint config"] == 2 and third.saved.counts["model package version"] == 2
+
+
+def test_fresh_starts_from_nothing_and_replaces_the_state(work):
+    config = local_config()
+    lines: list[str] = []
+    old_bodies = set(os.listdir(work / "state" / "objects"))
+    with local_emulator(config, work, fresh=True, out=lines.append) as session:
+        sagemaker, _ = serving_clients(session.url)
+        assert sagemaker.list_endpoints()["Endpoints"] == []
+        assert sagemaker.list_model_package_groups()["ModelPackageGroupSummaryList"] == []
+        saved = session.save()
+    assert f"state: --fresh: starting from nothing; {state_path(work)} is replaced when this run ends" in lines
+    assert saved is not None and saved.counts["endpoint"] == 0
+    assert load(work, config) is not None
+    # The old state's bodies are gone with it.
+    assert not old_bodies & set(os.listdir(work / "state" / "objects"))
+
+
+def corrupt_not_json(path: Path) -> str:
+    path.write_text('{"format": ')
+    return "is not valid JSON"
+
+
+def corrupt_format(path: Path) -> str:
+    path.write_text(json.dumps({"format": "something-else", "format_version": 1}))
+    return f"is not a local emulator state (format 'something-else', expected '{FORMAT}')"
+
+
+def corrupt_version(path: Path) -> str:
+    document = json.loads(path.read_text())
+    document["format_version"] = 99
+    path.write_text(json.dumps(document))
+    return "has format version 99; this version of the pipeline reads format version 1"
+
+
+def corrupt_resources(path: Path) -> str:
+    document = json.loads(path.read_text())
+    del document["resources"]["sagemaker"]["endpoints"][0]["create"]
+    path.write_text(json.dumps(document))
+    return "is damaged: resources.sagemaker.endpoints[0]: missing create"
+
+
+def corrupt_body(path: Path) -> str:
+    document = json.loads(path.read_text())
+    body = path.parent / "objects" / document["resources"]["s3"][0]["objects"][0]["blob"]
+    body.write_bytes(b"changed")
+    return f"names an object body {body} whose content changed"
+
+
+def corrupt_unreplayable(path: Path) -> str:
+    # Well-formed, but the replay fails (an endpoint on a config that does not exist).
+    document = json.loads(path.read_text())
+    document["resources"]["sagemaker"]["endpoints"][0]["create"]["EndpointConfigName"] = "no-such-config"
+    path.write_text(json.dumps(document))
+    return "could not be replayed (endpoint big-mart-staging:"
+
+
+@pytest.mark.parametrize(
+    "corrupt",
+    [corrupt_not_json, corrupt_format, corrupt_version, corrupt_resources, corrupt_body, corrupt_unreplayable],
+    ids=["not-json", "format", "format-version", "resources", "object-body", "unreplayable"],
+)
+def test_a_corrupt_state_is_refused_naming_the_file_and_fresh_and_left_unchanged(work, corrupt):
+    path = state_path(work)
+    expected = corrupt(path)
+    before = path.read_bytes()
+    with pytest.raises(UsageError) as refused, local_emulator(local_config(), work, out=lambda line: None):
+        pytest.fail("the emulator must not be used with a corrupt state")
+    message = str(refused.value)
+    assert message.startswith(f"local state {path} {expected}"), message
+    assert "start from nothing with --fresh" in message
+    assert path.read_bytes() == before
+
+
+@pytest.mark.parametrize(
+    ("overrides", "expected"),
+    [
+        ({"region": "us-east-1"}, "belongs to region 'eu-west-1', not 'us-east-1' of this configuration"),
+        (
+            {"tags": {"project": "another-project", "environment": "staging"}},
+            "belongs to project 'big-mart-pipeline', not 'another-project'",
+        ),
+        (
+            {"workflow_role_arn": "arn:aws:iam::210987654321:role/big-mart-staging-workflow"},
+            "belongs to account '123456789012', not '210987654321'",
+        ),
+    ],
+    ids=["region", "project", "account"],
+)
+def test_a_foreign_state_is_refused_and_left_unchanged(work, overrides, expected):
+    path = state_path(work)
+    before = path.read_bytes()
+    with pytest.raises(UsageError, match="start from nothing with --fresh") as refused:
+        load(work, local_config(**overrides))
+    assert expected in str(refused.value) and str(path) in str(refused.value)
+    assert path.read_bytes() == before
+
+
+def test_the_command_exits_2_on_a_corrupt_state(work):
+    path = state_path(work)
+    path.write_text("not json")
+    result = subprocess.run(
+        [sys.executable, "-m", "pipeline", "local", "--rows", "100", "--work-dir", str(work)],
+        cwd=work,
+        env={**os.environ, "PIPELINE_CONFIG": str(Path(__file__).parents[1] / "config" / "pipeline.toml")},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert f"local state {path} is not valid JSON" in result.stderr
+    assert "--fresh" in result.stderr
+    assert path.read_text() == "not json"
+
+
+def test_a_crash_while_saving_leaves_the_previous_state(work, monkeypatch):
+    config = local_config()
+    path = state_path(work)
+    before = path.read_bytes()
+    loaded = load(work, config)
+    assert loaded is not None
+    new_body = b"a body only the interrupted save knew"
+
+    def capture(services, blobs):
+        resources = json.loads(json.dumps(loaded.resources))
+        resources["s3"][0]["objects"].append({"put": {"Bucket": "b", "Key": "k"}, "blob": blobs.put(new_body)})
+        return resources
+
+    real_replace = os.replace
+
+    def crash_on_the_state_file(source, target):
+        if Path(target) == path:
+            raise OSError("disk full")
+        return real_replace(source, target)
+
+    monkeypatch.setattr("pipeline.local_state.capture", capture)
+    monkeypatch.setattr("pipeline.local_state.os.replace", crash_on_the_state_file)
+    with pytest.raises(OSError, match="disk full"):
+        save(work, config, services=None)  # type: ignore[arg-type]
+    assert path.read_bytes() == before
+    assert load(work, config) is not None  # every body it names is still there
+    assert not [name for name in os.listdir(path.parent) if name.endswith(".tmp")]
+
+
+def test_fresh_is_refused_while_this_folders_emulator_is_kept_running(work):
+    with emulator(0, None, lambda line: None) as url:
+        (work / KEPT_EMULATOR_FILE).write_text(url + "\n")
+        refused = pytest.raises(UsageError, match=f"--fresh starts a new emulator from nothing, but {url} is running")
+        with refused, local_emulator(local_config(), work, fresh=True, out=lambda line: None):
+            pytest.fail("must not start")
