@@ -70,6 +70,8 @@ class LocalRun:
     data: str = ""  # what the deployed model was trained on: synthetic, real, unknown
     # The work folder's state saved after the run (pipeline.local_state.Saved), when it was.
     saved: Any = None
+    # `--promote`: the promotion and both environments' lineage (pipeline.local_promote.LocalPromotion).
+    promotion: Any = None
 
 
 def emulator_session(region: str) -> boto3.Session:
@@ -425,6 +427,14 @@ def summary(result: LocalRun) -> str:
     lines.append("  artifacts:")
     for name, where in result.artifacts.items():
         lines.append(f"    {name}: {where}")
+    if result.promotion is not None:
+        promoted = result.promotion.promotion
+        lines.append(
+            f"  promoted to {result.promotion.target}: {promoted.source.group} version {promoted.source.version} -> "
+            f"{promoted.target_version_arn} (no training; smoke test passed, Approved there)"
+        )
+        lines.append("  lineage:")
+        lines += [f"    {line}" for line in result.promotion.lineage]
     return "\n".join(lines)
 
 

@@ -32,6 +32,7 @@ from pipeline.local_state import LoadedState, Saved, load, refuse, save, state_p
 if TYPE_CHECKING:
     import pandas as pd
 
+    from pipeline.clients import Clients
     from pipeline.emulator.snapshot import Services
     from pipeline.local import LocalRun
 
@@ -50,18 +51,24 @@ class LocalEmulator:
     started: bool = True  # started by this command (not attached to a running one)
     saved: Saved | None = None
 
-    def services(self) -> Services:
-        """The snapshot's clients for this emulator (the one client factory)."""
+    def clients(self) -> Clients:
+        """Clients of this emulator (the one client factory)."""
         from pipeline.clients import Clients
-        from pipeline.emulator.snapshot import Services
         from pipeline.local import emulator_session
 
-        clients = Clients(session=emulator_session(self.config.account.region), endpoint_url=self.url)
+        return Clients(session=emulator_session(self.config.account.region), endpoint_url=self.url)
+
+    def services(self) -> Services:
+        """The snapshot's clients for this emulator."""
+        from pipeline.emulator.snapshot import Services
+
+        clients = self.clients()
         return Services(
             s3=clients("s3"),
             sagemaker=clients("sagemaker"),
             sfn=clients("stepfunctions"),
             cloudwatch=clients("cloudwatch"),
+            autoscaling=clients("application-autoscaling"),
         )
 
     def save(self) -> Saved | None:
@@ -151,11 +158,13 @@ def run_and_save(
     synthetic: bool = True,
     timeout_seconds: int = 600,
     retrain: bool = False,
+    promote_to: PipelineConfig | None = None,
 ) -> LocalRun:
-    """One pipeline run on the session's emulator, then its state saved (after a failed run too).
-
-    ``retrain``: train even when a registered version was trained on the same inputs."""
+    """One pipeline run on the session's emulator (then, with ``promote_to``, the promotion to it),
+    then its state saved (after a failed run too). ``retrain``: train even when a registered
+    version was trained on the same inputs."""
     from pipeline.local import run_local
+    from pipeline.local_promote import promote_local
 
     try:
         result = run_local(
@@ -168,6 +177,10 @@ def run_and_save(
             synthetic=synthetic,
             retrain=retrain,
         )
+        if promote_to is not None:
+            result.promotion = promote_local(
+                config, promote_to, session.clients(), synthetic=synthetic, out=session.out
+            )
     except PipelineError:
         try:
             session.save()

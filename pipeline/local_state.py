@@ -217,4 +217,6 @@ def counts(resources: Mapping[str, Any]) -> dict[str, int]:
         "state machine": len(machines),
         "state machine version": sum(len(machine["versions"]) for machine in machines),
         "alias": sum(len(machine["aliases"]) for machine in machines),
+        "scalable target": len((resources.get("autoscaling") or {}).get("scalable_targets", [])),
+        "scaling policy": len((resources.get("autoscaling") or {}).get("scaling_policies", [])),
     }

@@ -22,7 +22,8 @@ from pipeline import data
 from pipeline.config import load_config
 from pipeline.deploy import alias_arn, state_machine_arn
 from pipeline.errors import UsageError
-from pipeline.local import KEPT_EMULATOR_FILE, LOCAL_OVERRIDES, emulator, emulator_session, predict
+from pipeline.local import KEPT_EMULATOR_FILE, LOCAL_OVERRIDES, emulator, emulator_session, predict, summary
+from pipeline.local_promote import promotion_target
 from pipeline.local_session import local_emulator, run_and_save
 from pipeline.local_state import FORMAT, load, save, state_path
 
@@ -113,13 +114,21 @@ def test_restored_endpoint_is_in_service_and_serves_the_saved_model(first, work,
     )
 
 
-def test_second_run_restores_the_first_and_takes_the_update_path(first, work, raw):
+def test_second_run_takes_the_update_path_and_promote_serves_the_same_artifact_in_prod(first, work, raw):
     _, run = first
     config = local_config()
+    prod = promotion_target(config).replace(**LOCAL_OVERRIDES)
     lines: list[str] = []
     with local_emulator(config, work, out=lines.append) as session:
         # The same data would reuse version 1 (pipeline.reuse): retrain to take the update path.
-        second = run_and_save(session, config, raw=raw, retrain=True)
+        second = run_and_save(session, config, raw=raw, retrain=True, promote_to=prod)
+        # prod serves byte for byte what staging serves, and trained nothing.
+        sagemaker, runtime = serving_clients(session.url)
+        validation = data.prepare(raw, config.data.validation_fraction, config.data.seed).validation.iloc[:50, 1:]
+        staging_says = predict(runtime, config.endpoint.name, validation)
+        assert predict(runtime, prod.endpoint.name, validation) == staging_says
+        jobs = [job["TrainingJobName"] for job in sagemaker.list_training_jobs()["TrainingJobSummaries"]]
+        assert jobs and not [job for job in jobs if job.startswith(prod.endpoint.name)]
     # Not created again: the restored alias already runs this definition.
     assert (second.deploy_action, second.endpoint_action) == ("unchanged", "update")
     assert any("exists, so this run takes the update path" in line for line in lines)
@@ -129,16 +138,47 @@ def test_second_run_restores_the_first_and_takes_the_update_path(first, work, ra
     # The first run's version is the champion; the second is version 2 of the same group.
     assert second.gate["Champion"]["ModelPackageArn"] == run.model_package
     assert (second.model_package.rsplit("/", 1)[1], second.approval) == ("2", "Approved")
-    assert second.saved is not None and second.saved.counts["model package version"] == 2
-    assert second.saved.counts["endpoint config"] == 2
-
+    # --promote: version 2 of staging, Approved in prod after prod's smoke test; both lineages printed.
+    promoted = second.promotion
+    assert promoted.target == "prod" and promoted.promotion.source.arn == second.model_package
+    assert any("prod refuses models trained on synthetic data" in line for line in lines)
+    text = "\n".join(promoted.lineage)
+    assert "[staging]" in text and "[prod]" in text
+    assert "model-package/big-mart-prod/1 (version 1, Approved)" in text
+    digests = [line.split(" sha256 ")[1] for line in promoted.lineage if " sha256 " in line]
+    assert len(digests) == 2 and digests[0] == digests[1] == promoted.promotion.source.artifact_sha256
+    assert (
+        text.count("data: trained on SYNTHETIC data") == 2
+        and text.count(f"training job {promoted.promotion.source.metadata['TrainingJob']} ") == 2
+    )
+    assert "promoted to prod: big-mart-staging version 2 -> " in summary(second)
+    # Everything, prod included, is in the saved state, and comes back: prod serves the same again.
+    assert second.saved is not None and second.saved.counts["model package version"] == 3
+    assert (second.saved.counts["endpoint"], second.saved.counts["state machine"]) == (2, 2)
+    assert (second.saved.counts["scalable target"], second.saved.counts["scaling policy"]) == (1, 1)
+    with local_emulator(config, work, out=lines.append) as session:
+        _, runtime = serving_clients(session.url)
+        assert predict(runtime, prod.endpoint.name, validation) == staging_says
+        aas = emulator_session(config.account.region).client("application-autoscaling", endpoint_url=session.url)
+        targets = aas.describe_scalable_targets(ServiceNamespace="sagemaker")["ScalableTargets"]
+        assert [t["ResourceId"] for t in targets] == [f"endpoint/{prod.endpoint.name}/variant/AllTraffic"]
     # A third run with the same inputs, on the restored state, trains nothing and starts nothing:
     # the endpoint already serves version 2 (H15R's reuse on H15L's persisted state).
     with local_emulator(config, work, out=lines.append) as session:
         third = run_and_save(session, config, raw=raw)
     assert third.training == "training skipped: same inputs as version 2"
-    assert (third.status, third.endpoint_action, third.model_package) == ("UNCHANGED", "unchanged", second.model_package)
-    assert third.saved.counts["endpoint config"] == 2 and third.saved.counts["model package version"] == 2
+    assert (third.status, third.endpoint_action, third.model_package) == (
+        "UNCHANGED",
+        "unchanged",
+        second.model_package,
+    )
+    for kind in ("endpoint config", "model", "model package version"):
+        assert third.saved.counts[kind] == second.saved.counts[kind], kind
+
+
+def test_promote_needs_an_environment_that_promotes_from_the_run_s():
+    with pytest.raises(UsageError, match="--promote: no environment of the configuration has promote_from = 'prod'"):
+        promotion_target(local_config("prod"))
 
 
 def test_fresh_starts_from_nothing_and_replaces_the_state(work):

@@ -35,6 +35,12 @@ def register(commands: Any) -> None:
         help="start from an empty emulator instead of the state an earlier run left in --work-dir (replaced at the end)",
     )
     parser.add_argument(
+        "--promote",
+        action="store_true",
+        help="then promote the version the run approved to the environment that promotes from it (prod), "
+        "as deploy.yml's prod job does, and print both environments' lineage",
+    )
+    parser.add_argument(
         "--timeout", type=positive_int, default=600, help="seconds to wait for the execution (default: 600)"
     )
     parser.add_argument(
@@ -49,6 +55,7 @@ def handle(args: argparse.Namespace) -> int:
     """Run locally, print the summary; with ``--keep`` hold the emulator up until Ctrl-C."""
     from pipeline import data
     from pipeline.local import KEPT_EMULATOR_FILE, LOCAL_OVERRIDES, keep_running, prepare_work_dir, summary
+    from pipeline.local_promote import promotion_target
     from pipeline.local_session import local_emulator, run_and_save
 
     config = config_from_args(args).replace(**LOCAL_OVERRIDES)
@@ -61,6 +68,7 @@ def handle(args: argparse.Namespace) -> int:
     # ignored, and Python then installs no KeyboardInterrupt handler of its own.
     for stop_signal in (signal.SIGINT, signal.SIGTERM):
         signal.signal(stop_signal, interrupt)
+    target = promotion_target(config, path=args.config).replace(**LOCAL_OVERRIDES) if args.promote else None
     with local_emulator(config, work_dir, port=args.port, attach=args.attach, fresh=args.fresh, out=out) as session:
         result = run_and_save(
             session,
@@ -69,6 +77,7 @@ def handle(args: argparse.Namespace) -> int:
             synthetic=not args.data,
             timeout_seconds=args.timeout,
             retrain=args.retrain,
+            promote_to=target,
         )
         out(summary(result))
         sys.stdout.flush()

@@ -3,8 +3,8 @@
 Every resource is created again through the AWS API, in dependency order: S3 buckets and objects
 (the models' artifacts and the data), CloudWatch alarms (and their state), the model registry,
 models, endpoint configs, endpoints (waited InService, so the model host loads the restored
-artifact and serves it), then state machines: version 1 by CreateStateMachine, each later version
-by UpdateStateMachine with ``publish=True``, the latest revision, the aliases. Each replayed ARN,
+artifact and serves it), state machines: version 1 by CreateStateMachine, each later version
+by UpdateStateMachine with ``publish=True``, the latest revision, the aliases; then Application Auto Scaling targets and policies. Each replayed ARN,
 ETag and checksum is compared with the recorded one; a difference that would change what the
 pipeline decides (a version number, a checksum) fails the restore, one that cannot (a multipart
 ETag) becomes a note.
@@ -69,7 +69,19 @@ def replay(
     replay_registry(document["sagemaker"], services, done)
     replay_endpoints(document["sagemaker"], services, done, set_endpoint_status, clock, sleep)
     replay_state_machines(document["stepfunctions"]["state_machines"], services, done)
+    replay_autoscaling(document.get("autoscaling") or {}, services, done)
     return done
+
+
+def replay_autoscaling(autoscaling: Mapping[str, Any], services: Services, done: Restored) -> None:
+    """RegisterScalableTarget, then PutScalingPolicy (a policy needs its target)."""
+    aas = services.autoscaling
+    for target in autoscaling.get("scalable_targets", []):
+        attempt(f"scalable target {target['ResourceId']}", aas.register_scalable_target, **target)
+        done.add("scalable target")
+    for policy in autoscaling.get("scaling_policies", []):
+        attempt(f"scaling policy {policy['PolicyName']}", aas.put_scaling_policy, **policy)
+        done.add("scaling policy")
 
 
 def attempt(where: str, call: Callable[..., Any], **params: Any) -> Any:

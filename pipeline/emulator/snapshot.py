@@ -3,7 +3,8 @@
 Read through the AWS API (so it works on any emulator URL and touches no moto internals), one
 region: S3 buckets and objects, CloudWatch alarms, the SageMaker model registry (groups and
 versions with approval and metadata), models, endpoint configs and endpoints, Step Functions
-state machines with their versions and aliases. Each resource is kept as the parameters of the
+state machines with their versions and aliases, Application Auto Scaling targets and policies of
+endpoint variants. Each resource is kept as the parameters of the
 call that creates it, cut to that operation's input shape in botocore's service model
 (:func:`request`), so the document is versioned by botocore's API rather than by moto's
 classes. Object bodies are not in the document: :class:`BlobStore` keeps them by SHA-256.
@@ -26,6 +27,7 @@ from urllib.parse import urlencode
 from botocore.model import Shape
 
 if TYPE_CHECKING:
+    from mypy_boto3_application_autoscaling import ApplicationAutoScalingClient
     from mypy_boto3_cloudwatch import CloudWatchClient
     from mypy_boto3_s3 import S3Client
     from mypy_boto3_sagemaker import SageMakerClient
@@ -33,7 +35,9 @@ if TYPE_CHECKING:
 
 # The version of the document below; a reader refuses any other.
 FORMAT_VERSION = 1
-SECTIONS = ("s3", "cloudwatch", "sagemaker", "stepfunctions")
+SECTIONS = ("s3", "cloudwatch", "sagemaker", "stepfunctions", "autoscaling")
+# Application Auto Scaling's namespace for endpoint variants, the only one the pipeline registers.
+AUTOSCALING_NAMESPACE = "sagemaker"
 CHECKSUMS = ("ChecksumSHA256", "ChecksumSHA1", "ChecksumCRC32", "ChecksumCRC32C", "ChecksumCRC64NVME")
 
 
@@ -53,6 +57,7 @@ class Services:
     sagemaker: SageMakerClient
     sfn: SFNClient
     cloudwatch: CloudWatchClient
+    autoscaling: ApplicationAutoScalingClient
 
 
 def sha256_hex(body: bytes) -> str:
@@ -107,7 +112,21 @@ def capture(services: Services, blobs: BlobStore) -> dict[str, Any]:
         "cloudwatch": {"alarms": capture_alarms(services.cloudwatch)},
         "sagemaker": capture_sagemaker(services.sagemaker),
         "stepfunctions": {"state_machines": capture_state_machines(services.sfn)},
+        "autoscaling": capture_autoscaling(services.autoscaling),
     }
+
+
+def capture_autoscaling(aas: ApplicationAutoScalingClient) -> dict[str, Any]:
+    """Scalable targets of endpoint variants and their scaling policies (registered after the endpoints)."""
+    targets = [
+        request(aas, "RegisterScalableTarget", target)
+        for target in pages(aas.describe_scalable_targets, "ScalableTargets", ServiceNamespace=AUTOSCALING_NAMESPACE)
+    ]
+    policies = [
+        request(aas, "PutScalingPolicy", policy)
+        for policy in pages(aas.describe_scaling_policies, "ScalingPolicies", ServiceNamespace=AUTOSCALING_NAMESPACE)
+    ]
+    return {"scalable_targets": targets, "scaling_policies": policies}
 
 
 def capture_s3(s3: S3Client, blobs: BlobStore) -> list[dict[str, Any]]:
@@ -289,7 +308,11 @@ REQUIRED = {
     ("sagemaker", "endpoint_configs"): ("EndpointConfigName",),
     ("sagemaker", "endpoints"): ("create",),
     ("stepfunctions", "state_machines"): ("arn", "create", "versions", "aliases"),
+    ("autoscaling", "scalable_targets"): ("ServiceNamespace", "ResourceId", "ScalableDimension"),
+    ("autoscaling", "scaling_policies"): ("PolicyName", "ServiceNamespace", "ResourceId", "ScalableDimension"),
 }
+# Sections a document of this format version may lack (none of them then): added within version 1.
+OPTIONAL = {"autoscaling"}
 
 
 def problems(document: Any) -> list[str]:
@@ -302,6 +325,8 @@ def problems(document: Any) -> list[str]:
         for part in path:
             value = value.get(part) if isinstance(value, dict) else None
         where = ".".join(("resources", *path))
+        if value is None and path[0] in OPTIONAL and path[0] not in document:
+            continue
         if not isinstance(value, list):
             found.append(f"{where}: a list expected, got {type(value).__name__}")
             continue
