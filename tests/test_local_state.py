@@ -116,7 +116,9 @@ def test_restored_endpoint_is_in_service_and_serves_the_saved_model(first, work,
 
 def test_second_run_takes_the_update_path_and_promote_serves_the_same_artifact_in_prod(first, work, raw):
     _, run = first
-    config = local_config()
+    # One more boosting round: a new definition and new training inputs, so this run trains.
+    hyperparameters = {**local_config().values()["hyperparameters"], "num_round": 101}
+    config = local_config(hyperparameters=hyperparameters)
     prod = promotion_target(config).replace(**LOCAL_OVERRIDES)
     lines: list[str] = []
     with local_emulator(config, work, out=lines.append) as session:
@@ -129,8 +131,9 @@ def test_second_run_takes_the_update_path_and_promote_serves_the_same_artifact_i
         assert predict(runtime, prod.endpoint.name, validation) == staging_says
         jobs = [job["TrainingJobName"] for job in sagemaker.list_training_jobs()["TrainingJobSummaries"]]
         assert jobs and not [job for job in jobs if job.startswith(prod.endpoint.name)]
-    # Not created again: the restored alias already runs this definition.
-    assert (second.deploy_action, second.endpoint_action) == ("unchanged", "update")
+    # The restored state machine is updated (version 2), not created; the endpoint is updated.
+    assert (second.deploy_action, second.endpoint_action) == ("updated", "update")
+    assert any("deploy: alias live: version 1 -> version 2" in line for line in lines)
     assert any("exists, so this run takes the update path" in line for line in lines)
     # The rollback target is the first run's config, which the restore brought back.
     assert second.output["PreviousEndpoint"]["EndpointConfigName"] == run.output["EndpointConfigName"]
@@ -155,6 +158,7 @@ def test_second_run_takes_the_update_path_and_promote_serves_the_same_artifact_i
     # Everything, prod included, is in the saved state, and comes back: prod serves the same again.
     assert second.saved is not None and second.saved.counts["model package version"] == 3
     assert (second.saved.counts["endpoint"], second.saved.counts["state machine"]) == (2, 2)
+    assert second.saved.counts["state machine version"] == 3  # staging 1 and 2, prod 1
     assert (second.saved.counts["scalable target"], second.saved.counts["scaling policy"]) == (1, 1)
     with local_emulator(config, work, out=lines.append) as session:
         _, runtime = serving_clients(session.url)

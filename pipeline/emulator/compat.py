@@ -144,6 +144,8 @@ CLOUDFORMATION_INTERNALS: tuple[tuple[str, str, tuple[str, ...] | None], ...] = 
     ("moto.cloudformation.models", "CloudFormationBackend.execute_change_set", None),
     ("moto.cloudformation.models", "CloudFormationBackend.describe_change_set", None),
     ("moto.cloudformation.models", "Stack._parse_template", None),
+    ("moto.cloudformation.models", "Stack.parse_template", ("template",)),
+    ("moto.cloudformation.models", "ChangeSet._parse_template", ("self",)),
     ("moto.cloudformation.models", "Stack._create_output_map", None),
     ("moto.iam.models", "Role.create_from_cloudformation_json", None),
 )

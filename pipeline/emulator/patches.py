@@ -34,6 +34,7 @@ from moto.sts.models import STSBackend
 
 from pipeline.emulator import (
     call_faults,
+    cfn_templates,
     clients,
     credentials,
     endpoints,
@@ -156,9 +157,11 @@ def patch_cloudformation() -> None:
         if _cloudformation_patched:
             return
         check_moto_compatibility(CLOUDFORMATION_INTERNALS)
-        from moto.cloudformation.models import CloudFormationBackend
+        from moto.cloudformation.models import ChangeSet, CloudFormationBackend, Stack
 
         _wrap(CloudFormationBackend, "execute_change_set", execute_change_set_with_outputs)
+        _wrap_static(Stack, "parse_template", cfn_templates.parse_template)
+        ChangeSet._parse_template = cfn_templates.change_set_parse_template  # type: ignore[method-assign,assignment]
         from moto.iam.models import Role
 
         original = Role.create_from_cloudformation_json.__func__  # type: ignore[attr-defined]
