@@ -122,8 +122,7 @@ def test_second_run_takes_the_update_path_and_promote_serves_the_same_artifact_i
     prod = promotion_target(config).replace(**LOCAL_OVERRIDES)
     lines: list[str] = []
     with local_emulator(config, work, out=lines.append) as session:
-        # The same data would reuse version 1 (pipeline.reuse): retrain to take the update path.
-        second = run_and_save(session, config, raw=raw, retrain=True, promote_to=prod)
+        second = run_and_save(session, config, raw=raw, promote_to=prod)
         # prod serves byte for byte what staging serves, and trained nothing.
         sagemaker, runtime = serving_clients(session.url)
         validation = data.prepare(raw, config.data.validation_fraction, config.data.seed).validation.iloc[:50, 1:]
