@@ -162,10 +162,12 @@ def run_and_save(
     raw: pd.DataFrame,
     synthetic: bool = True,
     timeout_seconds: int = 600,
+    retrain: bool = False,
     promote_to: PipelineConfig | None = None,
 ) -> LocalRun:
     """One pipeline run on the session's emulator (then, with ``promote_to``, the promotion to it),
-    then its state saved (after a failed run too)."""
+    then its state saved (after a failed run too). ``retrain``: train even when a registered
+    version was trained on the same inputs."""
     from pipeline.local import run_local
     from pipeline.local_promote import promote_local
 
@@ -178,6 +180,7 @@ def run_and_save(
             out=session.out,
             timeout_seconds=timeout_seconds,
             synthetic=synthetic,
+            retrain=retrain,
         )
         if promote_to is not None:
             result.promotion = promote_local(

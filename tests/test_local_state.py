@@ -150,7 +150,7 @@ def test_second_run_takes_the_update_path_and_promote_serves_the_same_artifact_i
     digests = [line.split(" sha256 ")[1] for line in promoted.lineage if " sha256 " in line]
     assert len(digests) == 2 and digests[0] == digests[1] == promoted.promotion.source.artifact_sha256
     assert (
-        text.count("data: synthetic") == 2
+        text.count("data: trained on SYNTHETIC data") == 2
         and text.count(f"training job {promoted.promotion.source.metadata['TrainingJob']} ") == 2
     )
     assert "promoted to prod: big-mart-staging version 2 -> " in summary(second)
@@ -165,6 +165,18 @@ def test_second_run_takes_the_update_path_and_promote_serves_the_same_artifact_i
         aas = emulator_session(config.account.region).client("application-autoscaling", endpoint_url=session.url)
         targets = aas.describe_scalable_targets(ServiceNamespace="sagemaker")["ScalableTargets"]
         assert [t["ResourceId"] for t in targets] == [f"endpoint/{prod.endpoint.name}/variant/AllTraffic"]
+    # A third run with the same inputs, on the restored state, trains nothing and starts nothing:
+    # the endpoint already serves version 2 (H15R's reuse on H15L's persisted state).
+    with local_emulator(config, work, out=lines.append) as session:
+        third = run_and_save(session, config, raw=raw)
+    assert third.training == "training skipped: same inputs as version 2"
+    assert (third.status, third.endpoint_action, third.model_package) == (
+        "UNCHANGED",
+        "unchanged",
+        second.model_package,
+    )
+    for kind in ("endpoint config", "model", "model package version"):
+        assert third.saved.counts[kind] == second.saved.counts[kind], kind
 
 
 def test_promote_needs_an_environment_that_promotes_from_the_run_s():
