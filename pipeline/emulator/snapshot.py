@@ -93,16 +93,20 @@ def request(client: Any, operation: str, described: Mapping[str, Any], **extra: 
     return {**(fit(dict(described), shape) or {}), **extra}
 
 
-def pages(method: Callable[..., Any], key: str, **params: Any) -> Iterator[Any]:
-    """Every item under ``key`` of a paginated List call, following NextToken/nextToken."""
-    token_names = ("NextToken", "nextToken")
+def pages(client: Any, operation: str, key: str, **params: Any) -> Iterator[Any]:
+    """Every item under ``key`` of a List/Describe call: botocore's paginator (which knows each
+    operation's token names, e.g. ListObjectsV2's ContinuationToken), else ``nextToken`` pages."""
+    if client.can_paginate(operation):
+        for page in client.get_paginator(operation).paginate(**params):
+            yield from page.get(key, [])
+        return
+    method: Callable[..., Any] = getattr(client, operation)
     while True:
         page = method(**params)
         yield from page.get(key, [])
-        token = next((page[name] for name in token_names if page.get(name)), None)
-        if token is None:
+        if not page.get("nextToken"):
             return
-        params = {**params, ("nextToken" if "nextToken" in page else "NextToken"): token}
+        params = {**params, "nextToken": page["nextToken"]}
 
 
 def capture(services: Services, blobs: BlobStore) -> dict[str, Any]:
@@ -120,11 +124,11 @@ def capture_autoscaling(aas: ApplicationAutoScalingClient) -> dict[str, Any]:
     """Scalable targets of endpoint variants and their scaling policies (registered after the endpoints)."""
     targets = [
         request(aas, "RegisterScalableTarget", target)
-        for target in pages(aas.describe_scalable_targets, "ScalableTargets", ServiceNamespace=AUTOSCALING_NAMESPACE)
+        for target in pages(aas, "describe_scalable_targets", "ScalableTargets", ServiceNamespace=AUTOSCALING_NAMESPACE)
     ]
     policies = [
         request(aas, "PutScalingPolicy", policy)
-        for policy in pages(aas.describe_scaling_policies, "ScalingPolicies", ServiceNamespace=AUTOSCALING_NAMESPACE)
+        for policy in pages(aas, "describe_scaling_policies", "ScalingPolicies", ServiceNamespace=AUTOSCALING_NAMESPACE)
     ]
     return {"scalable_targets": targets, "scaling_policies": policies}
 
@@ -143,7 +147,8 @@ def capture_s3(s3: S3Client, blobs: BlobStore) -> list[dict[str, Any]]:
         except s3.exceptions.ClientError:
             tags = []  # NoSuchTagSet
         objects = [
-            capture_object(s3, name, item["Key"], blobs) for item in pages(s3.list_objects_v2, "Contents", Bucket=name)
+            capture_object(s3, name, item["Key"], blobs)
+            for item in pages(s3, "list_objects_v2", "Contents", Bucket=name)
         ]
         buckets.append(
             {
@@ -176,7 +181,7 @@ def capture_object(s3: S3Client, bucket: str, key: str, blobs: BlobStore) -> dic
 def capture_alarms(cloudwatch: CloudWatchClient) -> list[dict[str, Any]]:
     """Metric alarms as PutMetricAlarm parameters (with tags) and their state."""
     alarms = []
-    for alarm in pages(cloudwatch.describe_alarms, "MetricAlarms", AlarmTypes=["MetricAlarm"]):
+    for alarm in pages(cloudwatch, "describe_alarms", "MetricAlarms", AlarmTypes=["MetricAlarm"]):
         tags = cloudwatch.list_tags_for_resource(ResourceARN=alarm["AlarmArn"]).get("Tags", [])
         put = request(cloudwatch, "PutMetricAlarm", alarm, **({"Tags": tags} if tags else {}))
         if put.get("Metrics") == []:
@@ -191,14 +196,14 @@ def capture_sagemaker(sagemaker: SageMakerClient) -> dict[str, Any]:
     models = [
         request(sagemaker, "CreateModel", described, **tags_of(sagemaker, described["ModelArn"]))
         for described in (
-            sagemaker.describe_model(ModelName=item["ModelName"]) for item in pages(sagemaker.list_models, "Models")
+            sagemaker.describe_model(ModelName=item["ModelName"]) for item in pages(sagemaker, "list_models", "Models")
         )
     ]
     configs = [
         request(sagemaker, "CreateEndpointConfig", described, **tags_of(sagemaker, described["EndpointConfigArn"]))
         for described in (
             sagemaker.describe_endpoint_config(EndpointConfigName=item["EndpointConfigName"])
-            for item in pages(sagemaker.list_endpoint_configs, "EndpointConfigs")
+            for item in pages(sagemaker, "list_endpoint_configs", "EndpointConfigs")
         )
     ]
     return {
@@ -214,12 +219,13 @@ def capture_registry(sagemaker: SageMakerClient) -> tuple[list[dict[str, Any]], 
     """Model package groups (with tags) and their versions in number order (with approval)."""
     groups: list[dict[str, Any]] = []
     packages: list[dict[str, Any]] = []
-    for summary in pages(sagemaker.list_model_package_groups, "ModelPackageGroupSummaryList"):
+    for summary in pages(sagemaker, "list_model_package_groups", "ModelPackageGroupSummaryList"):
         group = sagemaker.describe_model_package_group(ModelPackageGroupName=summary["ModelPackageGroupName"])
         tags = tags_of(sagemaker, group["ModelPackageGroupArn"])
         groups.append(request(sagemaker, "CreateModelPackageGroup", group, **tags))
         listed = pages(
-            sagemaker.list_model_packages,
+            sagemaker,
+            "list_model_packages",
             "ModelPackageSummaryList",
             ModelPackageGroupName=group["ModelPackageGroupName"],
             ModelPackageType="Versioned",
@@ -244,7 +250,7 @@ def capture_registry(sagemaker: SageMakerClient) -> tuple[list[dict[str, Any]], 
 def capture_endpoints(sagemaker: SageMakerClient) -> list[dict[str, Any]]:
     """Each endpoint on the config that serves it, with its status (a Deleting one is left out)."""
     endpoints = []
-    for item in pages(sagemaker.list_endpoints, "Endpoints"):
+    for item in pages(sagemaker, "list_endpoints", "Endpoints"):
         endpoint = sagemaker.describe_endpoint(EndpointName=item["EndpointName"])
         if endpoint["EndpointStatus"] == "Deleting" or not endpoint.get("EndpointConfigName"):
             continue
@@ -261,19 +267,19 @@ def capture_endpoints(sagemaker: SageMakerClient) -> list[dict[str, Any]]:
 
 def tags_of(sagemaker: SageMakerClient, arn: str) -> dict[str, Any]:
     """``{"Tags": [...]}`` of a SageMaker resource, or nothing when it has none."""
-    tags = [{"Key": t["Key"], "Value": t["Value"]} for t in pages(sagemaker.list_tags, "Tags", ResourceArn=arn)]
+    tags = [{"Key": t["Key"], "Value": t["Value"]} for t in pages(sagemaker, "list_tags", "Tags", ResourceArn=arn)]
     return {"Tags": tags} if tags else {}
 
 
 def capture_state_machines(sfn: SFNClient) -> list[dict[str, Any]]:
     """Each state machine: its published versions in order, its latest revision, its aliases."""
     machines = []
-    for item in pages(sfn.list_state_machines, "stateMachines"):
+    for item in pages(sfn, "list_state_machines", "stateMachines"):
         arn = item["stateMachineArn"]
         latest = sfn.describe_state_machine(stateMachineArn=arn)
         tags = sfn.list_tags_for_resource(resourceArn=arn).get("tags", [])
         versions = []
-        listed = list(pages(sfn.list_state_machine_versions, "stateMachineVersions", stateMachineArn=arn))
+        listed = list(pages(sfn, "list_state_machine_versions", "stateMachineVersions", stateMachineArn=arn))
         for summary in sorted(listed, key=lambda v: int(v["stateMachineVersionArn"].rsplit(":", 1)[1])):
             described = sfn.describe_state_machine(stateMachineArn=summary["stateMachineVersionArn"])
             update = request(sfn, "UpdateStateMachine", described, versionDescription=described.get("description", ""))
@@ -285,7 +291,7 @@ def capture_state_machines(sfn: SFNClient) -> list[dict[str, Any]]:
                 "CreateStateMachineAlias",
                 sfn.describe_state_machine_alias(stateMachineAliasArn=a["stateMachineAliasArn"]),
             )
-            for a in pages(sfn.list_state_machine_aliases, "stateMachineAliases", stateMachineArn=arn)
+            for a in pages(sfn, "list_state_machine_aliases", "stateMachineAliases", stateMachineArn=arn)
         ]
         machines.append(
             {
