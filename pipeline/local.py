@@ -65,6 +65,9 @@ class LocalRun:
     gate: dict[str, Any] = field(default_factory=dict)
     model_package: str = ""
     approval: str = ""
+    # The training decision (pipeline.reuse): trained, or skipped because the inputs were unchanged.
+    training: str = ""
+    data: str = ""  # what the deployed model was trained on: synthetic, real, unknown
     # The work folder's state saved after the run (pipeline.local_state.Saved), when it was.
     saved: Any = None
     # `--promote`: the promotion and both environments' lineage (pipeline.local_promote.LocalPromotion).
@@ -153,12 +156,15 @@ def run_local(
     out: Printer = print,
     timeout_seconds: int = 600,
     synthetic: bool = True,
+    retrain: bool = False,
 ) -> LocalRun:
     """Run the pipeline once against the emulator at ``endpoint_url``; raise on failure.
 
     ``synthetic`` says whether ``raw`` is generated data (recorded on the uploaded objects and so
-    in the registry). Autoscaling is turned on for the run when the environment has it off
-    (pipeline.local_extras), so the run shows the registration prod makes."""
+    in the registry). A registered version trained on the same inputs is reused (no training)
+    unless ``retrain``; when the endpoint already serves it, no execution is started.
+    Autoscaling is turned on for the run when the environment has it off (pipeline.local_extras),
+    so the run shows the registration prod makes."""
     from pipeline import data, local_extras, storage
     from pipeline.alarms import ensure_alarms
     from pipeline.clients import Clients
@@ -167,6 +173,7 @@ def run_local(
     from pipeline.deploy import deploy_state_machine
     from pipeline.follow import follow_execution
     from pipeline.provenance import lineage_input
+    from pipeline.reuse import find_reusable
     from pipeline.run import start_execution
 
     turned_on = not config.autoscaling.enabled
@@ -202,6 +209,17 @@ def run_local(
     )
 
     run_id = run_id_now()
+    lineage = lineage_input(s3, config, resolve_commit(None, required=False))
+    reuse = find_reusable(config, sagemaker, lineage["Data"], retrain=retrain)
+    result.training = reuse.why
+    result.data = (
+        reuse.version.data
+        if reuse.version is not None
+        else {"true": "synthetic", "false": "real"}.get(str(lineage["Data"].get("Synthetic")), "unknown")
+    )
+    out(f"run: {reuse.why}")
+    if reuse.version is not None and reuse.serving:
+        return unchanged_run(result, reuse.version, session, s3, runtime, prepared, work_dir, out)
     with timed(result, "execution"):
         names = execution_input(config, run_id)
         execution_arn = start_execution(
@@ -210,7 +228,8 @@ def run_local(
             run_id=run_id,
             target_arn=deployed.alias_arn,
             name=f"local-{run_id}",
-            lineage=lineage_input(s3, config, resolve_commit(None, required=False)),
+            lineage=None if reuse.version is not None else lineage,
+            model_package_arn=reuse.version.arn if reuse.version is not None else None,
             out=lambda line: out(f"run: {line}"),
         )
         # The emulator answers at once: poll often (and never back off to seconds) so the run
@@ -268,14 +287,59 @@ def run_local(
     return result
 
 
-def smoke(config: PipelineConfig, session: boto3.Session, endpoint_url: str, execution_arn: str, out: Printer) -> Any:
-    """Smoke-test the endpoint with the project's smoke test (rolling back on failure)."""
+def smoke(
+    config: PipelineConfig,
+    session: boto3.Session,
+    endpoint_url: str,
+    execution_arn: str,
+    out: Printer,
+    model_package_arn: str | None = None,
+) -> Any:
+    """Smoke-test the endpoint with the project's smoke test (rolling back on failure).
+
+    Without an execution, ``model_package_arn`` is the version the endpoint already serves."""
     from pipeline.clients import Clients
     from pipeline.smoke import publish, smoke_deployment
 
-    outcome = smoke_deployment(config, Clients(session=session, endpoint_url=endpoint_url), execution_arn=execution_arn)
+    outcome = smoke_deployment(
+        config,
+        Clients(session=session, endpoint_url=endpoint_url),
+        execution_arn=execution_arn or None,
+        model_package_arn=model_package_arn,
+    )
     publish(outcome, lambda line: out(f"smoke: {line}"))
     return outcome
+
+
+def unchanged_run(
+    result: LocalRun,
+    version: Any,
+    session: boto3.Session,
+    s3: S3Client,
+    runtime: SageMakerRuntimeClient,
+    prepared: Any,
+    work_dir: Path,
+    out: Printer,
+) -> LocalRun:
+    """The endpoint already serves the version trained on these inputs: start nothing, smoke-test it."""
+    config = result.config
+    out(f"run: endpoint {config.endpoint.name} already serves version {version.version}: nothing deployed")
+    result.endpoint_action = "unchanged"
+    result.status = "UNCHANGED"
+    result.model_package = version.arn
+    result.data = version.data
+    with timed(result, "smoke test"):
+        outcome = smoke(config, session, result.endpoint_url, "", out, model_package_arn=version.arn)
+    result.smoke_passed = outcome.passed
+    if outcome.approval is not None:
+        result.approval = outcome.approval.version.status if outcome.approval.version is not None else "not updated"
+    with timed(result, "holdout evaluation"):
+        result.holdout_rmse = holdout_rmse(runtime, config.endpoint.name, prepared.validation)
+    result.artifacts["model in S3"] = version.model_data_url
+    result.artifacts["model"] = str(download_model(s3, version.model_data_url, work_dir / "model"))
+    if not result.smoke_passed:
+        raise PipelineError("the smoke test of the endpoint failed (see above)")
+    return result
 
 
 @contextmanager
@@ -344,8 +408,13 @@ def download_model(s3: S3Client, uri: str, folder: Path) -> Path:
 
 def summary(result: LocalRun) -> str:
     """The end-of-run report: stages with durations, RMSE, latency, artifacts."""
-    lines = ["", "summary", f"  endpoint {result.config.endpoint.name}: {result.endpoint_action}d, smoke test passed"]
+    action = result.endpoint_action if result.endpoint_action.endswith("d") else f"{result.endpoint_action}d"
+    lines = ["", "summary", f"  endpoint {result.config.endpoint.name}: {action}, smoke test passed"]
     lines.append(f"  state machine: {result.deploy_action}")
+    if result.training:
+        lines.append(f"  {result.training}")
+    if result.data == "synthetic":
+        lines.append("  data: the deployed model was trained on SYNTHETIC data (generated rows, not real sales)")
     lines.append("  stages:")
     for stage in result.stages:
         duration = stage.seconds if getattr(stage, "seconds", None) is not None else 0.0

@@ -128,10 +128,15 @@ def local_emulator(
     out: Printer = print,
 ) -> Iterator[LocalEmulator]:
     """The command's emulator with the work folder's state in it (see the module's rules)."""
-    from pipeline.local import emulator, kept_emulator
+    from pipeline.local import KEPT_EMULATOR_FILE, emulator, kept_emulator
 
     loaded = open_state(work_dir, config, fresh=fresh, out=out)
-    kept = kept_emulator(work_dir, out)
+    if attach:
+        # Only to tell whether --attach names this folder's kept emulator; attaching checks it answers.
+        marker = work_dir / KEPT_EMULATOR_FILE
+        kept = marker.read_text().strip() if marker.is_file() else None
+    else:
+        kept = kept_emulator(work_dir, out)
     target = attach or kept
     if fresh and target:
         raise UsageError(
@@ -157,10 +162,12 @@ def run_and_save(
     raw: pd.DataFrame,
     synthetic: bool = True,
     timeout_seconds: int = 600,
+    retrain: bool = False,
     promote_to: PipelineConfig | None = None,
 ) -> LocalRun:
     """One pipeline run on the session's emulator (then, with ``promote_to``, the promotion to it),
-    then its state saved (after a failed run too)."""
+    then its state saved (after a failed run too). ``retrain``: train even when a registered
+    version was trained on the same inputs."""
     from pipeline.local import run_local
     from pipeline.local_promote import promote_local
 
@@ -173,6 +180,7 @@ def run_and_save(
             out=session.out,
             timeout_seconds=timeout_seconds,
             synthetic=synthetic,
+            retrain=retrain,
         )
         if promote_to is not None:
             result.promotion = promote_local(

@@ -62,6 +62,12 @@ def list_lines(env: Environment, group: str, others: Iterable[Environment]) -> l
     ]
     if versions:
         lines += table([HEADER, *registry.version_rows(versions, where)])
+    synthetic = [v for v in versions if v.ours and v.data == "synthetic"]
+    if synthetic:
+        lines.append(
+            f"note: {len(synthetic)} version(s) were {registry.SYNTHETIC_WARNING}: promote refuses them where "
+            "allow_synthetic_data = false (prod)"
+        )
     foreign = [v for v in versions if not v.ours]
     if foreign:
         lines.append(

@@ -23,6 +23,7 @@ from pipeline import registry as reg
 from pipeline.aws_errors import error_code, error_message
 from pipeline.config import PipelineConfig
 from pipeline.errors import PipelineError, UsageError
+from pipeline.fingerprint import description_mark
 from pipeline.storage import ENCODING_KEY
 
 if TYPE_CHECKING:
@@ -172,15 +173,20 @@ def register_in_target(target: PipelineConfig, checked: Checked, artifact: str, 
     }
     created = sagemaker.create_model_package(
         ModelPackageGroupName=target.registry_group,
-        ModelPackageDescription=f"promoted from {v.group} version {v.version} ({reg.metric_label(v)}, commit {v.commit})"[
-            :1000
-        ],
+        ModelPackageDescription=promoted_description(v),
         ModelApprovalStatus=reg.PENDING,
         InferenceSpecification=inference,
         MetadataProperties={"CommitId": v.commit},
         CustomerMetadataProperties=metadata,
     )
     return str(created["ModelPackageArn"])
+
+
+def promoted_description(v: reg.ModelVersion) -> str:
+    """The target version's description: where it came from, and its training inputs (for reuse)."""
+    inputs = v.metadata.get(reg.TRAINING_FINGERPRINT)
+    tail = f", {description_mark(inputs)}" if inputs else ""
+    return f"promoted from {v.group} version {v.version} ({reg.metric_label(v)}, commit {v.commit}{tail})"[:1024]
 
 
 @dataclass

@@ -45,6 +45,9 @@ METRIC = "GateMetric"
 VALIDATION_RMSE = "ValidationRmse"
 TRAIN_RMSE = "TrainRmse"
 CONFIG_FINGERPRINT = "ConfigFingerprint"
+# SHA-256 of what identifies the training (data ETags, hyperparameters, image, instances, volume,
+# runtime): pipeline.fingerprint. Same value: same inputs, the version can be reused.
+TRAINING_FINGERPRINT = "TrainingFingerprint"
 ARTIFACT_SHA256 = "ArtifactSha256"  # base64, as S3 reports ChecksumSHA256
 DATA_SYNTHETIC = "DataSynthetic"
 DATA_KEYS = {
@@ -78,7 +81,7 @@ class ModelVersion:
     @property
     def metric(self) -> float | None:
         """The gate metric (validation:rmse) recorded at registration, if any."""
-        return _number(self.metadata.get(VALIDATION_RMSE))
+        return number(self.metadata.get(VALIDATION_RMSE))
 
     @property
     def commit(self) -> str:
@@ -110,7 +113,8 @@ def sha256_hex(checksum: str) -> str:
     return raw.hex() if len(raw) == 32 else ""
 
 
-def _number(text: str | None) -> float | None:
+def number(text: str | None) -> float | None:
+    """A finite float from a metadata string, else None."""
     try:
         value = float(text) if text is not None else None
     except ValueError:
@@ -231,12 +235,21 @@ def lineage_lines(lineage: Lineage) -> list[str]:
                 lines.append(
                     f"     {channel} data {meta.get(uri, '?')} (ETag {meta.get(etag, '?')}, version {meta.get(version, '?')})"
                 )
-            lines.append(f"     data: {package.data}; config fingerprint {meta.get(CONFIG_FINGERPRINT, '?')}")
+            lines.append(f"     data: {data_label(package)}; config fingerprint {meta.get(CONFIG_FINGERPRINT, '?')}")
+            lines.append(f"     training inputs fingerprint {meta.get(TRAINING_FINGERPRINT, '?')}")
             lines.append(f"     artifact {package.model_data_url} sha256 {package.artifact_sha256 or '?'}")
             lines.append(f"     image {package.image}")
     if lineage.problem:
         lines.append(f"  !! {lineage.problem}")
     return lines
+
+
+SYNTHETIC_WARNING = "trained on SYNTHETIC data (generated rows, not real sales)"
+
+
+def data_label(version: ModelVersion) -> str:
+    """What the version was trained on, loud when it is synthetic."""
+    return SYNTHETIC_WARNING if version.data == "synthetic" else f"{version.data} data"
 
 
 def metric_label(version: ModelVersion) -> str:
@@ -248,12 +261,14 @@ def version_rows(versions: Iterable[ModelVersion], deployed: dict[str, list[str]
     """Table rows: version, status, metric, commit, data, deployed where, note."""
     for v in versions:
         note = "" if v.ours else "not written by this pipeline: never a champion"
+        if v.ours and v.data == "synthetic":
+            note = SYNTHETIC_WARNING
         yield [
             str(v.version),
             v.status,
             f"{v.metric:.4f}" if v.metric is not None else "-",
             v.commit[:12] or "-",
-            v.data,
+            v.data.upper() if v.data == "synthetic" else v.data,
             ", ".join(deployed.get(v.arn, [])) or "-",
             note,
         ]

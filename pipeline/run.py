@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -23,7 +24,10 @@ from pipeline.follow import RunResult, StageTiming, follow_execution
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
+    from mypy_boto3_sagemaker import SageMakerClient
     from mypy_boto3_stepfunctions import SFNClient
+
+    from pipeline.reuse import Reuse
 
 __all__ = ["RunResult", "StageTiming", "execution_arn_for", "follow_execution", "start_execution"]
 
@@ -148,3 +152,83 @@ def upload_data(
     written = storage.upload_prepared(prepared, s3, config, synthetic=source.kind == training_data.SYNTHETIC)
     out(f"uploaded {label} to {config.data_uri}: {', '.join(uri.rsplit('/', 1)[1] for uri in written)}")
     return written
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What a ``run`` will do before it starts anything: train, deploy a version, or nothing."""
+
+    lineage: dict[str, Any] | None  # the execution input's Commit and Data (None: a version is deployed)
+    package: str | None  # the version to deploy instead of training
+    reuse: Reuse | None = None
+
+    @property
+    def nothing_to_do(self) -> bool:
+        """True when the endpoint already serves the version the inputs map to."""
+        return self.reuse is not None and self.reuse.serving
+
+
+def execution_exists(sfn: SFNClient, arn: str) -> bool:
+    """True when the execution ``arn`` was started already (a rerun of the same attempt attaches to it)."""
+    try:
+        sfn.describe_execution(executionArn=arn)
+    except ClientError as exc:
+        if error_code(exc) in ("ExecutionDoesNotExist", "StateMachineDoesNotExist", "ResourceNotFound"):
+            return False
+        raise
+    return True
+
+
+def plan_run(
+    config: PipelineConfig,
+    s3: S3Client,
+    sagemaker: SageMakerClient,
+    commit: str,
+    *,
+    package: str | None,
+    retrain: bool,
+    attach: bool = False,
+    out: Printer = print,
+) -> Plan:
+    """Train, reuse the version trained on the same inputs (:mod:`pipeline.reuse`), or deploy ``package``.
+
+    ``attach``: this attempt's execution exists already; the rerun attaches to it, deciding nothing.
+    """
+    from pipeline.provenance import lineage_input
+    from pipeline.reuse import find_reusable
+
+    if package:
+        if retrain:
+            raise UsageError("--retrain trains a new model: it does not apply with --model-package")
+        return Plan(None, package)
+    if attach:
+        return Plan(lineage_input(s3, config, commit), None)
+    # The commit and the data's ETags and versions, which the registry records.
+    lineage = lineage_input(s3, config, commit)
+    reuse = find_reusable(config, sagemaker, lineage["Data"], retrain=retrain)
+    out(reuse.why)
+    if reuse.version is None:
+        return Plan(lineage, None, reuse)
+    if reuse.serving:
+        out(
+            f"endpoint {config.endpoint.name} already serves version {reuse.version.version} "
+            f"({reuse.version.status}): nothing to deploy, no execution started"
+        )
+    return Plan(None, reuse.version.arn, reuse)
+
+
+def model_data(plan: Plan, sagemaker: SageMakerClient) -> str:
+    """What the model this run deploys is trained on: 'synthetic', 'real' or 'unknown'."""
+    from pipeline import registry
+    from pipeline.errors import PipelineError
+
+    if plan.reuse is not None and plan.reuse.version is not None:
+        return plan.reuse.version.data
+    if plan.lineage is not None:
+        return {"true": "synthetic", "false": "real"}.get(str(plan.lineage["Data"].get("Synthetic")), "unknown")
+    if not plan.package:
+        return "unknown"
+    try:
+        return registry.describe(sagemaker, plan.package).data
+    except PipelineError:
+        return "unknown"  # the execution says why the version cannot be read

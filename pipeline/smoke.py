@@ -148,6 +148,23 @@ def deployment_from_execution(sfn: SFNClient, execution_arn: str) -> Deployment:
         ) from None
 
 
+def serving_deployment(sagemaker: SageMakerClient, endpoint: str, package_arn: str) -> Deployment:
+    """The deployment of a version the endpoint already serves; UsageError when it serves another."""
+    from pipeline import registry
+
+    try:
+        lineage = registry.live_lineage(sagemaker, endpoint)
+    except (ClientError, BotoCoreError) as exc:
+        raise PipelineError(f"cannot follow endpoint {endpoint} to its model: {describe_error(exc)}") from None
+    served = lineage.package.arn if lineage.package is not None else ""
+    if served != package_arn:
+        raise UsageError(
+            f"endpoint {endpoint} does not serve {package_arn} ({lineage.problem or f'it serves {served}'}): "
+            "pass the run's --execution-arn instead"
+        )
+    return Deployment(endpoint, lineage.config, None, f"the version it already serves ({package_arn})", package_arn)
+
+
 def check_execution_arn(arn: str) -> str:
     """Return ``arn`` if it is a Step Functions execution ARN, else raise UsageError."""
     if not EXECUTION_ARN.match(arn):
@@ -345,12 +362,15 @@ def smoke_deployment(
     seed: int = 7,
     rollback_calls: int = DEFAULT_ROLLBACK_CALLS,
     backoff: Backoff = Backoff(),
+    model_package_arn: str | None = None,
 ) -> SmokeOutcome:
     """Smoke-test ``config``'s endpoint through ``clients``, rolling back on failure.
 
     The deployment comes from ``execution_arn``'s output, else from ``expected_config`` /
-    ``previous_config`` (neither: any config, no rollback). The sample rows are encoded with
-    the encoding stored next to the training data. Defaults come from the configuration.
+    ``previous_config`` (neither: any config, no rollback), else from ``model_package_arn``: the
+    version the endpoint already serves (``run`` started nothing), approved or rejected here.
+    The sample rows are encoded with the encoding stored next to the training data. Defaults
+    come from the configuration.
     """
     from pipeline import aws
     from pipeline.storage import download_encoding
@@ -360,8 +380,14 @@ def smoke_deployment(
         raise UsageError(f"wait seconds = {wait_seconds} must be 0 or more")
     if previous_config and not expected_config:
         raise UsageError("--previous-config needs --expected-config (with --execution-arn it comes from the output)")
+    if model_package_arn and (execution_arn or expected_config):
+        raise UsageError(
+            "--model-package names what the endpoint already serves: not with --execution-arn/--expected-config"
+        )
     if execution_arn:
         deployment = deployment_from_execution(clients("stepfunctions"), execution_arn)
+    elif model_package_arn:
+        deployment = serving_deployment(clients("sagemaker"), endpoint_name or config.endpoint.name, model_package_arn)
     else:
         previous = PreviousEndpoint("InService", previous_config) if previous_config else None
         source = "command-line flags" if expected_config else "the endpoint's current config"

@@ -63,7 +63,8 @@ def test_two_runs_create_then_update_and_serve_the_trained_model(raw, tmp_path):
         ), lines
         assert "prune: dry run: 0 would be deleted with `prune --yes` (keeping 5 newest)" in lines
 
-        second = run_local(config, endpoint_url=url, work_dir=tmp_path / "two", raw=raw, out=lines.append)
+        # Unchanged inputs would reuse version 1 (pipeline.reuse): --retrain takes the training path.
+        second = run_local(config, endpoint_url=url, work_dir=tmp_path / "two", raw=raw, out=lines.append, retrain=True)
         assert (second.deploy_action, second.endpoint_action, second.status) == ("unchanged", "update", "SUCCEEDED")
         assert second.output["PreviousEndpoint"]["EndpointConfigName"] == first.output["EndpointConfigName"]
         assert second.output["EndpointConfigName"] != first.output["EndpointConfigName"]
@@ -203,7 +204,9 @@ def test_second_run_reuses_the_kept_emulator_and_ctrl_c_stops_everything(tmp_pat
         assert (tmp_path / "w" / "emulator-url").read_text().strip() == f"http://127.0.0.1:{port}"
 
         # Running the command again (same work folder) reuses that emulator: the update path.
-        second = run_cli("--rows", "500", "--work-dir", str(tmp_path / "w"), cwd=tmp_path, extra_env=SMALL_DATA_GATE)
+        second = run_cli(
+            "--rows", "500", "--retrain", "--work-dir", str(tmp_path / "w"), cwd=tmp_path, extra_env=SMALL_DATA_GATE
+        )
         assert second.returncode == 0, second.stdout + second.stderr
         assert f"reusing the one an earlier --keep run left at http://127.0.0.1:{port}" in second.stdout
         assert "exists, so this run takes the update path" in second.stdout

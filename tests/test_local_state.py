@@ -150,7 +150,7 @@ def test_second_run_takes_the_update_path_and_promote_serves_the_same_artifact_i
     digests = [line.split(" sha256 ")[1] for line in promoted.lineage if " sha256 " in line]
     assert len(digests) == 2 and digests[0] == digests[1] == promoted.promotion.source.artifact_sha256
     assert (
-        text.count("data: synthetic") == 2
+        text.count("data: trained on SYNTHETIC data") == 2
         and text.count(f"training job {promoted.promotion.source.metadata['TrainingJob']} ") == 2
     )
     assert "promoted to prod: big-mart-staging version 2 -> " in summary(second)
@@ -169,6 +169,18 @@ def test_second_run_takes_the_update_path_and_promote_serves_the_same_artifact_i
             f"endpoint/{prod.endpoint.name}/variant/AllTraffic",
             f"endpoint/{config.endpoint.name}/variant/AllTraffic",
         ]
+    # A third run with the same inputs, on the restored state, trains nothing and starts nothing:
+    # the endpoint already serves version 2 (H15R's reuse on H15L's persisted state).
+    with local_emulator(config, work, out=lines.append) as session:
+        third = run_and_save(session, config, raw=raw)
+    assert third.training == "training skipped: same inputs as version 2"
+    assert (third.status, third.endpoint_action, third.model_package) == (
+        "UNCHANGED",
+        "unchanged",
+        second.model_package,
+    )
+    for kind in ("endpoint config", "model", "model package version"):
+        assert third.saved.counts[kind] == second.saved.counts[kind], kind
 
 
 def test_promote_needs_an_environment_that_promotes_from_the_run_s():
@@ -324,3 +336,24 @@ def test_fresh_is_refused_while_this_folders_emulator_is_kept_running(work):
         refused = pytest.raises(UsageError, match=f"--fresh starts a new emulator from nothing, but {url} is running")
         with refused, local_emulator(local_config(), work, fresh=True, out=lambda line: None):
             pytest.fail("must not start")
+
+
+def test_attach_to_another_emulator_neither_restores_nor_saves_but_the_folders_kept_one_saves(work):
+    config = local_config()
+    path = state_path(work)
+    before = path.read_bytes()
+    lines: list[str] = []
+    with emulator(0, None, lambda line: None) as url:
+        with local_emulator(config, work, attach=url, out=lines.append) as session:
+            sagemaker, _ = serving_clients(url)
+            assert sagemaker.list_endpoints()["Endpoints"] == []  # nothing was replayed into it
+            assert session.save() is None
+        assert f"state: {url} is not this work folder's emulator; its state is neither restored nor saved" in lines
+        assert path.read_bytes() == before
+
+        # The same emulator recorded as this folder's kept one: it holds the state, so it is saved.
+        (work / KEPT_EMULATOR_FILE).write_text(url + "\n")
+        with local_emulator(config, work, out=lines.append) as session:
+            saved = session.save()
+        assert f"state: {url} already holds this work folder's resources; nothing restored" in lines
+        assert saved is not None and saved.counts["endpoint"] == 0 and path.read_bytes() != before

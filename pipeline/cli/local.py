@@ -43,6 +43,11 @@ def register(commands: Any) -> None:
     parser.add_argument(
         "--timeout", type=positive_int, default=600, help="seconds to wait for the execution (default: 600)"
     )
+    parser.add_argument(
+        "--retrain",
+        action="store_true",
+        help="train even when a registered version was trained on the same inputs (default: reuse it)",
+    )
     parser.set_defaults(handler=handle)
 
 
@@ -66,7 +71,13 @@ def handle(args: argparse.Namespace) -> int:
     target = promotion_target(config, path=args.config).replace(**LOCAL_OVERRIDES) if args.promote else None
     with local_emulator(config, work_dir, port=args.port, attach=args.attach, fresh=args.fresh, out=out) as session:
         result = run_and_save(
-            session, config, raw=raw, synthetic=not args.data, timeout_seconds=args.timeout, promote_to=target
+            session,
+            config,
+            raw=raw,
+            synthetic=not args.data,
+            timeout_seconds=args.timeout,
+            retrain=args.retrain,
+            promote_to=target,
         )
         out(summary(result))
         sys.stdout.flush()

@@ -42,22 +42,34 @@ def register(commands: Any) -> None:
         metavar="VERSION",
         help="deploy this registered version (a number in this environment's group, or an ARN) instead of training",
     )
+    parser.add_argument(
+        "--retrain",
+        action="store_true",
+        help="train even when a registered version was trained on the same inputs (default: reuse it)",
+    )
     parser.set_defaults(handler=handle)
 
 
 def handle(args: argparse.Namespace) -> int:
-    """Upload data, start or attach, follow, report; 0 when the execution succeeded, else 1."""
+    """Upload data, decide (train, reuse or nothing), start or attach, follow, report; 0 when it succeeded."""
     from botocore.exceptions import ClientError
 
-    from pipeline import github_actions, training_data
+    from pipeline import github_actions
     from pipeline.commit import resolve_commit
     from pipeline.definition import build_definition, run_id_for_commit
-    from pipeline.definition.names import Output
     from pipeline.deploy import alias_arn
     from pipeline.follow import follow_execution
-    from pipeline.provenance import lineage_input
-    from pipeline.report import failure_lines, release_line, summary_markdown, write_outputs
-    from pipeline.run import run_attempt, start_execution, upload_data, version_arn
+    from pipeline.report import nothing_to_deploy, report_run, write_outputs
+    from pipeline.run import (
+        execution_arn_for,
+        execution_exists,
+        model_data,
+        plan_run,
+        run_attempt,
+        start_execution,
+        upload_data,
+        version_arn,
+    )
 
     if args.poll_seconds <= 0:
         raise UsageError(f"--poll-seconds {args.poll_seconds} must be above 0")
@@ -75,40 +87,28 @@ def handle(args: argparse.Namespace) -> int:
     try:
         if args.upload_data or args.data:
             upload_data(config, clients("s3"), args.data)
-        # The commit and the data's ETags and versions, which the registry records (a registered
-        # version carries its own).
-        lineage = None if package else lineage_input(clients("s3"), config, commit)
+        target = alias_arn(config)
+        attach = execution_exists(sfn, execution_arn_for(target, run_id))
+        plan = plan_run(
+            config, clients("s3"), clients("sagemaker"), commit, package=package, retrain=args.retrain, attach=attach
+        )
+        if plan.nothing_to_do and plan.reuse is not None and plan.reuse.version is not None:
+            return nothing_to_deploy(config, plan.reuse.version, plan.reuse.why, run_id)
         arn = start_execution(
             config,
             sfn,
             run_id=run_id,
-            target_arn=alias_arn(config),
+            target_arn=target,
             name=run_id,
-            lineage=lineage,
-            model_package_arn=package,
+            lineage=plan.lineage,
+            model_package_arn=plan.package,
         )
         with github_actions.group(f"execution {run_id}"):
             result = follow_execution(sfn, arn, timeout_seconds=timeout, poll_seconds=args.poll_seconds)
+        data = model_data(plan, clients("sagemaker"))
     except ClientError as exc:
         raise common.aws_failure(exc) from None
-    write_outputs(result)
+    write_outputs(result, reused=plan.reuse is not None and plan.reuse.reused)
     title = f"Pipeline run {run_id} ({config.environment})"
-    notice = "" if args.data or package else training_data.synthetic_notice(config)
-    summary = summary_markdown(result, build_definition(config), title, timeout)
-    github_actions.append_summary(f"{notice}\n\n{summary}" if notice else summary)
-    if notice:
-        github_actions.warning(
-            'this run trained on synthetic data (training_data = "synthetic")', title="synthetic data"
-        )
-    if result.succeeded:
-        output = result.output or {}
-        endpoint = output.get(Output.ENDPOINT, config.endpoint.name)
-        print(f"succeeded: endpoint {endpoint} serves {output.get(Output.ENDPOINT_CONFIG, '?')}")
-        released = release_line(output)
-        if released:
-            print(released)
-            github_actions.append_summary(f"Deployed: {released}\n")
-        return 0
-    problems = failure_lines(result, timeout)
-    github_actions.error("\n".join(problems), title=f"pipeline run {result.status}")
-    return 1
+    why = plan.reuse.why if plan.reuse is not None else ""
+    return report_run(config, result, build_definition(config), title, timeout, data, why)

@@ -24,6 +24,12 @@ def register(commands: Any) -> None:
     which.add_argument("--execution-arn", help="the deploy execution: its output names the new and previous config")
     which.add_argument("--expected-config", help="the endpoint config the endpoint must run")
     what.add_argument("--previous-config", help="with --expected-config: the config to roll back to")
+    what.add_argument(
+        "--model-package",
+        metavar="ARN",
+        help="the version the endpoint already serves (run's model_package_arn when it started nothing): "
+        "approved after a passing smoke test, rejected after a failing one (no rollback)",
+    )
     what.add_argument("--endpoint-name", help="the endpoint (default: endpoint_name from the configuration)")
     checks = parser.add_argument_group("checks (defaults from the configuration's smoke_* keys)")
     checks.add_argument("--calls", type=positive_int, help="single-row calls measured for latency (smoke_calls)")
@@ -68,6 +74,7 @@ def handle(args: argparse.Namespace) -> int:
         batch_rows=args.batch_rows,
         seed=args.seed,
         rollback_calls=args.rollback_calls,
+        model_package_arn=args.model_package,
         backoff=Backoff(first=args.poll_seconds, most=max(args.poll_seconds, 30.0)),
     )
     return publish(outcome)

@@ -28,6 +28,7 @@ def call_action(original: Any, response: Any) -> Any:
         operation = f"{response.service_name}:{response._get_action()}"
     except Exception:
         return original(response)
+    runtime.calls[operation] += 1
     expired = credentials.expired_error(runtime, response)
     if expired is not None:
         return _error_response(response, *expired)

@@ -6,6 +6,7 @@ in a process at a time; the patched code falls back to plain moto when none is.
 
 from __future__ import annotations
 
+import collections
 import datetime
 import logging
 import threading
@@ -40,6 +41,9 @@ class Runtime:
     threads: list[threading.Thread] = field(default_factory=list)
     # InvokeEndpoint calls seen per endpoint, for deterministic data-capture sampling.
     capture_counts: dict[tuple[str, str, str], int] = field(default_factory=dict)
+    # Requests answered, by "service:Action" (the state machine's and every client's): what a
+    # benchmark or a test counts, e.g. sagemaker:CreateTrainingJob. S3 does not pass through here.
+    calls: collections.Counter[str] = field(default_factory=collections.Counter)
     # The Step Functions engine's clients, one per (region, service, moto intercepting) (clients.py).
     engine_clients: dict[tuple[str, str, bool], Any] = field(default_factory=dict)
     # Access key id -> expiry (naive UTC, as moto keeps it) of credentials the emulated STS issued.

@@ -25,6 +25,7 @@ WILDCARD_RESOURCE_ALLOWED = {
     ("DeployRole", "PreflightQuotas"): "servicequotas:ListServiceQuotas has no resource type (doctor)",
     ("DeployRole", "PreflightDefaultQuotas"): "servicequotas:ListAWSDefaultServiceQuotas has no resource type",
     ("DeployRole", "HourlyCosts"): "pricing:GetProducts has no resource type (deploy --plan's costs)",
+    ("DeployRole", "FindReusableVersion"): "sagemaker:ListModelPackages has no resource type (run's reuse)",
     ("DeployRole", "ReadScalableTargets"): "application-autoscaling:DescribeScalableTargets has no resource type",
     ("DeployRole", "ReadScalingPolicies"): "application-autoscaling:DescribeScalingPolicies has no resource type",
     ("DeployRole", "ListModels"): "sagemaker:ListModels has no resource type (prune)",

@@ -171,8 +171,9 @@ def test_cli_run_succeeds_and_writes_outputs_and_summary(
     assert first["state_machine_version"].endswith(":stateMachine:big-mart-staging:1")
     assert first["previous_endpoint_config"] == ""
 
-    # A second attempt updates the endpoint: the previous config is reported for a rollback step.
-    assert main(["run", "--commit", COMMIT, "--attempt", "2", *QUICK, *FAST]) == 0
+    # A second attempt (training again: the inputs are unchanged) updates the endpoint: the
+    # previous config is reported for a rollback step.
+    assert main(["run", "--commit", COMMIT, "--attempt", "2", "--retrain", *QUICK, *FAST]) == 0
     second = read_outputs(actions_env["output"])
     assert second["previous_endpoint_config"] == execution_input(config, RUN_ID)["EndpointConfigName"]
     summary = actions_env["summary"].read_text()

@@ -44,9 +44,14 @@ def test_versions_are_listed_newest_first_with_where_they_serve(
     assert lines[1].split() == ["version", "status", "validation:rmse", "commit", "data", "deployed", "in", "note"]
     rows = [line.split(None, 6) for line in lines[2:5]]
     assert rows[0][:3] == ["3", "PendingManualApproval", "-"] and "not written by this pipeline" in rows[0][-1]
-    assert rows[1] == ["2", "Rejected", "610.0000", COMMIT[:12], "synthetic", "staging"]
-    assert rows[2] == ["1", "Approved", "600.0000", COMMIT[:12], "synthetic", "-"]
-    assert "1 version(s) were not written by this pipeline" in lines[5] and "never trusted as a champion" in lines[5]
+    # Synthetic data is loud: the column in capitals, a note on the row and a line under the table.
+    warning = "trained on SYNTHETIC data (generated rows, not real sales)"
+    assert rows[1] == ["2", "Rejected", "610.0000", COMMIT[:12], "SYNTHETIC", "staging", warning]
+    assert rows[2] == ["1", "Approved", "600.0000", COMMIT[:12], "SYNTHETIC", "-", warning]
+    assert (
+        lines[5] == f"note: 2 version(s) were {warning}: promote refuses them where allow_synthetic_data = false (prod)"
+    )
+    assert "1 version(s) were not written by this pipeline" in lines[6] and "never trusted as a champion" in lines[6]
 
 
 def test_live_follows_each_environment_s_endpoint_to_its_data_and_commit(

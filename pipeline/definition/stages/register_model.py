@@ -17,6 +17,7 @@ from typing import Any
 
 from stepfunctions.steps import Catch, Choice, ChoiceRule, Pass, Task, Wait
 
+from pipeline import fingerprint
 from pipeline import registry as reg
 from pipeline.config import PipelineConfig
 from pipeline.definition import state_names as names
@@ -113,9 +114,11 @@ def build(ctx: StageContext) -> Stage:
         "createModelPackage",
         {
             "ModelPackageGroupName": c.registry_group,
+            # The fingerprint in the description too: ListModelPackages returns descriptions, so
+            # run finds a version trained on the same inputs without describing every version.
             "ModelPackageDescription.$": (
-                f"States.Format('{reg.GATE_METRIC} {{}}, trained by {{}} from commit {{}}', "
-                f"$.gate.Values[0], {JOB}, {INPUT}.Commit)"
+                f"States.Format('{reg.GATE_METRIC} {{}}, trained by {{}} from commit {{}}, {fingerprint.DESCRIPTION_MARK}{{}}', "
+                f"$.gate.Values[0], {JOB}, {INPUT}.Commit, {fingerprint.asl_expression(c, f'{INPUT}.Data')})"
             ),
             "ModelApprovalStatus": reg.PENDING,
             "InferenceSpecification": {
@@ -191,6 +194,7 @@ def metadata(c: PipelineConfig) -> dict[str, Any]:
         f"{reg.VALIDATION_RMSE}.$": "States.Format('{}', $.gate.Values[0])",
         f"{reg.TRAIN_RMSE}.$": "States.Format('{}', $.gate.TrainValues[0])",
         reg.CONFIG_FINGERPRINT: config_fingerprint(c),
+        f"{reg.TRAINING_FINGERPRINT}.$": fingerprint.asl_expression(c, data),
         f"{reg.ARTIFACT_SHA256}.$": SHA256,
         f"{reg.DATA_SYNTHETIC}.$": f"{data}.Synthetic",
     }
