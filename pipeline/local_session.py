@@ -128,10 +128,15 @@ def local_emulator(
     out: Printer = print,
 ) -> Iterator[LocalEmulator]:
     """The command's emulator with the work folder's state in it (see the module's rules)."""
-    from pipeline.local import emulator, kept_emulator
+    from pipeline.local import KEPT_EMULATOR_FILE, emulator, kept_emulator
 
     loaded = open_state(work_dir, config, fresh=fresh, out=out)
-    kept = kept_emulator(work_dir, out)
+    if attach:
+        # Only to tell whether --attach names this folder's kept emulator; attaching checks it answers.
+        marker = work_dir / KEPT_EMULATOR_FILE
+        kept = marker.read_text().strip() if marker.is_file() else None
+    else:
+        kept = kept_emulator(work_dir, out)
     target = attach or kept
     if fresh and target:
         raise UsageError(

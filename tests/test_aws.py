@@ -449,11 +449,13 @@ def test_token_server_down_is_a_clear_error(
 
 
 def test_token_request_times_out_within_the_bound(in_actions: TokenServer) -> None:
-    in_actions.answers.extend([(200, b"{}", 1.0)] * 2)
+    # Each answer would take 60 s (cut short when the test ends): two attempts bounded by 0.2 s
+    # take well under a second, two unbounded ones 120 s. 30 s apart is a margin no load crosses.
+    in_actions.answers.extend([(200, b"{}", 60.0)] * 2)
     started = time.monotonic()
     with pytest.raises(aws.OidcTokenError, match=r"after 2 attempts.*TimeoutError"):
         aws.fetch_oidc_token(in_actions.url, REQUEST_TOKEN, timeout=0.2, attempts=2, sleep=lambda _: None)
-    assert time.monotonic() - started < 1.5
+    assert time.monotonic() - started < 30
 
 
 def test_token_request_refused_is_not_retried(in_actions: TokenServer) -> None:

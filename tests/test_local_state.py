@@ -332,3 +332,24 @@ def test_fresh_is_refused_while_this_folders_emulator_is_kept_running(work):
         refused = pytest.raises(UsageError, match=f"--fresh starts a new emulator from nothing, but {url} is running")
         with refused, local_emulator(local_config(), work, fresh=True, out=lambda line: None):
             pytest.fail("must not start")
+
+
+def test_attach_to_another_emulator_neither_restores_nor_saves_but_the_folders_kept_one_saves(work):
+    config = local_config()
+    path = state_path(work)
+    before = path.read_bytes()
+    lines: list[str] = []
+    with emulator(0, None, lambda line: None) as url:
+        with local_emulator(config, work, attach=url, out=lines.append) as session:
+            sagemaker, _ = serving_clients(url)
+            assert sagemaker.list_endpoints()["Endpoints"] == []  # nothing was replayed into it
+            assert session.save() is None
+        assert f"state: {url} is not this work folder's emulator; its state is neither restored nor saved" in lines
+        assert path.read_bytes() == before
+
+        # The same emulator recorded as this folder's kept one: it holds the state, so it is saved.
+        (work / KEPT_EMULATOR_FILE).write_text(url + "\n")
+        with local_emulator(config, work, out=lines.append) as session:
+            saved = session.save()
+        assert f"state: {url} already holds this work folder's resources; nothing restored" in lines
+        assert saved is not None and saved.counts["endpoint"] == 0 and path.read_bytes() != before

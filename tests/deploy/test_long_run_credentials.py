@@ -63,6 +63,11 @@ def slow_training(clock: FakeClock) -> Iterator[Emulator]:
     """An emulator whose training jobs take three hours by ``clock``."""
     timings = Timings(time_scale=TIME_SCALE, training_seconds=TRAINING_SECONDS)
     with Emulator(timings=timings, clock=clock.monotonic) as emu:
+        # The job's UTC clock is the emulated STS's, 1 s ahead. Taken from two real clocks, the
+        # two would differ by however long the machine took between the fixtures: a job clock
+        # behind STS's by any amount sees a session 5 min from its end only at its end, and
+        # renews every 15 min instead of every 10 (a loaded machine failed the count so).
+        clock.start = emu.runtime.utcnow().replace(tzinfo=datetime.timezone.utc) + datetime.timedelta(seconds=1)
         yield emu
 
 
