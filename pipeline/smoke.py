@@ -323,6 +323,9 @@ def publish(outcome: SmokeOutcome, out: Callable[[str], None] = print) -> int:
     approval = outcome.approval
     if approval is not None and approval.version is not None:
         gha.set_output("model_package_status", approval.version.status)
+        # What deploy.yml's promote job deploys to prod: only a version this smoke test approved.
+        if approval.version.status == "Approved":
+            gha.set_output("approved_model_package_arn", approval.version.arn)
     if approval is not None and not approval.ok:
         gha.error(approval.error, title="Model registry not updated")
         return 1

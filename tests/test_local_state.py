@@ -188,6 +188,26 @@ def test_promote_needs_an_environment_that_promotes_from_the_run_s():
         promotion_target(local_config("prod"))
 
 
+def test_second_run_with_unchanged_inputs_creates_no_training_job_and_leaves_the_endpoint(first, work, raw):
+    _, run = first
+    config = local_config()
+    lines: list[str] = []
+    with local_emulator(config, work, out=lines.append) as session:
+        second = run_and_save(session, config, raw=raw)
+        sagemaker, _ = serving_clients(session.url)
+        # Training jobs are not part of the state: any CreateTrainingJob of this run would be listed.
+        assert sagemaker.list_training_jobs()["TrainingJobSummaries"] == []
+        endpoint = sagemaker.describe_endpoint(EndpointName=config.endpoint.name)
+        assert endpoint["EndpointConfigName"] == run.output["EndpointConfigName"]  # no UpdateEndpoint
+    assert second.training == "training skipped: same inputs as version 1"
+    assert (second.status, second.endpoint_action, second.model_package) == (
+        "UNCHANGED",
+        "unchanged",
+        run.model_package,
+    )
+    assert second.deploy_action == "unchanged" and second.smoke_passed
+
+
 def test_fresh_starts_from_nothing_and_replaces_the_state(work):
     config = local_config()
     lines: list[str] = []

@@ -17,6 +17,7 @@ from pipeline import registry
 from pipeline.definition import state_names as names
 from pipeline.definition.stages.register_model import config_fingerprint
 from pipeline.emulator import TrainingLog
+from pipeline.fingerprint import training_fingerprint
 from tests.emulator.conftest import COMMIT, Pipeline
 
 pytestmark = pytest.mark.emulator
@@ -87,6 +88,10 @@ def test_first_deploy_registers_every_field_and_serves_from_the_version(pipeline
         "ValidationData": f"{data}/validation/validation.csv",
         "ValidationDataETag": meta["ValidationDataETag"],
         "ValidationDataVersion": "null",
+        # The definition's States.Hash of the training inputs equals the one run computes to look it up.
+        "TrainingFingerprint": training_fingerprint(
+            pipeline.cfg, {"train": {"ETag": meta["TrainDataETag"]}, "validation": {"ETag": meta["ValidationDataETag"]}}
+        ),
     }
     # The artifact is the registered copy, and its SHA-256 is the one S3 computed for it.
     registered = f"{pipeline.cfg.account.prefix}/registry/{names_['TrainingJobName']}/model.tar.gz"

@@ -17,9 +17,17 @@ from tests.emulator.conftest import Pipeline
 pytestmark = pytest.mark.emulator
 
 
-def test_sagemaker_sdk_attaches_to_the_pipelines_training_job(pipeline: Pipeline) -> None:
+def test_sagemaker_sdk_attaches_to_the_pipelines_training_job(
+    pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import sagemaker
+    import sagemaker.session
     from sagemaker.estimator import Estimator
+
+    # attach() waits for the job, sleeping its 5 s poll interval before the first look even when
+    # the job has ended (as here): look at once instead. The SDK's own calls are unchanged.
+    wait = sagemaker.session._wait_until_training_done
+    monkeypatch.setattr(sagemaker.session, "_wait_until_training_done", lambda fn, desc, poll=5: wait(fn, desc, 0))
 
     assert pipeline.run("attach-1")["status"] == "SUCCEEDED"
     name = pipeline.input("attach-1")["TrainingJobName"]

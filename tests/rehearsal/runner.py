@@ -110,6 +110,8 @@ class JobSpec:
     # What the jobs this one needs produced: their outputs, and the artifacts they uploaded
     # (name -> a directory actions/download-artifact copies from).
     needs_outputs: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    # needs.<job>.result of the jobs this one needs (default: success).
+    needs_results: Mapping[str, str] = field(default_factory=dict)
     artifacts: Mapping[str, Path] = field(default_factory=dict)
     stream: Callable[[str], None] | None = None  # live log lines, e.g. print
     # Caps the job's timeout-minutes: a hung step fails the rehearsal in minutes, not hours.
@@ -138,6 +140,8 @@ class JobResult:
     environment: str | None
     concurrency_group: str | None
     workspace: Path
+    # The job's outputs: its outputs: block evaluated after the steps (empty when skipped).
+    outputs: dict[str, str] = field(default_factory=dict)
 
     @property
     def summary(self) -> str:
@@ -433,6 +437,10 @@ class _Job:
         """``needs.<job>.outputs.<name>``: strict about the job being needed and the output declared."""
         needs = self.job.get("needs", [])
         needed = [needs] if isinstance(needs, str) else list(needs)
+        if len(rest) == 2 and rest[1] == "result":
+            if rest[0] not in needed:
+                raise ex.ExpressionError(f"{path!r}: job {self.spec.job} does not need {rest[0]!r}")
+            return self.spec.needs_results.get(rest[0], "success")
         if len(rest) != 3 or rest[1] != "outputs":
             raise ex.ExpressionError(f"unsupported property path {path!r}")
         job, _, name = rest
@@ -557,7 +565,8 @@ class _Job:
             if result.id:
                 self.step_results[result.id] = result
         conclusion = "failure" if any(r.outcome == "failure" for r in self.results) else "success"
-        return JobResult(conclusion, self.results, environment_name, group, self.workspace)
+        outputs = self.render_env(self.job.get("outputs"), STEP_CONTEXTS, f"job {spec.job} outputs")
+        return JobResult(conclusion, self.results, environment_name, group, self.workspace, outputs)
 
     def event_payload(self) -> dict[str, Any]:
         repository = {"full_name": self.spec.repository, "name": self.spec.repository.split("/")[1]}

@@ -21,7 +21,7 @@ import json
 import subprocess
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -83,22 +83,25 @@ class Stage:
     wheelhouse: Path
     manifest_sha256: str
     cache_dir: Path
+    # Other GitHub environments' variables (prod, once the prod fixture bootstrapped it).
+    more_environments: dict[str, dict[str, str]] = field(default_factory=dict)
 
     def client(self, service: str) -> Any:
         return boto3.client(
             service, region_name=self.variables["AWS_REGION"], endpoint_url=self.server.url, **FAKE_KEYS
         )
 
-    def rehearse(self, name: str, *, source: Path, sha: str, **kwargs: Any) -> JobResult:
-        """Run deploy.yml's deploy job; print its log so a failure shows every step."""
+    def rehearse(self, name: str, *, source: Path, sha: str, job: str = "deploy", **kwargs: Any) -> JobResult:
+        """Run one of deploy.yml's jobs (default: deploy); print its log so a failure shows every step."""
+        needs = {"wheels": {"manifest-sha256": self.manifest_sha256}, **kwargs.pop("needs_outputs", {})}
         spec = JobSpec(
             workflow=".github/workflows/deploy.yml",
-            job="deploy",
+            job=job,
             source_repo=source,
             sha=sha,
             workdir=self.workdir / name,
             repository=f"{OWNER}/{REPO}",
-            environment_vars={"staging": self.variables},
+            environment_vars={"staging": self.variables, **self.more_environments},
             machine_env={
                 "AWS_ENDPOINT_URL": self.server.url,
                 # The emulator's STS is on loopback: the one override the token exchange allows,
@@ -118,7 +121,7 @@ class Stage:
             max_minutes=10,
             substitutes=SUBSTITUTES,
             # What the wheels job hands over: its artifact, and its manifest digest as an output.
-            needs_outputs={"wheels": {"manifest-sha256": self.manifest_sha256}},
+            needs_outputs=needs,
             artifacts={"deploy-wheels": self.wheelhouse},
             stream=print,
             **kwargs,
@@ -231,7 +234,7 @@ def second(stage: Stage, first: JobResult) -> JobResult:
         sha=git(source, "rev-parse", "HEAD"),
         run_id="7002",
         event_name="workflow_dispatch",
-        inputs={"environment": "staging", "run-pipeline": True},
+        inputs={"environment": "staging", "action": "train"},
     )
 
 
@@ -314,7 +317,7 @@ def test_dispatch_without_the_pipeline_only_deploys_the_state_machine(stage: Sta
         sha=stage.head,
         run_id="7003",
         event_name="workflow_dispatch",
-        inputs={"environment": "staging", "run-pipeline": False},
+        inputs={"environment": "staging", "action": "state-machine"},
     )
     outcomes = {step.id or step.name: step.outcome for step in result.steps}
     # The job ran this working tree, uncommitted changes included, not the last commit.
@@ -324,6 +327,98 @@ def test_dispatch_without_the_pipeline_only_deploys_the_state_machine(stage: Sta
     assert outcomes["deploy"] == "success"
     assert outcomes["run"] == outcomes["smoke"] == "skipped"
     assert endpoint(stage)["EndpointConfigName"] == config_before
+
+
+@dataclass
+class Release:
+    """Rehearsal 4: a push of unchanged training inputs to staging, then the promote job in prod."""
+
+    staging: JobResult
+    prod: JobResult
+    trainings: int  # CreateTrainingJob calls the promote job caused
+
+
+def bootstrap_prod(stage: Stage) -> dict[str, str]:
+    """prod's stack on the same emulator (its roles trust environment:prod; it reads staging's)."""
+    config = load_config("prod", environ={})
+    parameters = parameters_from_config(config, Repository(OWNER, REPO))
+    result = bootstrap(
+        stage.client("cloudformation"),
+        stack_name=default_stack_name(parameters.project_name),
+        parameters=parameters,
+        template_body=TEMPLATE_PATH.read_text(encoding="utf-8"),
+        out=io.StringIO(),
+        poll_seconds=0,
+        iam=stage.client("iam"),
+        s3=stage.client("s3"),
+    )
+    assert result.status == "created"
+    return dict(result.github_variables)
+
+
+@pytest.fixture(scope="module")
+def release(stage: Stage, second: JobResult) -> Release:
+    """A new commit on top of rehearsal 2 (Train.csv unchanged) pushed to main: staging reuses the
+    version rehearsal 2 trained, then the promote job deploys exactly that version to prod."""
+    stage.more_environments["prod"] = bootstrap_prod(stage)
+    source = stage.workdir / "newer-origin"
+    (source / "NOTES.md").write_text("a change that does not touch the training inputs\n", encoding="utf-8")
+    git(source, "add", "NOTES.md")
+    git(source, "commit", "--quiet", "-m", "docs only")
+    sha = git(source, "rev-parse", "HEAD")
+    staging = stage.rehearse("push-unchanged", source=source, sha=sha, run_id="7004")
+    calls = stage.server.runtime.calls
+    before = calls["sagemaker:CreateTrainingJob"]
+    prod = stage.rehearse(
+        "push-prod", source=source, sha=sha, run_id="7004", job="promote", needs_outputs={"deploy": staging.outputs}
+    )
+    return Release(staging, prod, calls["sagemaker:CreateTrainingJob"] - before)
+
+
+def artifact(stage: Stage, uri: str) -> tuple[bytes, str]:
+    """An S3 artifact's bytes and the SHA-256 S3 reports for it (HeadObject ChecksumMode=ENABLED)."""
+    bucket, _, key = uri.removeprefix("s3://").partition("/")
+    s3 = stage.client("s3")
+    head = s3.head_object(Bucket=bucket, Key=key, ChecksumMode="ENABLED")
+    return s3.get_object(Bucket=bucket, Key=key)["Body"].read(), head["ChecksumSHA256"]
+
+
+def test_push_reuses_in_staging_and_prod_serves_the_byte_identical_artifact(stage: Stage, release: Release) -> None:
+    import hashlib
+
+    from pipeline import registry
+
+    run = release.staging.step("run")
+    # Staging: the inputs are unchanged, so nothing is trained or deployed; smoke approves it.
+    assert "training skipped: same inputs as version" in run.log and "nothing deployed" in run.log
+    assert run.outputs["execution_arn"] == "" and run.outputs["training"] == "reused"
+    approved = release.staging.outputs["approved-version"]
+    assert approved == run.outputs["model_package_arn"] and approved.endswith("/big-mart-staging/2")
+    smoke = release.staging.step("smoke").log
+    assert f"(from the version it already serves ({approved}))" in smoke and "smoke test PASSED" in smoke
+    assert f"model package {approved} (version 2): Approved" in smoke
+    # Prod: the promote job, in the prod environment, trained nothing.
+    assert release.prod.conclusion == "success" and release.prod.environment == "prod"
+    assert release.prod.concurrency_group == "deploy-prod"
+    assert release.trainings == 0
+    assert "promoting big-mart-staging version 2" in release.prod.step("promote").log
+    sagemaker = stage.client("sagemaker")
+    prod_name = stage.more_environments["prod"]["PIPELINE_ENDPOINT_NAME"]
+    served = registry.live_lineage(sagemaker, prod_name)
+    assert served.status == "InService" and served.package is not None
+    assert served.package.status == "Approved"
+    assert served.package.metadata["PromotedFrom"] == approved
+    source = registry.describe(sagemaker, approved)
+    # The byte-identical artifact staging tested: same bytes, same SHA-256 (S3's and recorded).
+    staging_bytes, staging_sum = artifact(stage, source.model_data_url)
+    prod_bytes, prod_sum = artifact(stage, served.package.model_data_url)
+    assert prod_bytes == staging_bytes and prod_sum == staging_sum
+    assert served.package.artifact_sha256 == source.artifact_sha256 == hashlib.sha256(prod_bytes).hexdigest()
+    assert not [
+        job["TrainingJobName"]
+        for job in sagemaker.list_training_jobs()["TrainingJobSummaries"]
+        if job["TrainingJobName"].startswith(prod_name)
+    ]
 
 
 def test_ci_plan_job_without_credentials_skips_the_aws_plan_cleanly(
@@ -366,7 +461,7 @@ def test_a_dispatch_from_a_branch_is_refused(tmp_path: Path, job: str, origin: t
         workdir=tmp_path,
         event_name="workflow_dispatch",
         ref="refs/heads/feature",
-        inputs={"environment": "prod", "run-pipeline": True},
+        inputs={"environment": "prod", "action": "train"},
         environment_vars={"prod": {}},
         stream=print,
     )

@@ -29,6 +29,8 @@ USES_LINE = re.compile(r"^\s*(?:-\s+)?uses:\s*(?P<ref>\S+)(?P<rest>.*)$")
 PINNED = re.compile(r"^[\w.-]+/[\w./-]+@[0-9a-f]{40}$")
 VERSION_COMMENT = re.compile(r"#\s*v\d+\.\d+\.\d+\b")
 LOCAL_WORKFLOW = re.compile(r"^\./\.github/workflows/[\w.-]+\.ya?ml$")
+# The jobs that can mint AWS credentials: train in staging (deploy), promote to prod (promote).
+CREDENTIALED = ("deploy", "promote")
 
 
 def workflow(name: str) -> dict[str, Any]:
@@ -102,22 +104,24 @@ def test_id_token_only_on_the_deploy_job_under_an_environment() -> None:
         assert isinstance(permissions, dict), f"{name} {job_id}: every job states its permissions"
         if permissions.get("id-token") == "write":
             granted.append((name, job_id))
-    assert granted == [("deploy.yml", "deploy")]
-    deploy = workflow("deploy.yml")["jobs"]["deploy"]
-    assert deploy["permissions"] == {"contents": "read", "id-token": "write"}
-    assert deploy["environment"], "protection rules live in the GitHub environment"
+    assert granted == [("deploy.yml", "deploy"), ("deploy.yml", "promote")]
+    for job_id in CREDENTIALED:
+        job = workflow("deploy.yml")["jobs"][job_id]
+        assert job["permissions"] == {"contents": "read", "id-token": "write"}
+        assert job["environment"], "protection rules live in the GitHub environment"
 
 
 def test_only_read_permissions_besides_the_oidc_token() -> None:
     for name, job_id, job in jobs():
         for scope, level in job["permissions"].items():
-            assert level == "read" or (scope, name, job_id) == ("id-token", "deploy.yml", "deploy"), (
+            assert level == "read" or ((scope, name) == ("id-token", "deploy.yml") and job_id in CREDENTIALED), (
                 f"{name} {job_id}: {scope}: {level}"
             )
 
 
-def test_deploy_concurrency_is_per_environment_and_never_cancels() -> None:
-    deploy = workflow("deploy.yml")["jobs"]["deploy"]
+@pytest.mark.parametrize("job_id", CREDENTIALED)
+def test_deploy_concurrency_is_per_environment_and_never_cancels(job_id: str) -> None:
+    deploy = workflow("deploy.yml")["jobs"][job_id]
     concurrency = deploy["concurrency"]
     assert concurrency["cancel-in-progress"] is False
     # The group names the environment, exactly as the job does.
@@ -206,7 +210,8 @@ def test_deploy_triggers_inputs_and_order() -> None:
     assert events["push"] == {"branches": ["main"]}
     inputs = events["workflow_dispatch"]["inputs"]
     assert inputs["environment"]["options"] == ["staging", "prod"]
-    assert inputs["run-pipeline"]["type"] == "boolean"
+    assert inputs["action"]["options"] == ["train", "promote", "state-machine"]
+    assert inputs["version"]["type"] == "string" and inputs["version"]["default"] == ""
     assert deploy["jobs"]["tests"]["uses"] == "./.github/workflows/ci.yml"
     job = deploy["jobs"]["deploy"]
     assert job["needs"] == ["tests", "wheels"]
@@ -215,13 +220,25 @@ def test_deploy_triggers_inputs_and_order() -> None:
     order += ["deploy --commit", "pipeline run", "pipeline smoke"]
     positions = [next(i for i, run in enumerate(runs) if text in run) for text in order]
     assert positions == sorted(positions), runs
+    # The promote job: after staging, in prod, with the version staging approved; no training.
+    promote = deploy["jobs"]["promote"]
+    assert promote["needs"] == ["tests", "wheels", "deploy"]
+    assert promote["environment"] == "${{ inputs.environment || 'prod' }}"
+    assert job["outputs"] == {"approved-version": "${{ steps.smoke.outputs.approved_model_package_arn }}"}
+    assert "needs.deploy.outputs.approved-version" in promote["env"]["PROMOTE_VERSION"]
+    runs = [s["run"] for s in promote["steps"] if "run" in s]
+    order = ["refs/heads/main", "wheelhouse verify", "wheelhouse install", "pipeline doctor", "deploy --commit"]
+    order += ["pipeline promote --to"]
+    positions = [next(i for i, run in enumerate(runs) if text in run) for text in order]
+    assert positions == sorted(positions), runs
+    assert not [run for run in runs if "pipeline run" in run or "--upload-data" in run]
 
 
 def ref_guard_steps(job: dict[str, Any]) -> list[dict[str, Any]]:
     return [s for s in job["steps"] if 'if [ "$REF" != "refs/heads/main" ]' in s.get("run", "")]
 
 
-@pytest.mark.parametrize("job_id", ["wheels", "deploy"])
+@pytest.mark.parametrize("job_id", ["wheels", *CREDENTIALED])
 def test_deploy_jobs_refuse_any_ref_but_main_first(job_id: str) -> None:
     job = workflow("deploy.yml")["jobs"][job_id]
     (guard,) = ref_guard_steps(job)
@@ -231,12 +248,15 @@ def test_deploy_jobs_refuse_any_ref_but_main_first(job_id: str) -> None:
 
 
 def test_deploy_job_runs_only_for_main() -> None:
-    assert workflow("deploy.yml")["jobs"]["deploy"]["if"] == "github.ref == 'refs/heads/main'"
-
-
-def test_the_credentialed_job_installs_only_verified_prebuilt_wheels() -> None:
     jobs = workflow("deploy.yml")["jobs"]
-    wheels, deploy = jobs["wheels"], jobs["deploy"]
+    assert jobs["deploy"]["if"].startswith("github.ref == 'refs/heads/main' && ")
+    assert "github.ref == 'refs/heads/main'" in jobs["promote"]["if"]
+
+
+@pytest.mark.parametrize("job_id", CREDENTIALED)
+def test_the_credentialed_job_installs_only_verified_prebuilt_wheels(job_id: str) -> None:
+    jobs = workflow("deploy.yml")["jobs"]
+    wheels, deploy = jobs["wheels"], jobs[job_id]
     # The wheels job builds (install-time code runs there) and can mint no token.
     assert wheels["permissions"] == {"contents": "read"} and "environment" not in wheels
     assert wheels["outputs"] == {"manifest-sha256": "${{ steps.build.outputs.manifest-sha256 }}"}
@@ -274,7 +294,7 @@ def test_aws_settings_come_from_environment_variables_only() -> None:
     assert deploy["env"]["PIPELINE_DEPLOY_ROLE_ARN"] == "${{ vars.PIPELINE_DEPLOY_ROLE_ARN }}"
 
 
-@pytest.mark.parametrize("job_id", ["wheels", "deploy"])
+@pytest.mark.parametrize("job_id", ["wheels", *CREDENTIALED])
 def test_the_deploy_jobs_cache_nothing(job_id: str) -> None:
     """A cache written by any branch must not be restored into the wheels or the credentialed job."""
     for step in workflow("deploy.yml")["jobs"][job_id]["steps"]:
@@ -288,9 +308,9 @@ def test_the_wheels_are_built_for_the_deploy_jobs_python() -> None:
         job_id: next(s for s in jobs[job_id]["steps"] if s.get("uses", "").startswith("actions/setup-python@"))["with"][
             "python-version"
         ]
-        for job_id in ("wheels", "deploy")
+        for job_id in ("wheels", *CREDENTIALED)
     }
-    assert versions["wheels"] == versions["deploy"]
+    assert versions["wheels"] == versions["deploy"] == versions["promote"]
 
 
 def test_dependabot_updates_the_actions_and_the_locks() -> None:
