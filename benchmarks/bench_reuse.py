@@ -30,10 +30,7 @@ from pathlib import Path
 os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
 os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
 os.environ.setdefault("SAGEMAKER_SUPPRESS_V2_WARNING", "1")
-for name in ("GITHUB_ACTIONS", "GITHUB_OUTPUT", "GITHUB_STEP_SUMMARY"):
-    os.environ.pop(name, None)
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import boto3
 
@@ -43,6 +40,7 @@ from pipeline.config import load_config
 from pipeline.emulator import Emulator, Timings
 from pipeline.local_model import LocalModelHost, S3Trainer
 
+ROOT = Path(__file__).resolve().parent.parent
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
 FAST = ["--set", "endpoint_poll_seconds=1", "--set", "retry_interval_seconds=1"]
 WRITE_PREFIXES = ("Create", "Update", "Delete", "Add", "Stop", "Start")
@@ -69,6 +67,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rows", type=int, default=2000, help="raw Big Mart rows to generate")
     args = parser.parse_args(argv)
+    for name in ("GITHUB_ACTIONS", "GITHUB_OUTPUT", "GITHUB_STEP_SUMMARY"):
+        os.environ.pop(name, None)  # the figures are this script's, not an Actions job's
 
     with tempfile.TemporaryDirectory() as scratch:
         # The checked-in configuration without deploy roles (with one, the CLI would ask GitHub
