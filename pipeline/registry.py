@@ -171,7 +171,11 @@ def list_versions(sagemaker: SageMakerClient, group: str) -> list[ModelVersion]:
     """Every version of ``group``, newest first (each described, for its metadata)."""
     arns: list[str] = []
     paginator = sagemaker.get_paginator("list_model_packages")
-    for page in paginator.paginate(ModelPackageGroupName=group, SortBy="CreationTime", SortOrder="Descending"):
+    # botocore's model documents UNVERSIONED as the default type: ask for the group's versions.
+    pages = paginator.paginate(
+        ModelPackageGroupName=group, ModelPackageType="Versioned", SortBy="CreationTime", SortOrder="Descending"
+    )
+    for page in pages:
         arns += [p["ModelPackageArn"] for p in page.get("ModelPackageSummaryList", [])]
     versions = [version_from_description(sagemaker.describe_model_package(ModelPackageName=arn)) for arn in arns]
     return sorted(versions, key=lambda v: v.version, reverse=True)

@@ -65,7 +65,7 @@ def test_unchanged_inputs_train_nothing_and_leave_the_endpoint_alone(
     assert "training skipped: same inputs as version 1" in out
     assert "already serves model package version 1" in out and "nothing deployed" in out
     assert sagemaker_writes(emulator, before) == dict.fromkeys(WRITES, 0)
-    assert emulator.runtime.calls["states:StartExecution"] == before["states:StartExecution"]
+    assert emulator.runtime.calls["stepfunctions:StartExecution"] == before["stepfunctions:StartExecution"]
     assert endpoint(EndpointName=config.endpoint.name)["EndpointConfigName"] == served
     outputs = read_outputs(actions_env["output"])
     assert outputs["execution_arn"] == "" and outputs["training"] == "reused"
