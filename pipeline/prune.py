@@ -257,9 +257,15 @@ def plan_prune(config: PipelineConfig, clients: Clients, keep: int | None = None
             protected.add(name.rsplit("-", 1)[0] + "-train", f"the training output of {name} ({reason.split(':')[0]})")
 
     plan = PrunePlan(config.environment, keep)
+    # When each run last created something: orders training outputs, whose S3 times are coarse.
+    run_times: dict[str, datetime] = {}
     for kind in ("endpoint-config", "model"):
         pattern = run_name(config, "config" if kind == "endpoint-config" else "model")
-        found = sorted(_found(config, sagemaker, kind), key=lambda entry: entry[2], reverse=True)
+        # Newest first; the name breaks ties (moto and S3 may stamp a run's resources alike).
+        found = sorted(_found(config, sagemaker, kind), key=lambda entry: (entry[2], entry[0]), reverse=True)
+        for name, _, created in found:
+            run = name.rsplit("-", 1)[0]
+            run_times[run] = max(run_times.get(run, _EPOCH), created)
         ours = 0
         for name, arn, created in found:
             if not pattern.match(name):
@@ -273,7 +279,12 @@ def plan_prune(config: PipelineConfig, clients: Clients, keep: int | None = None
             reason = protected.reasons.get(name) or (f"one of the {keep} newest" if ours <= keep else "")
             plan.items.append(Item(kind, name, created, reason))
     pattern = run_name(config, "train")
-    jobs = sorted(training_outputs(config, s3).items(), key=lambda entry: entry[1], reverse=True)
+    outputs = training_outputs(config, s3)
+
+    def recency(job: str) -> tuple[datetime, str]:
+        return max(outputs[job], run_times.get(job.rsplit("-", 1)[0], _EPOCH)), job
+
+    jobs = [(job, outputs[job]) for job in sorted(outputs, key=recency, reverse=True)]
     ours = 0
     for job, created in jobs:
         if not pattern.match(job):
