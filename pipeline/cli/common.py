@@ -34,6 +34,15 @@ def add_command(commands: Any, name: str, help: str, description: str | None = N
     return parser
 
 
+def add_retrain_argument(parser: argparse.ArgumentParser) -> None:
+    """``--retrain``: the commands that decide whether to train (run, local) take it alike."""
+    parser.add_argument(
+        "--retrain",
+        action="store_true",
+        help="train even when a registered version was trained on the same inputs (default: reuse it)",
+    )
+
+
 def add_config_arguments(parser: argparse.ArgumentParser) -> None:
     """The options every command that reads the configuration shares."""
     group = parser.add_argument_group("configuration (file < PIPELINE_* environment variables < flags)")

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from pipeline.cli.common import add_config_arguments, config_from_args, positive_int
+from pipeline.cli.common import add_config_arguments, add_retrain_argument, config_from_args, positive_int
 from pipeline.local import DEFAULT_WORK_DIR
 
 
@@ -43,11 +43,7 @@ def register(commands: Any) -> None:
     parser.add_argument(
         "--timeout", type=positive_int, default=600, help="seconds to wait for the execution (default: 600)"
     )
-    parser.add_argument(
-        "--retrain",
-        action="store_true",
-        help="train even when a registered version was trained on the same inputs (default: reuse it)",
-    )
+    add_retrain_argument(parser)
     parser.set_defaults(handler=handle)
 
 

@@ -6,6 +6,7 @@ import argparse
 from typing import Any
 
 from pipeline.cli import common
+from pipeline.cli.common import add_retrain_argument
 from pipeline.errors import UsageError
 
 
@@ -42,11 +43,7 @@ def register(commands: Any) -> None:
         metavar="VERSION",
         help="deploy this registered version (a number in this environment's group, or an ARN) instead of training",
     )
-    parser.add_argument(
-        "--retrain",
-        action="store_true",
-        help="train even when a registered version was trained on the same inputs (default: reuse it)",
-    )
+    add_retrain_argument(parser)
     parser.set_defaults(handler=handle)
 
 
