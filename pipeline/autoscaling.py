@@ -16,7 +16,7 @@ so a new config never drops the instance count autoscaling reached (the same pag
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
@@ -25,6 +25,7 @@ from botocore.exceptions import ClientError
 from pipeline.alarms import VARIANT_NAME
 from pipeline.aws_errors import error_code
 from pipeline.config import PipelineConfig
+from pipeline.printer import Printer
 
 if TYPE_CHECKING:
     from mypy_boto3_application_autoscaling import ApplicationAutoScalingClient
@@ -37,8 +38,6 @@ POLICY_TYPE = "TargetTrackingScaling"
 # DeregisterScalableTarget/DeleteScalingPolicy of something absent: AWS's modelled error, and
 # the ValidationException moto raises for a missing target.
 _ABSENT = ("ObjectNotFoundException", "ValidationException")
-
-Printer = Callable[[str], None]
 
 
 def resource_id(config: PipelineConfig) -> str:

@@ -5,7 +5,7 @@ tags, its ``project`` and ``environment`` tags match); deleting every version un
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -17,7 +17,6 @@ if TYPE_CHECKING:
     from mypy_boto3_s3.type_defs import ObjectIdentifierTypeDef
     from mypy_boto3_sagemaker import SageMakerClient
 
-Printer = Callable[[str], None]
 OWNERSHIP_TAGS = ("project", "environment")
 
 

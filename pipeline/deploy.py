@@ -21,7 +21,7 @@ import difflib
 import hashlib
 import json
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -31,12 +31,12 @@ from pipeline.aws_errors import error_code
 from pipeline.config import PipelineConfig
 from pipeline.errors import PipelineError
 from pipeline.outcomes import DeployAction
+from pipeline.printer import Printer
 
 if TYPE_CHECKING:
     from mypy_boto3_stepfunctions import SFNClient
     from mypy_boto3_stepfunctions.type_defs import RoutingConfigurationListItemTypeDef
 
-Printer = Callable[[str], None]
 
 # Error codes meaning "the state machine (or its alias) does not exist". AWS answers a missing
 # alias with ResourceNotFound; moto answers an alias of a missing machine with StateMachineDoesNotExist.

@@ -15,12 +15,12 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from pipeline.outcomes import ExecutionStatus
+from pipeline.printer import Printer
 from pipeline.wait import Backoff, wait_until
 
 if TYPE_CHECKING:
     from mypy_boto3_stepfunctions import SFNClient
 
-Printer = Callable[[str], None]
 
 STAGE_TYPES = ("TaskState", "WaitState", "MapState", "ParallelState")
 # History events that mean the current attempt of a stage's task failed (it may be retried or caught).

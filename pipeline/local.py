@@ -14,7 +14,7 @@ import signal
 import tarfile
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +26,7 @@ from botocore.exceptions import ClientError
 from pipeline.aws_errors import error_message
 from pipeline.config import PipelineConfig
 from pipeline.errors import PipelineError, UsageError
+from pipeline.printer import Printer
 from pipeline.smoke_checks import percentile
 
 if TYPE_CHECKING:
@@ -40,8 +41,6 @@ DEFAULT_WORK_DIR = ".pipeline-local"
 LOCAL_TIME_SCALE = 0.01
 # Written in the work folder while `local --keep` holds an emulator up, so later runs reuse it.
 KEPT_EMULATOR_FILE = "emulator-url"
-
-Printer = Callable[[str], None]
 
 
 @dataclass

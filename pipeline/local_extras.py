@@ -8,15 +8,13 @@ one) unless the environment already has it on, and says so.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from pipeline.config import PipelineConfig
+from pipeline.printer import Printer
 
 if TYPE_CHECKING:
     from pipeline.clients import Clients
-
-Printer = Callable[[str], None]
 
 
 def local_autoscaling(config: PipelineConfig) -> PipelineConfig:

@@ -16,18 +16,17 @@ emulator only.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from pipeline.config import PipelineConfig, environments, find_config_file, load_config, read_config_file
 from pipeline.errors import PipelineError, UsageError
+from pipeline.printer import Printer
 
 if TYPE_CHECKING:
     from pipeline.clients import Clients
     from pipeline.promote import Promotion
-
-Printer = Callable[[str], None]
 
 
 @dataclass

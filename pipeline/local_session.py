@@ -19,7 +19,7 @@ corrupt or foreign one stops the command (exit 2) and is left as it is.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING
 from pipeline.config import PipelineConfig
 from pipeline.errors import PipelineError, UsageError
 from pipeline.local_state import LoadedState, Saved, load, refuse, save, state_path
+from pipeline.printer import Printer
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -35,8 +36,6 @@ if TYPE_CHECKING:
     from pipeline.clients import Clients
     from pipeline.emulator.snapshot import Services
     from pipeline.local import LocalRun
-
-Printer = Callable[[str], None]
 
 
 @dataclass

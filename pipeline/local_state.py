@@ -19,7 +19,7 @@ import json
 import os
 import tempfile
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,8 +32,6 @@ STATE_DIR = "state"
 STATE_FILE = "state.json"
 OBJECTS_DIR = "objects"
 FORMAT = "big-mart-pipeline/local-emulator-state"
-
-Printer = Callable[[str], None]
 
 
 @dataclass(frozen=True)

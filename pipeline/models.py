@@ -9,7 +9,7 @@ Exit codes: 0 listed, 1 an AWS call failed, 2 unknown environment or group.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -22,7 +22,6 @@ from pipeline.errors import PipelineError
 if TYPE_CHECKING:
     from mypy_boto3_sagemaker import SageMakerClient
 
-Printer = Callable[[str], None]
 HEADER = ["version", "status", "validation:rmse", "commit", "data", "deployed in", "note"]
 
 

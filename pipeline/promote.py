@@ -13,7 +13,6 @@ smoke test approves it there (or rejects it and rolls back).
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, cast
 
@@ -24,6 +23,7 @@ from pipeline.aws_errors import error_code, error_message
 from pipeline.config import PipelineConfig
 from pipeline.errors import PipelineError, UsageError
 from pipeline.fingerprint import description_mark
+from pipeline.printer import Printer
 from pipeline.storage import ENCODING_KEY
 
 if TYPE_CHECKING:
@@ -35,7 +35,6 @@ if TYPE_CHECKING:
     from pipeline.clients import Clients
     from pipeline.smoke import SmokeOutcome
 
-Printer = Callable[[str], None]
 PROMOTED_FROM = "PromotedFrom"
 
 

@@ -19,7 +19,7 @@ Everything else is deleted by ``execute_prune``: configs first, then models, the
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Literal
@@ -31,6 +31,7 @@ from pipeline.cleanup import empty_bucket, ownership_problem, run_name, sagemake
 from pipeline.config import PipelineConfig
 from pipeline.definition.names import Output
 from pipeline.errors import PipelineError, UsageError
+from pipeline.printer import Printer
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -39,7 +40,6 @@ if TYPE_CHECKING:
 
     from pipeline.clients import Clients
 
-Printer = Callable[[str], None]
 KINDS = ("endpoint-config", "model", "training-output")
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 # How many succeeded executions are read to find the one that deployed the live config.

@@ -16,7 +16,7 @@ decides before anything is paid for. See docs/registry.md.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -28,8 +28,6 @@ from pipeline.fingerprint import description_mark, training_fingerprint
 
 if TYPE_CHECKING:
     from mypy_boto3_sagemaker import SageMakerClient
-
-Printer = Callable[[str], None]
 
 
 @dataclass(frozen=True)

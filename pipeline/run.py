@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -21,6 +20,7 @@ from pipeline.aws_errors import error_code
 from pipeline.config import PipelineConfig
 from pipeline.errors import UsageError
 from pipeline.follow import RunResult, StageTiming, follow_execution
+from pipeline.printer import Printer
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -30,8 +30,6 @@ if TYPE_CHECKING:
     from pipeline.reuse import Reuse
 
 __all__ = ["RunResult", "StageTiming", "execution_arn_for", "follow_execution", "start_execution"]
-
-Printer = Callable[[str], None]
 
 
 def execution_arn_for(target_arn: str, name: str) -> str:

@@ -21,7 +21,6 @@ from botocore.exceptions import ClientError
 
 from pipeline.aws_errors import error_code, error_message
 from pipeline.cleanup import (
-    Printer,
     Resource,
     TeardownPlan,
     empty_bucket,
@@ -32,6 +31,7 @@ from pipeline.cleanup import (
 )
 from pipeline.config import PipelineConfig
 from pipeline.errors import PipelineError, UsageError
+from pipeline.printer import Printer
 from pipeline.teardown_extras import KINDS, delete_extra, plan_extras
 
 if TYPE_CHECKING:

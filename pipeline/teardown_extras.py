@@ -17,8 +17,9 @@ from botocore.exceptions import ClientError
 from pipeline import autoscaling
 from pipeline.alarms import alarm_name
 from pipeline.aws_errors import error_code
-from pipeline.cleanup import Printer, Resource, TeardownPlan, empty_bucket, ownership_problem, tag_map
+from pipeline.cleanup import Resource, TeardownPlan, empty_bucket, ownership_problem, tag_map
 from pipeline.config import ALARM_KINDS, PipelineConfig
+from pipeline.printer import Printer
 
 if TYPE_CHECKING:
     from mypy_boto3_application_autoscaling import ApplicationAutoScalingClient
