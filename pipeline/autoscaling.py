@@ -25,6 +25,7 @@ from botocore.exceptions import ClientError
 from pipeline.alarms import VARIANT_NAME
 from pipeline.aws_errors import error_code
 from pipeline.config import PipelineConfig
+from pipeline.endpoint_wait import is_not_found as endpoint_missing
 from pipeline.printer import Printer
 
 if TYPE_CHECKING:
@@ -208,7 +209,7 @@ def serving_instance_type(config: PipelineConfig, sagemaker: SageMakerClient) ->
     try:
         endpoint = sagemaker.describe_endpoint(EndpointName=config.endpoint.name)
     except ClientError as exc:
-        if error_code(exc) == "ValidationException":  # SageMaker's "Could not find endpoint"
+        if endpoint_missing(exc):
             return None
         raise
     name = endpoint.get("EndpointConfigName")

@@ -30,6 +30,7 @@ from pipeline.aws_errors import error_code
 from pipeline.cleanup import empty_bucket, ownership_problem, run_name, sagemaker_tags
 from pipeline.config import PipelineConfig
 from pipeline.definition.names import Output
+from pipeline.endpoint_wait import is_not_found as endpoint_missing
 from pipeline.errors import PipelineError, UsageError
 from pipeline.printer import Printer
 
@@ -114,7 +115,7 @@ def live_configs(config: PipelineConfig, sagemaker: SageMakerClient) -> list[str
     try:
         endpoint = sagemaker.describe_endpoint(EndpointName=config.endpoint.name)
     except ClientError as exc:
-        if error_code(exc) == "ValidationException":  # "Could not find endpoint"
+        if endpoint_missing(exc):
             return []
         raise
     pending = (endpoint.get("PendingDeploymentSummary") or {}).get("EndpointConfigName")
