@@ -2,14 +2,9 @@
 
 from __future__ import annotations
 
-import io
-import os
 import signal
 import socket
-import subprocess
-import sys
 import tarfile
-import time
 from pathlib import Path
 
 import numpy as np
@@ -18,8 +13,16 @@ import xgboost as xgb
 
 from pipeline import data
 from pipeline.config import load_config
-from pipeline.local import LOCAL_OVERRIDES, emulator, emulator_session, predict, run_local, summary
+from pipeline.local import KEPT_EMULATOR_FILE, LOCAL_OVERRIDES, emulator, emulator_session, predict, run_local, summary
 from tests.conftest import refused_port
+from tests.local_cli import (
+    SMALL_DATA_GATE,
+    kept_run,
+    like_a_background_job,
+    local_in_process,
+    local_process,
+    port_is_free,
+)
 
 pytestmark = pytest.mark.local
 
@@ -96,8 +99,8 @@ def test_two_runs_create_then_update_and_serve_the_trained_model(raw, tmp_path):
         assert f"model package: {second.model_package} -> Approved" in text
 
 
-def test_a_weak_model_fails_the_gate_and_exits_1_with_the_metric_and_the_bar(tmp_path):
-    result = run_cli(
+def test_a_weak_model_fails_the_gate_and_exits_1_with_the_metric_and_the_bar(tmp_path, capsys, monkeypatch):
+    result = local_in_process(
         "--rows",
         str(ROWS),
         "--seed",
@@ -107,159 +110,102 @@ def test_a_weak_model_fails_the_gate_and_exits_1_with_the_metric_and_the_bar(tmp
         "--work-dir",
         str(tmp_path / "w"),
         cwd=tmp_path,
-        timeout=600,  # a bound for a loaded machine; the run itself takes seconds
+        capsys=capsys,
+        monkeypatch=monkeypatch,
     )
     assert result.returncode == 1, result.stderr
     assert "failed with Pipeline.QualityGateFailed: validation:rmse 1302." in result.stderr
     assert "is above max_validation_rmse 900. Nothing was registered or deployed" in result.stderr
 
 
-# The emulator life-cycle tests train on a few hundred rows: a model too weak for the checked-in
-# quality gate (validation:rmse ~1100 > 900), which is not what they test.
-SMALL_DATA_GATE = {"PIPELINE_MAX_VALIDATION_RMSE": "5000"}
-
-
-def run_cli(
-    *args: str, cwd: Path, timeout: float = 120, extra_env: dict[str, str] | None = None
-) -> subprocess.CompletedProcess[str]:
-    env = {
-        **os.environ,
-        "PIPELINE_CONFIG": str(Path(__file__).parents[1] / "config" / "pipeline.toml"),
-        **(extra_env or {}),
-    }
-    return subprocess.run(
-        [sys.executable, "-m", "pipeline", "local", *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
-
-
 def test_missing_data_file_exits_2(tmp_path):
-    result = run_cli("--data", str(tmp_path / "Train.csv"), "--work-dir", str(tmp_path / "w"), cwd=tmp_path)
+    # A real process: `python -m pipeline local` itself exits 2 with the one error line on stderr.
+    # The other bad-input tests check the command's message and exit code through main().
+    result = local_process("--data", str(tmp_path / "Train.csv"), "--work-dir", str(tmp_path / "w"), cwd=tmp_path)
     assert result.returncode == 2
     assert f"data file '{tmp_path / 'Train.csv'}' does not exist" in result.stderr
 
 
-def test_invalid_data_file_exits_2(tmp_path):
+def test_invalid_data_file_exits_2(tmp_path, capsys, monkeypatch):
     bad = tmp_path / "Train.csv"
     bad.write_text("a,b\n1,2\n")
-    result = run_cli("--data", str(bad), "--work-dir", str(tmp_path / "w"), cwd=tmp_path)
+    result = local_in_process(
+        "--data", str(bad), "--work-dir", str(tmp_path / "w"), cwd=tmp_path, capsys=capsys, monkeypatch=monkeypatch
+    )
     assert result.returncode == 2
     assert "missing column(s) Item_Identifier" in result.stderr
 
 
-def test_port_in_use_exits_2(tmp_path):
+def test_port_in_use_exits_2(tmp_path, capsys, monkeypatch):
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))
         busy.listen()
         port = busy.getsockname()[1]
-        result = run_cli("--port", str(port), "--rows", "100", "--work-dir", str(tmp_path / "w"), cwd=tmp_path)
+        result = local_in_process(
+            "--port", str(port), "--rows", "100", "--work-dir", str(tmp_path / "w"),
+            cwd=tmp_path, capsys=capsys, monkeypatch=monkeypatch,
+        )  # fmt: skip
     assert result.returncode == 2
     assert f"port {port} on 127.0.0.1 is already in use" in result.stderr
 
 
-def test_unwritable_work_folder_exits_2(tmp_path):
+def test_unwritable_work_folder_exits_2(tmp_path, capsys, monkeypatch):
     blocker = tmp_path / "file"
     blocker.write_text("not a folder")
-    result = run_cli("--work-dir", str(blocker / "work"), cwd=tmp_path)
+    result = local_in_process("--work-dir", str(blocker / "work"), cwd=tmp_path, capsys=capsys, monkeypatch=monkeypatch)
     assert result.returncode == 2
     assert "is not writable" in result.stderr
 
 
-def test_attach_to_nothing_exits_2(tmp_path):
+def test_attach_to_nothing_exits_2(tmp_path, capsys, monkeypatch):
     with refused_port() as port:
-        result = run_cli("--attach", f"http://127.0.0.1:{port}", "--work-dir", str(tmp_path / "w"), cwd=tmp_path)
+        result = local_in_process(
+            "--attach", f"http://127.0.0.1:{port}", "--work-dir", str(tmp_path / "w"),
+            cwd=tmp_path, capsys=capsys, monkeypatch=monkeypatch,
+        )  # fmt: skip
     assert result.returncode == 2
     assert "no emulator answers at" in result.stderr
 
 
-def test_second_run_reuses_the_kept_emulator_and_ctrl_c_stops_everything(tmp_path):
-    env = {
-        **os.environ,
-        "PIPELINE_CONFIG": str(Path(__file__).parents[1] / "config" / "pipeline.toml"),
-        **SMALL_DATA_GATE,
-    }
-    process = subprocess.Popen(
-        [sys.executable, "-u", "-m", "pipeline", "local", "--keep", "--rows", "500", "--work-dir", str(tmp_path / "w")],
-        cwd=tmp_path,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    output = io.StringIO()
-    deadline = time.monotonic() + 180
-    port = None
-    try:
-        for line in process.stdout:
-            output.write(line)
-            if "AWS_ENDPOINT_URL=" in line:
-                port = int(line.rsplit(":", 1)[1])
-            if "Press Ctrl-C" in line or time.monotonic() > deadline:
-                break
-        assert port is not None, output.getvalue()
-        assert (tmp_path / "w" / "emulator-url").read_text().strip() == f"http://127.0.0.1:{port}"
+def test_second_run_reuses_the_kept_emulator_and_ctrl_c_stops_everything(tmp_path, capsys, monkeypatch):
+    work = tmp_path / "w"
+    # Started as a script starts a background job (`python -m pipeline local --keep &`): with SIGINT
+    # ignored, which the command overrides, so Ctrl-C (SIGINT) stops it as in a terminal.
+    with kept_run(
+        "--rows", "500", "--work-dir", str(work), cwd=tmp_path, extra_env=SMALL_DATA_GATE,
+        preexec_fn=like_a_background_job,
+    ) as kept:  # fmt: skip
+        port = kept.wait_until_kept()
+        assert (work / KEPT_EMULATOR_FILE).read_text().strip() == f"http://127.0.0.1:{port}"
 
         # Running the command again (same work folder) reuses that emulator: the update path.
-        second = run_cli(
-            "--rows", "500", "--retrain", "--work-dir", str(tmp_path / "w"), cwd=tmp_path, extra_env=SMALL_DATA_GATE
-        )
+        second = local_in_process(
+            "--rows", "500", "--retrain", "--work-dir", str(work),
+            cwd=tmp_path, capsys=capsys, monkeypatch=monkeypatch, extra_env=SMALL_DATA_GATE,
+        )  # fmt: skip
         assert second.returncode == 0, second.stdout + second.stderr
         assert f"reusing the one an earlier --keep run left at http://127.0.0.1:{port}" in second.stdout
         assert "exists, so this run takes the update path" in second.stdout
         assert "endpoint big-mart-staging: updated" in second.stdout
 
-        process.send_signal(signal.SIGINT)
-        process.wait(timeout=30)
-    finally:
-        if process.poll() is None:
-            process.kill()
-    assert process.returncode == 0, output.getvalue() + process.stdout.read()
-    assert not (tmp_path / "w" / "emulator-url").exists()
-    with socket.socket() as probe:
-        # Like the server, allow binding over TIME_WAIT connections; a listener would still block.
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        probe.bind(("127.0.0.1", port))  # the emulator's port is free again
-
-
-@pytest.mark.parametrize("stop_signal", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
-def test_kept_emulator_started_in_the_background_stops_on_sigint_and_sigterm(tmp_path, stop_signal):
-    # `python -m pipeline local --keep &` in a script: the shell starts it with SIGINT ignored.
-    def like_a_background_job() -> None:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-
-    env = {
-        **os.environ,
-        "PIPELINE_CONFIG": str(Path(__file__).parents[1] / "config" / "pipeline.toml"),
-        **SMALL_DATA_GATE,
-    }
-    process = subprocess.Popen(
-        [sys.executable, "-u", "-m", "pipeline", "local", "--keep", "--rows", "100", "--work-dir", str(tmp_path / "w")],
-        cwd=tmp_path,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        preexec_fn=like_a_background_job,
-    )
-    output = io.StringIO()
-    try:
-        assert process.stdout is not None
-        for line in process.stdout:
-            output.write(line)
-            if "Press Ctrl-C" in line:
-                break
-        assert (tmp_path / "w" / "emulator-url").exists(), output.getvalue()
-        process.send_signal(stop_signal)
-        process.wait(timeout=60)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-    text = output.getvalue() + process.stdout.read()
-    assert process.returncode == 0, text
+        text = kept.stop(signal.SIGINT)
+        assert kept.process.returncode == 0, text
     assert "stopping the emulator" in text
-    assert not (tmp_path / "w" / "emulator-url").exists()
+    assert not (work / KEPT_EMULATOR_FILE).exists()
+    assert port_is_free(port)  # the emulator's port is free again
+
+
+def test_kept_emulator_started_in_the_background_stops_on_sigterm(tmp_path):
+    # CI cancelling a job, or `kill`: SIGTERM stops it like Ctrl-C (SIGINT: the test above).
+    work = tmp_path / "w"
+    with kept_run(
+        "--rows", "100", "--work-dir", str(work), cwd=tmp_path, extra_env=SMALL_DATA_GATE,
+        preexec_fn=like_a_background_job,
+    ) as kept:  # fmt: skip
+        port = kept.wait_until_kept()
+        assert (work / KEPT_EMULATOR_FILE).exists(), kept.output()
+        text = kept.stop(signal.SIGTERM)
+        assert kept.process.returncode == 0, text
+    assert "stopping the emulator" in text
+    assert not (work / KEPT_EMULATOR_FILE).exists()
+    assert port_is_free(port)

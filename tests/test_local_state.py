@@ -1,7 +1,7 @@
 """Local state: the emulator's resources kept in the work folder between ``local`` runs.
 
 One trained run per module (``first``) is saved once; each test works on a copy of its folder.
-Everything runs in-process except the one check of the command's exit code.
+Everything runs in-process; the command's exit code through ``main`` (tests/local_cli.py).
 """
 
 from __future__ import annotations
@@ -9,8 +9,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
-import sys
 import tarfile
 from pathlib import Path
 
@@ -26,6 +24,7 @@ from pipeline.local import KEPT_EMULATOR_FILE, LOCAL_OVERRIDES, emulator, emulat
 from pipeline.local_promote import promotion_target
 from pipeline.local_session import local_emulator, run_and_save
 from pipeline.local_state import FORMAT, load, save, state_path
+from tests.local_cli import local_in_process
 
 pytestmark = pytest.mark.local
 
@@ -114,7 +113,7 @@ def test_restored_endpoint_is_in_service_and_serves_the_saved_model(first, work,
     )
 
 
-def test_second_run_takes_the_update_path_and_promote_serves_the_same_artifact_in_prod(first, work, raw):
+def test_second_run_takes_the_update_path_promote_serves_it_in_prod_and_a_third_trains_nothing(first, work, raw):
     _, run = first
     # One more boosting round: a new definition and new training inputs, so this run trains.
     hyperparameters = {**local_config().values()["hyperparameters"], "num_round": 101}
@@ -161,7 +160,7 @@ def test_second_run_takes_the_update_path_and_promote_serves_the_same_artifact_i
     # prod's own, and staging's: local mode turns autoscaling on for its run (pipeline.local_extras).
     assert (second.saved.counts["scalable target"], second.saved.counts["scaling policy"]) == (2, 2)
     with local_emulator(config, work, out=lines.append) as session:
-        _, runtime = serving_clients(session.url)
+        sagemaker, runtime = serving_clients(session.url)
         assert predict(runtime, prod.endpoint.name, validation) == staging_says
         aas = emulator_session(config.account.region).client("application-autoscaling", endpoint_url=session.url)
         targets = aas.describe_scalable_targets(ServiceNamespace="sagemaker")["ScalableTargets"]
@@ -169,16 +168,20 @@ def test_second_run_takes_the_update_path_and_promote_serves_the_same_artifact_i
             f"endpoint/{prod.endpoint.name}/variant/AllTraffic",
             f"endpoint/{config.endpoint.name}/variant/AllTraffic",
         ]
-    # A third run with the same inputs, on the restored state, trains nothing and starts nothing:
-    # the endpoint already serves version 2 (H15R's reuse on H15L's persisted state).
-    with local_emulator(config, work, out=lines.append) as session:
+        # A third run with the same inputs, on the restored state, trains nothing and starts nothing:
+        # the endpoint already serves version 2 (H15R's reuse on H15L's persisted state).
         third = run_and_save(session, config, raw=raw)
+        # Training jobs are not part of the state: any CreateTrainingJob of this run would be listed.
+        assert sagemaker.list_training_jobs()["TrainingJobSummaries"] == []
+        endpoint = sagemaker.describe_endpoint(EndpointName=config.endpoint.name)
+        assert endpoint["EndpointConfigName"] == second.output["EndpointConfigName"]  # no UpdateEndpoint
     assert third.training == "training skipped: same inputs as version 2"
     assert (third.status, third.endpoint_action, third.model_package) == (
         "UNCHANGED",
         "unchanged",
         second.model_package,
     )
+    assert third.deploy_action == "unchanged" and third.smoke_passed
     for kind in ("endpoint config", "model", "model package version"):
         assert third.saved.counts[kind] == second.saved.counts[kind], kind
 
@@ -186,26 +189,6 @@ def test_second_run_takes_the_update_path_and_promote_serves_the_same_artifact_i
 def test_promote_needs_an_environment_that_promotes_from_the_run_s():
     with pytest.raises(UsageError, match="--promote: no environment of the configuration has promote_from = 'prod'"):
         promotion_target(local_config("prod"))
-
-
-def test_second_run_with_unchanged_inputs_creates_no_training_job_and_leaves_the_endpoint(first, work, raw):
-    _, run = first
-    config = local_config()
-    lines: list[str] = []
-    with local_emulator(config, work, out=lines.append) as session:
-        second = run_and_save(session, config, raw=raw)
-        sagemaker, _ = serving_clients(session.url)
-        # Training jobs are not part of the state: any CreateTrainingJob of this run would be listed.
-        assert sagemaker.list_training_jobs()["TrainingJobSummaries"] == []
-        endpoint = sagemaker.describe_endpoint(EndpointName=config.endpoint.name)
-        assert endpoint["EndpointConfigName"] == run.output["EndpointConfigName"]  # no UpdateEndpoint
-    assert second.training == "training skipped: same inputs as version 1"
-    assert (second.status, second.endpoint_action, second.model_package) == (
-        "UNCHANGED",
-        "unchanged",
-        run.model_package,
-    )
-    assert second.deploy_action == "unchanged" and second.smoke_passed
 
 
 def test_fresh_starts_from_nothing_and_replaces_the_state(work):
@@ -304,16 +287,11 @@ def test_a_foreign_state_is_refused_and_left_unchanged(work, overrides, expected
     assert path.read_bytes() == before
 
 
-def test_the_command_exits_2_on_a_corrupt_state(work):
+def test_the_command_exits_2_on_a_corrupt_state(work, capsys, monkeypatch):
     path = state_path(work)
     path.write_text("not json")
-    result = subprocess.run(
-        [sys.executable, "-m", "pipeline", "local", "--rows", "100", "--work-dir", str(work)],
-        cwd=work,
-        env={**os.environ, "PIPELINE_CONFIG": str(Path(__file__).parents[1] / "config" / "pipeline.toml")},
-        capture_output=True,
-        text=True,
-        timeout=120,
+    result = local_in_process(
+        "--rows", "100", "--work-dir", str(work), cwd=work, capsys=capsys, monkeypatch=monkeypatch
     )
     assert result.returncode == 2, result.stdout + result.stderr
     assert f"local state {path} is not valid JSON" in result.stderr
