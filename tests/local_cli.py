@@ -12,14 +12,15 @@ import signal
 import socket
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from pipeline.cli import main
+from pipeline.local import KEPT_EMULATOR_FILE
 
 CONFIG = Path(__file__).parents[1] / "config" / "pipeline.toml"
 
@@ -78,75 +79,45 @@ def local_in_process(
     return Ran(code, printed.out, printed.err)
 
 
-@dataclass
-class KeptRun:
-    """A ``local --keep`` process and the lines it printed so far."""
+@contextmanager
+def kept_until_stopped(stop_signal: signal.Signals, *args: str, work: Path, cwd: Path) -> Iterator[int]:
+    """``python -u -m pipeline local --keep --work-dir WORK ARGS`` in a new process, started as a
+    script starts a background job (``... &``: SIGINT ignored), for the block: the emulator's port.
 
-    process: subprocess.Popen[str]
-    lines: list[str] = field(default_factory=list)
-
-    def wait_until_kept(self) -> int:
-        """Read its lines until it holds the emulator up; the emulator's port."""
-        assert self.process.stdout is not None
-        port = None
-        for line in self.process.stdout:
-            self.lines.append(line)
+    Then ``stop_signal``, which must stop it as Ctrl-C does: exit 0, the emulator stopped, its
+    record in the work folder removed and its port free. Killed if the block fails.
+    """
+    env = {**os.environ, "PIPELINE_CONFIG": str(CONFIG), **SMALL_DATA_GATE}
+    command = [sys.executable, "-u", "-m", "pipeline", "local", "--keep", "--work-dir", str(work), *args]
+    process = subprocess.Popen(
+        command, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
+    )  # fmt: skip
+    assert process.stdout is not None
+    lines: list[str] = []
+    port = None
+    try:
+        for line in process.stdout:
+            lines.append(line)
             if "AWS_ENDPOINT_URL=" in line:
                 port = int(line.rsplit(":", 1)[1])
             if "Press Ctrl-C" in line:
                 break
-        assert port is not None, self.output()
-        return port
-
-    def stop(self, stop_signal: signal.Signals) -> str:
-        """Send ``stop_signal`` and wait for the process to end; everything it printed."""
-        assert self.process.stdout is not None
-        self.process.send_signal(stop_signal)
-        self.process.wait(timeout=60)
-        self.lines.append(self.process.stdout.read())
-        return self.output()
-
-    def output(self) -> str:
-        return "".join(self.lines)
-
-
-@contextmanager
-def kept_run(
-    *args: str, cwd: Path, extra_env: dict[str, str] | None = None, preexec_fn: Callable[[], None] | None = None
-) -> Iterator[KeptRun]:
-    """``python -u -m pipeline local --keep ARGS`` in a new process (stdout and stderr on one
-    pipe), killed at the end of the block if it still runs."""
-    env = {**os.environ, "PIPELINE_CONFIG": str(CONFIG), **(extra_env or {})}
-    process = subprocess.Popen(
-        [sys.executable, "-u", "-m", "pipeline", "local", "--keep", *args],
-        cwd=cwd,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        preexec_fn=preexec_fn,
-    )
-    try:
-        yield KeptRun(process)
+        assert port is not None, "".join(lines)
+        assert (work / KEPT_EMULATOR_FILE).read_text().strip() == f"http://127.0.0.1:{port}"
+        yield port
+        process.send_signal(stop_signal)
+        process.wait(timeout=60)
+        lines.append(process.stdout.read())
     finally:
         if process.poll() is None:
             process.kill()
         process.wait()
-        if process.stdout is not None:
-            process.stdout.close()
-
-
-def like_a_background_job() -> None:
-    """``python -m pipeline local --keep &`` in a script: the shell starts it with SIGINT ignored."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-
-
-def port_is_free(port: int) -> bool:
-    """Whether nothing listens on ``port`` of 127.0.0.1 (binding over TIME_WAIT connections, as the server does)."""
-    with socket.socket() as probe:
+        process.stdout.close()
+    text = "".join(lines)
+    assert process.returncode == 0, text
+    assert "stopping the emulator" in text
+    assert not (work / KEPT_EMULATOR_FILE).exists()
+    with socket.socket() as probe:  # the port is free again (binding over TIME_WAIT, as the server does)
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            probe.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
+        probe.bind(("127.0.0.1", port))

@@ -13,16 +13,9 @@ import xgboost as xgb
 
 from pipeline import data
 from pipeline.config import load_config
-from pipeline.local import KEPT_EMULATOR_FILE, LOCAL_OVERRIDES, emulator, emulator_session, predict, run_local, summary
+from pipeline.local import LOCAL_OVERRIDES, emulator, emulator_session, predict, run_local, summary
 from tests.conftest import refused_port
-from tests.local_cli import (
-    SMALL_DATA_GATE,
-    kept_run,
-    like_a_background_job,
-    local_in_process,
-    local_process,
-    port_is_free,
-)
+from tests.local_cli import SMALL_DATA_GATE, kept_until_stopped, local_in_process, local_process
 
 pytestmark = pytest.mark.local
 
@@ -169,15 +162,8 @@ def test_attach_to_nothing_exits_2(tmp_path, capsys, monkeypatch):
 
 def test_second_run_reuses_the_kept_emulator_and_ctrl_c_stops_everything(tmp_path, capsys, monkeypatch):
     work = tmp_path / "w"
-    # Started as a script starts a background job (`python -m pipeline local --keep &`): with SIGINT
-    # ignored, which the command overrides, so Ctrl-C (SIGINT) stops it as in a terminal.
-    with kept_run(
-        "--rows", "500", "--work-dir", str(work), cwd=tmp_path, extra_env=SMALL_DATA_GATE,
-        preexec_fn=like_a_background_job,
-    ) as kept:  # fmt: skip
-        port = kept.wait_until_kept()
-        assert (work / KEPT_EMULATOR_FILE).read_text().strip() == f"http://127.0.0.1:{port}"
-
+    # Started in the background by a script, with SIGINT ignored: Ctrl-C (SIGINT) stops it all the same.
+    with kept_until_stopped(signal.SIGINT, "--rows", "500", work=work, cwd=tmp_path) as port:
         # Running the command again (same work folder) reuses that emulator: the update path.
         second = local_in_process(
             "--rows", "500", "--retrain", "--work-dir", str(work),
@@ -188,24 +174,8 @@ def test_second_run_reuses_the_kept_emulator_and_ctrl_c_stops_everything(tmp_pat
         assert "exists, so this run takes the update path" in second.stdout
         assert "endpoint big-mart-staging: updated" in second.stdout
 
-        text = kept.stop(signal.SIGINT)
-        assert kept.process.returncode == 0, text
-    assert "stopping the emulator" in text
-    assert not (work / KEPT_EMULATOR_FILE).exists()
-    assert port_is_free(port)  # the emulator's port is free again
-
 
 def test_kept_emulator_started_in_the_background_stops_on_sigterm(tmp_path):
-    # CI cancelling a job, or `kill`: SIGTERM stops it like Ctrl-C (SIGINT: the test above).
-    work = tmp_path / "w"
-    with kept_run(
-        "--rows", "100", "--work-dir", str(work), cwd=tmp_path, extra_env=SMALL_DATA_GATE,
-        preexec_fn=like_a_background_job,
-    ) as kept:  # fmt: skip
-        port = kept.wait_until_kept()
-        assert (work / KEPT_EMULATOR_FILE).exists(), kept.output()
-        text = kept.stop(signal.SIGTERM)
-        assert kept.process.returncode == 0, text
-    assert "stopping the emulator" in text
-    assert not (work / KEPT_EMULATOR_FILE).exists()
-    assert port_is_free(port)
+    # CI cancelling a job, or `kill`: SIGTERM stops it as Ctrl-C does (the checks after the block).
+    with kept_until_stopped(signal.SIGTERM, "--rows", "100", work=tmp_path / "w", cwd=tmp_path):
+        pass
