@@ -265,7 +265,7 @@ def run_local(
     result.smoke_passed = outcome.passed
     approval = getattr(outcome, "approval", None)
     if approval is not None:
-        result.approval = approval.version.status if approval.version is not None else f"not updated: {approval.error}"
+        result.approval = approval.result.status if approval.result is not None else f"not updated: {approval.error}"
     if outcome.result is not None and outcome.result.latencies_ms:
         latencies = outcome.result.latencies_ms
         result.latency_ms = {
@@ -339,7 +339,7 @@ def unchanged_run(
         outcome = smoke(config, session, result.endpoint_url, "", out, model_package_arn=version.arn)
     result.smoke_passed = outcome.passed
     if outcome.approval is not None:
-        result.approval = outcome.approval.version.status if outcome.approval.version is not None else "not updated"
+        result.approval = outcome.approval.result.status if outcome.approval.result is not None else "not updated"
     with timed(result, "holdout evaluation"):
         result.holdout_rmse = holdout_rmse(runtime, config.endpoint.name, prepared.validation)
     result.artifacts["model in S3"] = version.model_data_url
