@@ -422,7 +422,7 @@ def bootstrap(
     if problems:
         raise ConfigError(problems)
 
-    waiter = _Poller(poll_seconds, timeout_seconds, sleep, clock, out)
+    waiter = Poller(poll_seconds, timeout_seconds, sleep, clock, out)
     stack = _describe_stack(cfn, stack_name)
     status = None if stack is None else str(stack["StackStatus"])
     if status in UNRECOVERABLE_STATES:
@@ -533,7 +533,7 @@ def explain(code_or_resource: str, message: str, parameters: BootstrapParameters
     return f"{code_or_resource}: {message}"
 
 
-def _wait_until_deleted(cfn: CloudFormationClient, stack_name: str, waiter: _Poller, what: str) -> None:
+def _wait_until_deleted(cfn: CloudFormationClient, stack_name: str, waiter: Poller, what: str) -> None:
     final = waiter.until(
         lambda: _describe_stack(cfn, stack_name) or {"StackStatus": "DELETE_COMPLETE"},
         lambda stack: not str(stack["StackStatus"]).endswith("_IN_PROGRESS"),
@@ -544,19 +544,9 @@ def _wait_until_deleted(cfn: CloudFormationClient, stack_name: str, waiter: _Pol
         raise PipelineError(f"stack {stack_name} ended in {final['StackStatus']}; see its events in the console")
 
 
-def wait_for_stack_deletion(
-    cfn: CloudFormationClient,
-    stack_name: str,
-    *,
-    out: TextIO,
-    poll_seconds: float = STACK_DELETE_POLL_SECONDS,
-    timeout_seconds: float = STACK_DELETE_TIMEOUT_SECONDS,
-    sleep: Callable[[float], None] = time.sleep,
-    clock: Callable[[], float] = time.monotonic,
-) -> None:
+def wait_for_stack_deletion(cfn: CloudFormationClient, stack_name: str, *, poller: Poller) -> None:
     """Wait until ``stack_name`` is gone, saying the bound first and each status change."""
-    waiter = _Poller(poll_seconds, timeout_seconds, sleep, clock, out)
-    _wait_until_deleted(cfn, stack_name, waiter, f"stack {stack_name} to be deleted")
+    _wait_until_deleted(cfn, stack_name, poller, f"stack {stack_name} to be deleted")
 
 
 def _describe_stack(cfn: CloudFormationClient, stack_name: str) -> dict[str, Any] | None:
@@ -650,15 +640,20 @@ def find_github_oidc_provider(iam: IAMClient) -> str:
 
 
 @dataclass(frozen=True)
-class _Poller:
-    """How bootstrap waits: every ``interval`` seconds for at most ``timeout``, saying the bound up
-    front and each status change with the time taken."""
+class Poller:
+    """How bootstrap and teardown wait for a stack: every ``interval`` seconds for at most
+    ``timeout``, saying the bound up front and each status change with the time taken."""
 
     interval: float
     timeout: float
     sleep: Callable[[float], None]
     clock: Callable[[], float]
     out: TextIO | None = None
+
+    @classmethod
+    def stack_deletion(cls, out: TextIO) -> Poller:
+        """Teardown's wait: every 10 s for at most 30 minutes, on the real clock."""
+        return cls(STACK_DELETE_POLL_SECONDS, STACK_DELETE_TIMEOUT_SECONDS, time.sleep, time.monotonic, out)
 
     def until(self, describe: Callable[[], T], done: Callable[[T], bool], what: str, status: Callable[[T], str]) -> T:
         """Poll ``describe`` until ``done``; PipelineError naming ``what`` and its last status on timeout."""
@@ -696,7 +691,7 @@ def _duration(seconds: float) -> str:
     return f"{seconds / 60:g} min" if seconds >= 60 else f"{seconds:g} s"
 
 
-def _wait_for_change_set(cfn: CloudFormationClient, stack_name: str, name: str, waiter: _Poller) -> dict[str, Any]:
+def _wait_for_change_set(cfn: CloudFormationClient, stack_name: str, name: str, waiter: Poller) -> dict[str, Any]:
     def describe() -> dict[str, Any]:
         pages: list[Mapping[str, Any]] = []
         token = None
@@ -721,7 +716,7 @@ def _wait_for_change_set(cfn: CloudFormationClient, stack_name: str, name: str, 
     )
 
 
-def _wait_for_stack(cfn: CloudFormationClient, stack_name: str, waiter: _Poller) -> StackTypeDef:
+def _wait_for_stack(cfn: CloudFormationClient, stack_name: str, waiter: Poller) -> StackTypeDef:
     return waiter.until(
         lambda: cfn.describe_stacks(StackName=stack_name)["Stacks"][0],
         lambda s: not s["StackStatus"].endswith("_IN_PROGRESS"),

@@ -74,12 +74,18 @@ class LocalRun:
 
 
 def emulator_session(region: str) -> boto3.Session:
-    """A boto3 session with the emulator's placeholder credentials."""
-    return boto3.Session(
+    """A boto3 session with the emulator's placeholder credentials.
+
+    Its clients reach the emulator this command started without a socket (the server is in
+    this process: pipeline.emulator.direct), and any other emulator (``--attach``) over HTTP."""
+    from pipeline.emulator.direct import connect
+
+    session = boto3.Session(
         region_name=region,
         aws_access_key_id=FAKE_CREDENTIALS["aws_access_key_id"],
         aws_secret_access_key=FAKE_CREDENTIALS["aws_secret_access_key"],
     )
+    return connect(session)
 
 
 @contextmanager
@@ -96,7 +102,9 @@ def emulator(port: int, attach_url: str | None, out: Printer) -> Iterator[str]:
     # Wait states and retry intervals run 100x faster: the emulated endpoint is ready at once,
     # so the state machine's 1 s polls would only add idle time to a local run.
     timings = Timings(time_scale=LOCAL_TIME_SCALE)
-    server = EmulatorServer(port=port, trainer=S3Trainer(), model_host=LocalModelHost(), timings=timings)
+    server = EmulatorServer(
+        port=port, serve_in_process=True, trainer=S3Trainer(), model_host=LocalModelHost(), timings=timings
+    )
     try:
         server.start()
     except OSError as exc:
@@ -257,7 +265,7 @@ def run_local(
     result.smoke_passed = outcome.passed
     approval = getattr(outcome, "approval", None)
     if approval is not None:
-        result.approval = approval.version.status if approval.version is not None else f"not updated: {approval.error}"
+        result.approval = approval.result.status if approval.result is not None else f"not updated: {approval.error}"
     if outcome.result is not None and outcome.result.latencies_ms:
         latencies = outcome.result.latencies_ms
         result.latency_ms = {
@@ -331,7 +339,7 @@ def unchanged_run(
         outcome = smoke(config, session, result.endpoint_url, "", out, model_package_arn=version.arn)
     result.smoke_passed = outcome.passed
     if outcome.approval is not None:
-        result.approval = outcome.approval.version.status if outcome.approval.version is not None else "not updated"
+        result.approval = outcome.approval.result.status if outcome.approval.result is not None else "not updated"
     with timed(result, "holdout evaluation"):
         result.holdout_rmse = holdout_rmse(runtime, config.endpoint.name, prepared.validation)
     result.artifacts["model in S3"] = version.model_data_url

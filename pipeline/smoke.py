@@ -14,7 +14,7 @@ import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -44,6 +44,7 @@ EXECUTION_ARN = re.compile(
 )
 DEFAULT_BATCH_ROWS = 10
 DEFAULT_ROLLBACK_CALLS = 5
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -59,29 +60,21 @@ class Deployment:
 
 
 @dataclass(frozen=True)
-class Approval:
-    """What the smoke step did to the deployed model package version."""
+class Attempted(Generic[T]):
+    """What a follow-on step of the smoke test did (``result``), or why it could not (``error``)."""
 
-    version: ModelVersion | None
+    result: T | None
     error: str = ""
 
     @property
     def ok(self) -> bool:
-        """False when the registry could not be updated."""
+        """False when the step's AWS calls failed."""
         return not self.error
 
 
-@dataclass(frozen=True)
-class Scaling:
-    """What the smoke step did to the endpoint's autoscaling after a passing test."""
-
-    result: AutoscalingResult | None
-    error: str = ""
-
-    @property
-    def ok(self) -> bool:
-        """False when Application Auto Scaling could not be updated."""
-        return not self.error
+# The registry version approved or rejected; the autoscaling registered after a passing test.
+Approval = Attempted[ModelVersion]
+Scaling = Attempted[AutoscalingResult]
 
 
 @dataclass(frozen=True)
@@ -268,9 +261,9 @@ def approval_lines(outcome: SmokeOutcome) -> list[str]:
         if outcome.deployment.model_package_arn is None:
             return ["  model package: none named by the deployment (pass --execution-arn to approve it)"]
         return []
-    if approval.version is None:
+    if approval.result is None:
         return [f"  FAIL model package: {approval.error}"]
-    v = approval.version
+    v = approval.result
     return [f"  model package {v.arn} (version {v.version}): {v.status} ({v.approval_description})"]
 
 
@@ -293,8 +286,8 @@ def report_markdown(outcome: SmokeOutcome) -> str:
     approval = outcome.approval
     if approval is not None:
         text = (
-            f"`{approval.version.arn}` is **{approval.version.status}**: {_cell(approval.version.approval_description)}"
-            if approval.version is not None
+            f"`{approval.result.arn}` is **{approval.result.status}**: {_cell(approval.result.approval_description)}"
+            if approval.result is not None
             else f"**not updated**: {_cell(approval.error)}"
         )
         out += ["", f"Model package version {text}"]
@@ -321,11 +314,11 @@ def publish(outcome: SmokeOutcome, out: Callable[[str], None] = print) -> int:
         "rolled_back_to", back.config_name or "" if back and back.outcome == RollbackOutcome.ROLLED_BACK else ""
     )
     approval = outcome.approval
-    if approval is not None and approval.version is not None:
-        gha.set_output("model_package_status", approval.version.status)
+    if approval is not None and approval.result is not None:
+        gha.set_output("model_package_status", approval.result.status)
         # What deploy.yml's promote job deploys to prod: only a version this smoke test approved.
-        if approval.version.status == "Approved":
-            gha.set_output("approved_model_package_arn", approval.version.arn)
+        if approval.result.status == "Approved":
+            gha.set_output("approved_model_package_arn", approval.result.arn)
     if approval is not None and not approval.ok:
         gha.error(approval.error, title="Model registry not updated")
         return 1

@@ -48,14 +48,20 @@ def _conditions_hold(condition: Mapping[str, Any], context: Mapping[str, str]) -
     return True
 
 
-def trusts_service(document: Mapping[str, Any], service: str, context: Mapping[str, str]) -> bool:
-    """Whether ``service`` (e.g. ``states.amazonaws.com``) may call sts:AssumeRole with ``context``."""
+def _trusts(document: Mapping[str, Any], action: str, principal: tuple[str, str], context: Mapping[str, str]) -> bool:
+    """Whether an Allow statement grants ``action`` to ``principal`` (kind, value) under ``context``."""
+    kind, value = principal
     return any(
-        _allows(statement, "sts:AssumeRole")
-        and service in _as_list(statement.get("Principal", {}).get("Service"))
+        _allows(statement, action)
+        and value in _as_list(statement.get("Principal", {}).get(kind))
         and _conditions_hold(statement.get("Condition", {}), context)
         for statement in statements(document)
     )
+
+
+def trusts_service(document: Mapping[str, Any], service: str, context: Mapping[str, str]) -> bool:
+    """Whether ``service`` (e.g. ``states.amazonaws.com``) may call sts:AssumeRole with ``context``."""
+    return _trusts(document, "sts:AssumeRole", ("Service", service), context)
 
 
 def github_providers(document: Mapping[str, Any]) -> list[str]:
@@ -71,12 +77,7 @@ def github_providers(document: Mapping[str, Any]) -> list[str]:
 def trusts_github(document: Mapping[str, Any], provider_arn: str, *, audience: str, subject: str) -> bool:
     """Whether a token from ``provider_arn`` with this ``aud`` and ``sub`` may assume the role."""
     context = {f"{OIDC_ISSUER}:aud": audience, f"{OIDC_ISSUER}:sub": subject}
-    return any(
-        _allows(statement, "sts:AssumeRoleWithWebIdentity")
-        and provider_arn in _as_list(statement.get("Principal", {}).get("Federated"))
-        and _conditions_hold(statement.get("Condition", {}), context)
-        for statement in statements(document)
-    )
+    return _trusts(document, "sts:AssumeRoleWithWebIdentity", ("Federated", provider_arn), context)
 
 
 def github_subjects(document: Mapping[str, Any]) -> list[str]:

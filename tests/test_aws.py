@@ -100,7 +100,7 @@ def token_server() -> Iterator[TokenServer]:
     # into the next test's captured output.
     server.daemon_threads = False
     # A short poll interval keeps shutdown() (which waits for one poll) fast.
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    thread = threading.Thread(target=server.serve_forever, args=(0.01,), daemon=True)
     thread.start()
     state.url = f"http://127.0.0.1:{server.server_address[1]}/idtoken?api-version=2.0"
     try:

@@ -1,7 +1,7 @@
 """Local state: the emulator's resources kept in the work folder between ``local`` runs.
 
 One trained run per module (``first``) is saved once; each test works on a copy of its folder.
-Everything runs in-process except the one check of the command's exit code.
+Everything runs in-process; the command's exit code through ``main`` (tests/local_cli.py).
 """
 
 from __future__ import annotations
@@ -9,9 +9,8 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
-import sys
 import tarfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -22,10 +21,11 @@ from pipeline import data
 from pipeline.config import load_config
 from pipeline.deploy import alias_arn, state_machine_arn
 from pipeline.errors import UsageError
-from pipeline.local import KEPT_EMULATOR_FILE, LOCAL_OVERRIDES, emulator, emulator_session, predict, summary
+from pipeline.local import KEPT_EMULATOR_FILE, LOCAL_OVERRIDES, LocalRun, emulator, emulator_session, predict, summary
 from pipeline.local_promote import promotion_target
 from pipeline.local_session import local_emulator, run_and_save
 from pipeline.local_state import FORMAT, load, save, state_path
+from tests.local_cli import local_in_process
 
 pytestmark = pytest.mark.local
 
@@ -41,24 +41,31 @@ def raw():
     return data.generate_raw(ROWS, seed=3)
 
 
+@dataclass(frozen=True)
+class First:
+    """The module's first run: its work folder, its result and what it printed."""
+
+    work: Path
+    run: LocalRun
+    lines: list[str]
+
+
 @pytest.fixture(scope="module")
-def first(tmp_path_factory, raw):
+def first(tmp_path_factory, raw) -> First:
     """A work folder after one successful run (trained, registered, deployed, saved)."""
     work = tmp_path_factory.mktemp("first")
     lines: list[str] = []
     config = local_config()
     with local_emulator(config, work, out=lines.append) as session:
         run = run_and_save(session, config, raw=raw)
-    assert (run.deploy_action, run.endpoint_action, run.approval) == ("created", "create", "Approved")
-    assert f"state: none in {work / 'state'} yet; starting from nothing" in lines
-    return work, run
+    return First(work, run, lines)
 
 
 @pytest.fixture
 def work(first, tmp_path) -> Path:
     """A copy of the first run's folder, for a test to change."""
     copy = tmp_path / "work"
-    shutil.copytree(first[0], copy)
+    shutil.copytree(first.work, copy)
     return copy
 
 
@@ -76,8 +83,30 @@ def model_predictions(archive: Path, features) -> np.ndarray:
     return booster.predict(xgb.DMatrix(features.to_numpy()))
 
 
+def test_the_first_run_creates_everything_from_nothing(first):
+    run, lines, config = first.run, first.lines, local_config()
+    assert f"state: none in {first.work / 'state'} yet; starting from nothing" in lines
+    assert (run.deploy_action, run.endpoint_action, run.status) == ("created", "create", "SUCCEEDED")
+    assert run.output["PreviousEndpoint"] == {"EndpointStatus": "Absent"}
+    assert run.smoke_passed
+    # The gate: no champion yet, so only the absolute bar; version 1, approved by the smoke test.
+    assert run.gate["Champion"]["Found"] is False
+    assert (run.model_package.rsplit("/", 1)[1], run.approval) == ("1", "Approved")
+    # Data capture: every call of the smoke test was recorded (staging samples 100%).
+    captured = [line for line in lines if line.startswith("capture: ") and "record(s)" in line]
+    assert len(captured) == 1 and int(captured[0].split()[1]) >= config.smoke.calls, captured
+    # Autoscaling (off in staging, turned on by local mode) registered after the smoke test,
+    # and the prune dry run's table (one run: everything is one of the newest).
+    assert "autoscaling: staging has autoscaling = false; local mode turned it on for this run" in lines
+    assert any(
+        line.startswith("autoscaling registered: endpoint/big-mart-staging/variant/AllTraffic 1-2 instances")
+        for line in lines
+    ), lines
+    assert "prune: dry run: 0 would be deleted with `prune --yes` (keeping 5 newest)" in lines
+
+
 def test_restored_endpoint_is_in_service_and_serves_the_saved_model(first, work, raw):
-    _, run = first
+    run = first.run
     config = local_config()
     lines: list[str] = []
     with local_emulator(config, work, out=lines.append) as session:
@@ -97,7 +126,7 @@ def test_restored_endpoint_is_in_service_and_serves_the_saved_model(first, work,
         version = sagemaker.describe_model_package(ModelPackageName=run.model_package)
         assert version["ModelApprovalStatus"] == "Approved"
         assert version["ApprovalDescription"].startswith("smoke test of big-mart-staging passed")
-        saved = json.loads(state_path(first[0]).read_text())["resources"]["sagemaker"]["model_packages"][0]
+        saved = json.loads(state_path(first.work).read_text())["resources"]["sagemaker"]["model_packages"][0]
         assert version["CustomerMetadataProperties"] == saved["create"]["CustomerMetadataProperties"]
         # The artifact's SHA-256 is the one registered (promote checks it).
         s3 = emulator_session(config.account.region).client("s3", endpoint_url=session.url)
@@ -114,8 +143,8 @@ def test_restored_endpoint_is_in_service_and_serves_the_saved_model(first, work,
     )
 
 
-def test_second_run_takes_the_update_path_and_promote_serves_the_same_artifact_in_prod(first, work, raw):
-    _, run = first
+def test_second_run_takes_the_update_path_promote_serves_it_in_prod_and_a_third_trains_nothing(first, work, raw):
+    run = first.run
     # One more boosting round: a new definition and new training inputs, so this run trains.
     hyperparameters = {**local_config().values()["hyperparameters"], "num_round": 101}
     config = local_config(hyperparameters=hyperparameters)
@@ -123,9 +152,17 @@ def test_second_run_takes_the_update_path_and_promote_serves_the_same_artifact_i
     lines: list[str] = []
     with local_emulator(config, work, out=lines.append) as session:
         second = run_and_save(session, config, raw=raw, promote_to=prod)
-        # prod serves byte for byte what staging serves, and trained nothing.
+        # staging serves exactly the model this run trained, and its holdout RMSE is that model's.
         sagemaker, runtime = serving_clients(session.url)
-        validation = data.prepare(raw, config.data.validation_fraction, config.data.seed).validation.iloc[:50, 1:]
+        holdout = data.prepare(raw, config.data.validation_fraction, config.data.seed).validation
+        own = model_predictions(Path(second.artifacts["model"]), holdout.iloc[:, 1:])
+        served = np.array(predict(runtime, config.endpoint.name, holdout.iloc[:, 1:]))
+        np.testing.assert_allclose(served, own, rtol=1e-6)
+        labels = holdout.iloc[:, 0].to_numpy()
+        assert second.holdout_rmse == pytest.approx(float(np.sqrt(np.mean((own - labels) ** 2))), rel=1e-5)
+        assert second.holdout_rmse < labels.std()  # it learnt something: better than the mean
+        # prod serves byte for byte what staging serves, and trained nothing.
+        validation = holdout.iloc[:50, 1:]
         staging_says = predict(runtime, config.endpoint.name, validation)
         assert predict(runtime, prod.endpoint.name, validation) == staging_says
         jobs = [job["TrainingJobName"] for job in sagemaker.list_training_jobs()["TrainingJobSummaries"]]
@@ -139,7 +176,17 @@ def test_second_run_takes_the_update_path_and_promote_serves_the_same_artifact_i
     assert second.output["EndpointConfigName"] != run.output["EndpointConfigName"]
     # The first run's version is the champion; the second is version 2 of the same group.
     assert second.gate["Champion"]["ModelPackageArn"] == run.model_package
+    assert second.gate["Value"] <= second.gate["Champion"]["Bar"] == pytest.approx(run.gate["Value"] * 1.05)
     assert (second.model_package.rsplit("/", 1)[1], second.approval) == ("2", "Approved")
+    told = summary(second)
+    assert (
+        f"quality gate: validation:rmse {second.gate['Value']} passed; absolute bar 900.0; champion version 1" in told
+    )
+    assert f"model package: {second.model_package} -> Approved" in told
+    assert {"calls", "p50", "p95"} <= set(second.latency_ms)
+    assert any(line.startswith("autoscaling unchanged: ") for line in lines)
+    assert any(line.startswith("prune: keep") and "live: the endpoint serves it" in line for line in lines)
+    assert any(line.startswith("prune: keep") and "rollback: the config execution" in line for line in lines)
     # --promote: version 2 of staging, Approved in prod after prod's smoke test; both lineages printed.
     promoted = second.promotion
     assert promoted.target == "prod" and promoted.promotion.source.arn == second.model_package
@@ -153,7 +200,7 @@ def test_second_run_takes_the_update_path_and_promote_serves_the_same_artifact_i
         text.count("data: trained on SYNTHETIC data") == 2
         and text.count(f"training job {promoted.promotion.source.metadata['TrainingJob']} ") == 2
     )
-    assert "promoted to prod: big-mart-staging version 2 -> " in summary(second)
+    assert "promoted to prod: big-mart-staging version 2 -> " in told
     # Everything, prod included, is in the saved state, and comes back: prod serves the same again.
     assert second.saved is not None and second.saved.counts["model package version"] == 3
     assert (second.saved.counts["endpoint"], second.saved.counts["state machine"]) == (2, 2)
@@ -161,7 +208,7 @@ def test_second_run_takes_the_update_path_and_promote_serves_the_same_artifact_i
     # prod's own, and staging's: local mode turns autoscaling on for its run (pipeline.local_extras).
     assert (second.saved.counts["scalable target"], second.saved.counts["scaling policy"]) == (2, 2)
     with local_emulator(config, work, out=lines.append) as session:
-        _, runtime = serving_clients(session.url)
+        sagemaker, runtime = serving_clients(session.url)
         assert predict(runtime, prod.endpoint.name, validation) == staging_says
         aas = emulator_session(config.account.region).client("application-autoscaling", endpoint_url=session.url)
         targets = aas.describe_scalable_targets(ServiceNamespace="sagemaker")["ScalableTargets"]
@@ -169,16 +216,20 @@ def test_second_run_takes_the_update_path_and_promote_serves_the_same_artifact_i
             f"endpoint/{prod.endpoint.name}/variant/AllTraffic",
             f"endpoint/{config.endpoint.name}/variant/AllTraffic",
         ]
-    # A third run with the same inputs, on the restored state, trains nothing and starts nothing:
-    # the endpoint already serves version 2 (H15R's reuse on H15L's persisted state).
-    with local_emulator(config, work, out=lines.append) as session:
+        # A third run with the same inputs, on the restored state, trains nothing and starts nothing:
+        # the endpoint already serves version 2 (H15R's reuse on H15L's persisted state).
         third = run_and_save(session, config, raw=raw)
+        # Training jobs are not part of the state: any CreateTrainingJob of this run would be listed.
+        assert sagemaker.list_training_jobs()["TrainingJobSummaries"] == []
+        endpoint = sagemaker.describe_endpoint(EndpointName=config.endpoint.name)
+        assert endpoint["EndpointConfigName"] == second.output["EndpointConfigName"]  # no UpdateEndpoint
     assert third.training == "training skipped: same inputs as version 2"
     assert (third.status, third.endpoint_action, third.model_package) == (
         "UNCHANGED",
         "unchanged",
         second.model_package,
     )
+    assert third.deploy_action == "unchanged" and third.smoke_passed
     for kind in ("endpoint config", "model", "model package version"):
         assert third.saved.counts[kind] == second.saved.counts[kind], kind
 
@@ -186,26 +237,6 @@ def test_second_run_takes_the_update_path_and_promote_serves_the_same_artifact_i
 def test_promote_needs_an_environment_that_promotes_from_the_run_s():
     with pytest.raises(UsageError, match="--promote: no environment of the configuration has promote_from = 'prod'"):
         promotion_target(local_config("prod"))
-
-
-def test_second_run_with_unchanged_inputs_creates_no_training_job_and_leaves_the_endpoint(first, work, raw):
-    _, run = first
-    config = local_config()
-    lines: list[str] = []
-    with local_emulator(config, work, out=lines.append) as session:
-        second = run_and_save(session, config, raw=raw)
-        sagemaker, _ = serving_clients(session.url)
-        # Training jobs are not part of the state: any CreateTrainingJob of this run would be listed.
-        assert sagemaker.list_training_jobs()["TrainingJobSummaries"] == []
-        endpoint = sagemaker.describe_endpoint(EndpointName=config.endpoint.name)
-        assert endpoint["EndpointConfigName"] == run.output["EndpointConfigName"]  # no UpdateEndpoint
-    assert second.training == "training skipped: same inputs as version 1"
-    assert (second.status, second.endpoint_action, second.model_package) == (
-        "UNCHANGED",
-        "unchanged",
-        run.model_package,
-    )
-    assert second.deploy_action == "unchanged" and second.smoke_passed
 
 
 def test_fresh_starts_from_nothing_and_replaces_the_state(work):
@@ -304,16 +335,11 @@ def test_a_foreign_state_is_refused_and_left_unchanged(work, overrides, expected
     assert path.read_bytes() == before
 
 
-def test_the_command_exits_2_on_a_corrupt_state(work):
+def test_the_command_exits_2_on_a_corrupt_state(work, capsys, monkeypatch):
     path = state_path(work)
     path.write_text("not json")
-    result = subprocess.run(
-        [sys.executable, "-m", "pipeline", "local", "--rows", "100", "--work-dir", str(work)],
-        cwd=work,
-        env={**os.environ, "PIPELINE_CONFIG": str(Path(__file__).parents[1] / "config" / "pipeline.toml")},
-        capture_output=True,
-        text=True,
-        timeout=120,
+    result = local_in_process(
+        "--rows", "100", "--work-dir", str(work), cwd=work, capsys=capsys, monkeypatch=monkeypatch
     )
     assert result.returncode == 2, result.stdout + result.stderr
     assert f"local state {path} is not valid JSON" in result.stderr

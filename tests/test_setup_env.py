@@ -12,8 +12,10 @@ import shutil
 import stat
 import subprocess
 import sys
+import sysconfig
 from dataclasses import dataclass
 from pathlib import Path
+from venv import EnvBuilder
 
 import pytest
 
@@ -69,14 +71,13 @@ def project(tmp_path: Path) -> Project:
     (root / "pipeline").mkdir()
     for name in ("__init__.py", "lockfile.py"):
         shutil.copy2(ROOT / "pipeline" / name, root / "pipeline" / name)
-    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(root / ".venv")], check=True, timeout=60)
-    purelib = subprocess.run(
-        [str(root / ".venv" / "bin" / "python"), "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
-        check=True, capture_output=True, text=True,
-    ).stdout.strip()  # fmt: skip
-    (Path(purelib) / "pip").mkdir()
-    (Path(purelib) / "pip" / "__main__.py").write_text(FAKE_PIP)
-    (Path(purelib) / "pip" / "__init__.py").write_text("")
+    # What `python -m venv --without-pip` makes, without a Python start per test.
+    venv = str(root / ".venv")
+    EnvBuilder(symlinks=True).create(venv)
+    purelib = Path(sysconfig.get_path("purelib", vars={"base": venv, "platbase": venv}))
+    (purelib / "pip").mkdir()
+    (purelib / "pip" / "__main__.py").write_text(FAKE_PIP)
+    (purelib / "pip" / "__init__.py").write_text("")
     return Project(root, tmp_path / "pip.log")
 
 

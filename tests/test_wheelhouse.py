@@ -6,10 +6,12 @@ requirements/deploy.txt does for PyPI's files and for stepfunctions' sdist.
 
 from __future__ import annotations
 
+import importlib.util
 import re
 import shutil
 import subprocess
 import sys
+import sysconfig
 import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -104,6 +106,24 @@ def built(tmp_path: Path, lock: Path, pristine: tuple[Path, str]) -> tuple[Path,
     return Path(shutil.copytree(root / "wheelhouse", tmp_path / "wheelhouse")), digest
 
 
+def site_packages(venv: Path) -> Path:
+    return Path(sysconfig.get_path("purelib", vars={"base": str(venv), "platbase": str(venv)}))
+
+
+def venv_with_pip(venv: Path) -> Path:
+    """A fresh virtual environment with nothing installed, whose ``python -m pip`` is this
+    environment's pip on its path (what ``pip.pyz`` does): ensurepip would spend seconds of CPU
+    installing pip and setuptools. Its python."""
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=60)
+    spec = importlib.util.find_spec("pip")
+    assert spec is not None and spec.origin is not None
+    shelf = venv / "pip-only"
+    shelf.mkdir()
+    (shelf / "pip").symlink_to(Path(spec.origin).parent, target_is_directory=True)
+    (site_packages(venv) / "pip-only.pth").write_text(f"{shelf}\n")
+    return venv / "bin" / "python"
+
+
 def test_build_writes_every_wheel_and_a_manifest_tracing_each_to_the_lock(built: tuple[Path, str], lock: Path) -> None:
     out, digest = built
     names = sorted(p.name for p in out.iterdir())
@@ -191,8 +211,7 @@ def test_install_puts_exactly_the_verified_wheels_in_a_fresh_environment(
 ) -> None:
     out, digest = built
     venv = tmp_path / "venv"
-    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
-    python = venv / "bin" / "python"
+    python = venv_with_pip(venv)
     command = [str(python), "-c", "import sys; from pipeline.wheelhouse import main; sys.exit(main(sys.argv[1:]))"]
     args = ["--lock", str(lock), "install", str(out), "--manifest-sha256", digest, "--project", "demo-project"]
     # Only the stdlib modules on the path: the checkout's egg-info must not reach `pip check`.
@@ -211,6 +230,11 @@ def test_install_puts_exactly_the_verified_wheels_in_a_fresh_environment(
         capture_output=True, text=True, timeout=60, env={"PATH": "/usr/bin:/bin"}, check=True,
     )  # fmt: skip
     assert imported.stdout.strip() == "6"
+    assert sorted(p.name for p in site_packages(venv).glob("*.dist-info")) == [
+        "demo_pkg-1.0.dist-info",
+        "demo_project-0.1.dist-info",
+        "demo_src-1.0.dist-info",
+    ]
     # The same command with another digest installs nothing and exits 2.
     args[args.index(digest)] = "f" * 64
     refused = subprocess.run(

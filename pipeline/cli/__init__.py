@@ -8,6 +8,7 @@ failed (a failed execution, a failed smoke test); 2 bad input or configuration; 
 
 from __future__ import annotations
 
+import gc
 import sys
 from collections.abc import Sequence
 
@@ -62,8 +63,17 @@ def build_parser() -> ArgumentParser:
     return parser
 
 
+# The cyclic garbage collector's thresholds while a command runs. A command allocates millions of
+# objects that live until it ends (moto's and pandas' modules, botocore's service models); with
+# Python's default (700, 10, 10) the collector walks them again and again, 0.5-0.8 s of a local
+# run. Collections still happen, only less often: cyclic garbage waits longer to be freed.
+GC_THRESHOLDS = (50_000, 20, 10)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; print errors as ``error: ...`` lines and return the exit code."""
+    previous = gc.get_threshold()
+    gc.set_threshold(*GC_THRESHOLDS)
     try:
         args = build_parser().parse_args(argv)
         code: int = args.handler(args)
@@ -74,6 +84,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    finally:
+        gc.set_threshold(*previous)
 
 
 def report(exc: PipelineError) -> None:

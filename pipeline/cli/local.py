@@ -49,13 +49,15 @@ def register(commands: Any) -> None:
 
 def handle(args: argparse.Namespace) -> int:
     """Run locally, print the summary; with ``--keep`` hold the emulator up until Ctrl-C."""
-    from pipeline import data
     from pipeline.local import KEPT_EMULATOR_FILE, LOCAL_OVERRIDES, keep_running, prepare_work_dir, summary
-    from pipeline.local_promote import promotion_target
-    from pipeline.local_session import local_emulator, run_and_save
 
     config = config_from_args(args).replace(**LOCAL_OVERRIDES)
     work_dir = prepare_work_dir(Path(args.work_dir))
+    # Only now the heavy imports (pandas, moto: ~1 s): bad input above is refused without them.
+    from pipeline import data
+    from pipeline.local_promote import promotion_target
+    from pipeline.local_session import local_emulator, run_and_save
+
     rows = args.rows or data.DEFAULT_ROWS
     raw = data.read_raw(args.data) if args.data else data.generate_raw(rows, seed=args.seed)
     out = print

@@ -34,7 +34,7 @@ def handle(args: argparse.Namespace) -> int:
 
     from pipeline import teardown
     from pipeline.aws_errors import error_code, error_message
-    from pipeline.bootstrap import wait_for_stack_deletion
+    from pipeline.bootstrap import Poller, wait_for_stack_deletion
 
     config = config_from_args(args)
     teardown.confirm(config, execute=args.execute, confirm_prod=args.confirm_prod)
@@ -53,7 +53,7 @@ def handle(args: argparse.Namespace) -> int:
         return 0
 
     def wait_stack(name: str) -> None:
-        wait_for_stack_deletion(clients("cloudformation"), name, out=sys.stdout)
+        wait_for_stack_deletion(clients("cloudformation"), name, poller=Poller.stack_deletion(sys.stdout))
 
     teardown.execute_teardown(plan, clients, wait_stack=wait_stack)
     print(f"deleted {len(plan.delete)} resources of environment {config.environment}")

@@ -235,15 +235,23 @@ class StageContext:
         choice.default_choice(self.stage_failure(stage))
         return choice
 
-    def sdk_resource(self, action: str) -> str:
-        """The ARN of a SageMaker call through the AWS SDK integration."""
-        return f"arn:{partition(self.config.account.region)}:states:::aws-sdk:sagemaker:{action}"
+    def sdk_resource(self, action: str, service: str = "sagemaker") -> str:
+        """The ARN of a call through the AWS SDK integration (``service`` as in its ARN: sagemaker, s3)."""
+        return f"arn:{partition(self.config.account.region)}:states:::aws-sdk:{service}:{action}"
 
-    def sdk_task(self, state_id: str, action: str, parameters: dict[str, Any], result_path: str, **kwargs: Any) -> Task:
-        """A SageMaker call through the AWS SDK integration, bounded by the configured task timeout."""
+    def sdk_task(
+        self,
+        state_id: str,
+        action: str,
+        parameters: dict[str, Any],
+        result_path: str,
+        service: str = "sagemaker",
+        **kwargs: Any,
+    ) -> Task:
+        """An AWS SDK integration call (SageMaker unless ``service`` says), bounded by the task timeout."""
         return Task(
             state_id,
-            resource=self.sdk_resource(action),
+            resource=self.sdk_resource(action, service),
             parameters=parameters,
             result_path=result_path,
             timeout_seconds=self.config.state_machine.task_timeout_seconds,

@@ -45,8 +45,9 @@ def apply_retained(endpoint: Any, kept: dict[str, dict[str, Any]]) -> None:
 
 
 def _scalable_target_ids(account_id: str, region: str) -> set[str]:
-    from moto.applicationautoscaling.models import applicationautoscaling_backends
+    from pipeline.emulator.lazy_moto import import_autoscaling_models
 
+    applicationautoscaling_backends = import_autoscaling_models().applicationautoscaling_backends
     if account_id not in applicationautoscaling_backends:
         return set()
     regions = applicationautoscaling_backends[account_id]

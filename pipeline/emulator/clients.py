@@ -17,6 +17,7 @@ from typing import Any
 import botocore.loaders
 import botocore.session
 
+from pipeline.emulator import direct
 from pipeline.emulator import runtime as rt
 
 _loader_lock = threading.Lock()
@@ -49,5 +50,8 @@ def engine_client(original: Any, region: str, service: str, state_credentials: A
     client = runtime.engine_clients.get(key)
     if client is None:
         # Two threads may both build one; setdefault keeps the first, and either works.
-        client = runtime.engine_clients.setdefault(key, original(region, service, state_credentials))
+        # Connected: when the server runs in this process with serve_in_process, its calls back
+        # skip the socket (pipeline.emulator.direct); otherwise they go over HTTP as before.
+        made = direct.connect(original(region, service, state_credentials))
+        client = runtime.engine_clients.setdefault(key, made)
     return client

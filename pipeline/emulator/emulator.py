@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypedDict
@@ -56,8 +57,10 @@ class Host:
     applied when the host starts."""
 
     def __init__(self, **options: Unpack[HostOptions]):
+        self._s3_clients: dict[str, S3Client] = {}
+        self._s3_clients_lock = threading.Lock()
         self.runtime = rt.Runtime(
-            s3_client_factory=self._s3_client,
+            s3_client_factory=self._shared_s3_client,
             timings=options.get("timings") or Timings(),
             trainer=options.get("trainer"),
             model_host=options.get("model_host"),
@@ -66,9 +69,28 @@ class Host:
         )
         self._initial = options.get("faults")
 
+    def _shared_s3_client(self, region: str) -> S3Client:
+        """One S3 client per region for the hooks, made on first use and kept while the host lives.
+
+        The trainer, the model host and data capture (one put per sampled InvokeEndpoint) each
+        ask for a client; building one reads botocore's S3 model and costs ~20 ms, more than the
+        call it makes. botocore clients are thread-safe and these carry no per-call state (fixed
+        placeholder keys), so one per region serves every thread.
+        """
+        with self._s3_clients_lock:
+            client = self._s3_clients.get(region)
+            if client is None:
+                client = self._s3_clients[region] = self._s3_client(region)
+            return client
+
     def _s3_client(self, region: str) -> S3Client:
-        """The S3 client the hooks use to reach this host's S3."""
+        """A new S3 client the hooks use to reach this host's S3."""
         raise NotImplementedError
+
+    def _forget_s3_clients(self) -> None:
+        """Drop the kept clients when the host stops (a restarted server listens on a new port)."""
+        with self._s3_clients_lock:
+            self._s3_clients.clear()
 
 
 class Emulator(Host):
@@ -106,6 +128,7 @@ class Emulator(Host):
         if self._mock is not None:
             self._mock.stop()
             self._mock = None
+        self._forget_s3_clients()
         rt.deactivate(self.runtime)
 
     def __enter__(self) -> Emulator:

@@ -44,6 +44,7 @@ from pipeline.emulator import (
     credentials,
     endpoints,
     invoke,
+    lazy_moto,
     quotas,
     registry,
     registry_deletes,
@@ -179,7 +180,12 @@ def patch_cloudformation() -> None:
 
 
 def import_backend_then_patch(original: Callable[..., Any], module_name: str, backends_name: str) -> Any:
-    """moto.backends._import_backend, then the CloudFormation patch when that is the backend."""
+    """moto.backends._import_backend, then the CloudFormation patch when that is the backend.
+
+    Application Auto Scaling is imported without ECS and EC2 first (lazy_moto), which it only
+    needs for ECS targets."""
+    if module_name == "applicationautoscaling":
+        lazy_moto.import_autoscaling_models()
     backends = original(module_name, backends_name)
     if module_name == "cloudformation":
         patch_cloudformation()

@@ -23,7 +23,7 @@ from moto.moto_api._internal.models import moto_api_backend
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from werkzeug.serving import BaseWSGIServer, make_server
 
-from pipeline.emulator import patches
+from pipeline.emulator import direct, patches
 from pipeline.emulator import runtime as rt
 from pipeline.emulator.compat import MOTO_VERSION
 from pipeline.emulator.emulator import Host, HostOptions, apply_fault_file, fake_s3_client, set_endpoint_state
@@ -115,10 +115,17 @@ def check_port_free(host: str, port: int) -> None:
 class EmulatorServer(Host):
     """The emulator behind ``http://127.0.0.1:<port>`` (port 0 = a free one)."""
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0, **options: Unpack[HostOptions]):
+    def __init__(
+        self, host: str = "127.0.0.1", port: int = 0, *, serve_in_process: bool = False, **options: Unpack[HostOptions]
+    ):
+        """``serve_in_process``: clients in this process connected with :func:`direct.connect`
+        (and the emulator's own: the hooks', the Step Functions engine's) reach this server
+        without a socket (pipeline.emulator.direct); every other client uses HTTP."""
         super().__init__(**options)
         self.host = host
         self.port = port
+        self.serve_in_process = serve_in_process
+        self._netlocs: list[str] = []
         self._server: BaseWSGIServer | None = None
         self._thread: threading.Thread | None = None
         self._saved: dict[str, Any] = {}
@@ -131,7 +138,8 @@ class EmulatorServer(Host):
         return f"http://{self.host}:{self._server.server_port}"
 
     def _s3_client(self, region: str) -> S3Client:
-        return fake_s3_client(region, self.url)
+        client = fake_s3_client(region, self.url)
+        return direct.connect(client) if self.serve_in_process else client
 
     def start(self) -> EmulatorServer:
         """Bind, start serving in a thread, and turn on Step Functions executions."""
@@ -156,6 +164,11 @@ class EmulatorServer(Host):
             "sfn": dict(default_user_config.get("stepfunctions", {})),
         }
         os.environ["MOTO_PORT"] = str(self._server.server_port)
+        if self.serve_in_process:
+            # The engine calls back at localhost:$MOTO_PORT, everything else at 127.0.0.1.
+            port = self._server.server_port
+            self._netlocs = [f"{self.host}:{port}", f"localhost:{port}"]
+            direct.serve(self._netlocs, app)
         default_user_config["stepfunctions"] = {"execute_state_machine": True}
         # stop() waits for the serving loop to notice shutdown; a short poll makes that ~0.05 s
         # instead of socketserver's 0.5 s (select() wakes at once for requests either way).
@@ -172,12 +185,15 @@ class EmulatorServer(Host):
         if self._server is None:
             return
         rt.stop_running_executions()
+        direct.forget(self._netlocs)
+        self._netlocs = []
         self._server.shutdown()
         self._server.server_close()
         if self._thread is not None:
             self._thread.join()
         self.runtime.join_threads()
         self._server = None
+        self._forget_s3_clients()
         default_user_config["stepfunctions"] = self._saved.get("sfn", {"execute_state_machine": False})
         if self._saved.get("MOTO_PORT") is None:
             os.environ.pop("MOTO_PORT", None)

@@ -106,52 +106,54 @@ def champion(ctx: StageContext, gate: Any) -> Task:
     lookup_throttled.add_choice(throttled("$.error.Cause"), again)
     lookup_throttled.default_choice(ctx.stage_failure(stage))
 
-    has_config = Choice(names.ENDPOINT_HAS_CONFIG)
-    endpoint.next(has_config)
-    config = lookup(
-        ctx,
-        names.FIND_SERVING_MODEL,
-        "describeEndpointConfig",
-        {"EndpointConfigName.$": "$.champion_endpoint.EndpointConfigName"},
-        "$.champion_config",
-        lookup_throttled,
+    # Each hop: when the path is present, the next lookup; else no champion, for that reason.
+    hops = (
+        (
+            names.ENDPOINT_HAS_CONFIG,
+            "$.champion_endpoint.EndpointConfigName",
+            names.FIND_SERVING_MODEL,
+            "describeEndpointConfig",
+            {"EndpointConfigName.$": "$.champion_endpoint.EndpointConfigName"},
+            "$.champion_config",
+            # ArrayGetItem, not $.ProductionVariants[0].ModelName: moto 5.2.5's JSONPath gives a list for it.
+            {"Variant.$": "States.ArrayGetItem($.ProductionVariants, 0)"},
+            no_champion(names.ENDPOINT_HAS_NO_CONFIG, "the endpoint has no config: no champion"),
+        ),
+        (
+            # A variant's ModelName is optional (botocore): a variant of inference components has none.
+            names.VARIANT_HAS_MODEL,
+            "$.champion_config.Variant.ModelName",
+            names.FIND_SERVING_VERSION,
+            "describeModel",
+            {"ModelName.$": "$.champion_config.Variant.ModelName"},
+            "$.champion_model",
+            None,  # PrimaryContainer is optional (a model may have Containers instead)
+            no_champion(names.VARIANT_HAS_NO_MODEL, "the endpoint's variant names no model: no champion"),
+        ),
+        (
+            names.SERVING_MODEL_FROM_REGISTRY,
+            "$.champion_model.PrimaryContainer.ModelPackageName",
+            names.READ_CHAMPION,
+            "describeModelPackage",
+            {"ModelPackageName.$": "$.champion_model.PrimaryContainer.ModelPackageName"},
+            "$.champion_package",
+            None,
+            no_champion(
+                names.SERVING_MODEL_NOT_REGISTERED,
+                "the serving model was not created from a registry version: no champion",
+            ),
+        ),
     )
-    # ArrayGetItem, not $.ProductionVariants[0].ModelName: moto 5.2.5's JSONPath gives a list for it.
-    extend(config, ResultSelector={"Variant.$": "States.ArrayGetItem($.ProductionVariants, 0)"})
-    no_config = no_champion(names.ENDPOINT_HAS_NO_CONFIG, "the endpoint has no config: no champion")
-    has_config.add_choice(ChoiceRule.IsPresent("$.champion_endpoint.EndpointConfigName", True), config)
-    has_config.default_choice(no_config)
-
-    # A variant's ModelName is optional (botocore): a variant of inference components has none.
-    has_model = Choice(names.VARIANT_HAS_MODEL)
-    config.next(has_model)
-    no_model = no_champion(names.VARIANT_HAS_NO_MODEL, "the endpoint's variant names no model: no champion")
-    # No ResultSelector: PrimaryContainer is optional (a model may have Containers instead).
-    model = lookup(
-        ctx,
-        names.FIND_SERVING_VERSION,
-        "describeModel",
-        {"ModelName.$": "$.champion_config.Variant.ModelName"},
-        "$.champion_model",
-        lookup_throttled,
-    )
-    has_model.add_choice(ChoiceRule.IsPresent("$.champion_config.Variant.ModelName", True), model)
-    has_model.default_choice(no_model)
-    from_registry = Choice(names.SERVING_MODEL_FROM_REGISTRY)
-    model.next(from_registry)
-    package = lookup(
-        ctx,
-        names.READ_CHAMPION,
-        "describeModelPackage",
-        {"ModelPackageName.$": "$.champion_model.PrimaryContainer.ModelPackageName"},
-        "$.champion_package",
-        lookup_throttled,
-    )
-    unregistered = no_champion(
-        names.SERVING_MODEL_NOT_REGISTERED, "the serving model was not created from a registry version: no champion"
-    )
-    from_registry.add_choice(ChoiceRule.IsPresent("$.champion_model.PrimaryContainer.ModelPackageName", True), package)
-    from_registry.default_choice(unregistered)
+    package = endpoint  # after the loop: the version's lookup
+    for check, present, state_id, action, parameters, result_path, selector, absent in hops:
+        choice = Choice(check)
+        package.next(choice)
+        hop = lookup(ctx, state_id, action, parameters, result_path, lookup_throttled)
+        if selector is not None:
+            extend(hop, ResultSelector=selector)
+        choice.add_choice(ChoiceRule.IsPresent(present, True), hop)
+        choice.default_choice(absent)
+        package = hop
 
     has_meta = Choice(names.CHAMPION_HAS_METADATA)
     package.next(has_meta)
@@ -197,7 +199,7 @@ def champion(ctx: StageContext, gate: Any) -> Task:
     )
     barred.add_choice(ChoiceRule.StringEquals(f"{META}.{reg.REGRESSION_PCT}", pct), recorded)
     barred.default_choice(strict)
-    for done in (first_deploy, no_config, no_model, unregistered, untrusted, strict, recorded):
+    for done in (first_deploy, *(link[-1] for link in hops), untrusted, strict, recorded):
         done.next(gate)
     return endpoint
 

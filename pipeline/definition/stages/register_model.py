@@ -15,7 +15,7 @@ import hashlib
 import json
 from typing import Any
 
-from stepfunctions.steps import Catch, Choice, ChoiceRule, Pass, Task, Wait
+from stepfunctions.steps import Catch, Choice, ChoiceRule, Pass, Wait
 
 from pipeline import fingerprint
 from pipeline import registry as reg
@@ -27,7 +27,6 @@ from pipeline.definition.context import (
     THROTTLING_ERRORS,
     Stage,
     StageContext,
-    partition,
     throttled,
 )
 from pipeline.definition.states import extend
@@ -55,17 +54,17 @@ def build(ctx: StageContext) -> Stage:
     """Copy the artifact (S3 computes its SHA-256), ensure the group, register the version."""
     c = ctx.config
     stage = names.REGISTER_STAGE
-    copy = Task(
+    copy = ctx.sdk_task(
         names.COPY_ARTIFACT,
-        resource=f"arn:{partition(c.account.region)}:states:::aws-sdk:s3:copyObject",
-        parameters={
+        "copyObject",
+        {
             "Bucket": c.account.bucket,
             "Key.$": f"States.Format('{c.account.prefix}/registry/{{}}/model.tar.gz', {JOB})",
             "CopySource.$": f"States.Format('{c.account.bucket}/{c.account.prefix}/output/{{}}/output/model.tar.gz', {JOB})",
             "ChecksumAlgorithm": "SHA256",
         },
-        result_path="$.artifact",
-        timeout_seconds=c.state_machine.task_timeout_seconds,
+        "$.artifact",
+        service="s3",
         comment="S3 computes the artifact's SHA-256 while copying it where the registry points.",
     )
     # No ResultSelector: CopyObjectResult and its ChecksumSHA256 are optional in botocore's model,
