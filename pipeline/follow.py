@@ -163,15 +163,21 @@ class HistoryTracker:
         self.out(f"{self.elapsed(when)} execution {status}{where}: {self.error or kind}")
 
 
+# Events per GetExecutionHistory page while following: more than one poll usually brings.
+HISTORY_PAGE = 25
+
+
 def new_events(sfn: SFNClient, execution_arn: str, after: int) -> list[Mapping[str, Any]]:
     """History events with an id above ``after``, oldest first.
 
-    Asks for the newest first and stops at the first page reaching ``after``, so each poll costs
-    about one call however long the history grows (the endpoint polling loop adds events every
-    cycle). Order within a page is not trusted: moto ignores ``reverseOrder`` and paging.
+    Asks for the newest first, a small page at a time, and stops at the first page reaching
+    ``after``, so each poll costs about one call of HISTORY_PAGE events however long the history
+    grows (the endpoint polling loop adds events every cycle, and every event can carry a state's
+    whole input or output). Order within a page is not trusted: plain moto ignores
+    ``reverseOrder`` and paging.
     """
     found: dict[int, Mapping[str, Any]] = {}
-    kwargs: dict[str, Any] = {"executionArn": execution_arn, "reverseOrder": True, "maxResults": 1000}
+    kwargs: dict[str, Any] = {"executionArn": execution_arn, "reverseOrder": True, "maxResults": HISTORY_PAGE}
     while True:
         page = sfn.get_execution_history(**kwargs)
         ids = [int(event["id"]) for event in page["events"]]

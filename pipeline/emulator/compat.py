@@ -104,6 +104,8 @@ INTERNALS: tuple[tuple[str, str, tuple[str, ...] | None], ...] = (
     ("moto.stepfunctions.parser.asl.parse.intrinsic.preprocessor", "Preprocessor._text_of_str", ("parse_tree",)),
     ("moto.stepfunctions.responses", "StepFunctionResponse.describe_execution", None),
     ("moto.stepfunctions.responses", "StepFunctionResponse.list_executions", ("self",)),
+    ("moto.stepfunctions.responses", "StepFunctionResponse.get_execution_history", ("self",)),
+    ("moto.stepfunctions.parser.models", "StepFunctionsParserBackend.get_execution_history", ("self", "execution_arn")),
     ("moto.stepfunctions.models", "StateMachine.publish", None),
     ("moto.sagemaker.models", "SageMakerModelBackend.create_training_job", None),
     ("moto.sagemaker.models", "SageMakerModelBackend.describe_training_job", ("self", "training_job_name")),

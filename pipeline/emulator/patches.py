@@ -222,6 +222,7 @@ def install() -> None:
         _wrap_static(StepFunctionsParserBackend, "_validate_definition", validate_definition_once)
         _wrap(StepFunctionResponse, "describe_execution", sfn_engine.describe_execution)
         _wrap(StepFunctionResponse, "list_executions", sfn_lists.list_executions)
+        _wrap(StepFunctionResponse, "get_execution_history", sfn_lists.get_execution_history)
         StepFunctionResponse.list_state_machine_versions = sfn_lists.list_state_machine_versions  # type: ignore[attr-defined]
         # SageMaker.
         _wrap(SageMakerModelBackend, "create_training_job", training.create_training_job)

@@ -1,11 +1,13 @@
-"""ListExecutions and ListStateMachineVersions as AWS answers them.
+"""ListExecutions, ListStateMachineVersions and GetExecutionHistory as AWS answers them.
 
 moto 5.2.5 lists executions of a state machine ARN only (an alias ARN: StateMachineDoesNotExist;
 a version ARN: always empty, since executions belong to the machine), leaves out the
 ``stateMachineVersionArn`` / ``stateMachineAliasArn`` of each item, and has no
 ListStateMachineVersions (HTTP 500). AWS's ListExecutions documents both ARNs ("to list the
 executions associated with a specific alias or version"); items carry both fields when the
-execution was started through them.
+execution was started through them. moto's GetExecutionHistory ignores ``reverseOrder``,
+``maxResults`` and ``nextToken`` and answers the whole history every time; AWS pages it (100
+events by default, at most 1000), newest first when asked.
 """
 
 from __future__ import annotations
@@ -17,7 +19,8 @@ from moto.stepfunctions.exceptions import InvalidToken, ResourceNotFound, StateM
 
 from pipeline.emulator import runtime as rt
 
-# AWS's page size when maxResults is not given (ListExecutions, ListStateMachineVersions).
+# AWS's page size when maxResults is not given or 0 (ListExecutions, ListStateMachineVersions,
+# GetExecutionHistory).
 DEFAULT_PAGE = 100
 
 
@@ -100,4 +103,28 @@ def list_state_machine_versions(response: Any) -> ActionResult:
     }
     if token:
         body["nextToken"] = token
+    return ActionResult(body)
+
+
+def get_execution_history(original: Any, response: Any) -> Any:
+    """GetExecutionHistory in AWS's order and pages: oldest first, or newest first with
+    ``reverseOrder``; ``maxResults`` events a page (0 or none: 100); ``nextToken`` continues after
+    the last event of the previous page, so events added meanwhile are neither lost nor repeated.
+    """
+    if rt.current() is None:
+        return original(response)
+    execution_arn = response._get_param("executionArn")
+    events = response.stepfunction_backend.get_execution_history(execution_arn)["events"]
+    reverse = bool(response._get_param("reverseOrder"))
+    ordered = sorted(events, key=lambda event: int(event["id"]), reverse=reverse)
+    token = response._get_param("nextToken")
+    if token is not None:
+        if not str(token).isdigit():
+            raise InvalidToken(f"Invalid token: {token!r}")
+        last = int(token)
+        ordered = [event for event in ordered if (int(event["id"]) < last if reverse else int(event["id"]) > last)]
+    size = response._get_int_param("maxResults") or DEFAULT_PAGE
+    body: dict[str, Any] = {"events": ordered[:size]}
+    if len(ordered) > size:
+        body["nextToken"] = str(ordered[size - 1]["id"])
     return ActionResult(body)

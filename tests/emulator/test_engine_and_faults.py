@@ -302,6 +302,31 @@ def test_state_data_is_copied_as_json() -> None:
     assert document["a"][2]["b"] is None
 
 
+def test_execution_history_pages_as_aws_does(emulator: Emulator) -> None:
+    # 60 Pass states: 2 events each, with ExecutionStarted and ExecutionSucceeded 122 in all.
+    states = {f"P{i}": {"Type": "Pass", "Next": f"P{i + 1}"} for i in range(59)}
+    states["P59"] = {"Type": "Pass", "End": True}
+    desc, _ = _run({"StartAt": "P0", "States": states})
+    sfn = boto3.client("stepfunctions", region_name=REGION)
+    arn = desc["executionArn"]
+    everything = [event["id"] for event in sfn.get_execution_history(executionArn=arn, maxResults=1000)["events"]]
+    assert everything == list(range(1, 123))
+    first = sfn.get_execution_history(executionArn=arn)  # AWS's default page: 100 events
+    assert [event["id"] for event in first["events"]] == list(range(1, 101)) and first["nextToken"]
+    pages = sfn.get_paginator("get_execution_history").paginate(
+        executionArn=arn, reverseOrder=True, PaginationConfig={"PageSize": 25}
+    )
+    sizes, newest_first = [], []
+    for page in pages:
+        sizes.append(len(page["events"]))
+        newest_first.extend(event["id"] for event in page["events"])
+    assert sizes == [25, 25, 25, 25, 22]
+    assert newest_first == everything[::-1]
+    with pytest.raises(ClientError) as err:
+        sfn.get_execution_history(executionArn=arn, nextToken="not-a-token")
+    assert err.value.response["Error"]["Code"] == "InvalidToken"
+
+
 def test_a_definition_that_does_not_parse_is_refused_every_time(emulator: Emulator) -> None:
     sfn = boto3.client("stepfunctions", region_name=REGION)
     broken = json.dumps({"StartAt": "A", "States": {"A": {"Type": "Pass", "End": "yes please"}}})
