@@ -12,8 +12,16 @@ events by default, at most 1000), newest first when asked.
 
 from __future__ import annotations
 
+import base64
+import calendar
+import contextlib
+import datetime
+import json
+from enum import Enum
 from typing import Any
 
+from botocore.model import Shape
+from botocore.utils import parse_to_aware_datetime
 from moto.core.responses import ActionResult
 from moto.stepfunctions.exceptions import InvalidToken, ResourceNotFound, StateMachineDoesNotExist
 
@@ -127,4 +135,76 @@ def get_execution_history(original: Any, response: Any) -> Any:
     body: dict[str, Any] = {"events": ordered[:size]}
     if len(ordered) > size:
         body["nextToken"] = str(ordered[size - 1]["id"])
-    return ActionResult(body)
+    output = _output_shape(response, "GetExecutionHistory")
+    try:
+        serialized = json.dumps(to_json(body, output))
+    except _NotJson:
+        return ActionResult(body)
+    response.response_headers["Content-Type"] = "application/x-amz-json-1.0"
+    return serialized
+
+
+class _NotJson(Exception):
+    """A value the fast path does not serialize; moto's serializer does it instead."""
+
+
+def _output_shape(response: Any, operation: str) -> Shape:
+    from moto.core.responses import get_service_model
+
+    return get_service_model(response.boto3_service_name).operation_model(operation).output_shape
+
+
+def _unix_time(value: Any) -> int | float:
+    # As moto's JSON serializer writes timestamps: epoch seconds of the time as written (the
+    # engine writes ISO 8601 strings), milliseconds kept. fromisoformat reads the engine's form
+    # in microseconds; botocore's parser (dateutil, which moto uses) anything else.
+    if isinstance(value, str):
+        with contextlib.suppress(ValueError):
+            value = datetime.datetime.fromisoformat(value)
+    if not isinstance(value, datetime.datetime):
+        value = parse_to_aware_datetime(value)
+    seconds = calendar.timegm(value.timetuple())
+    return seconds + (value.microsecond // 1000) / 1000.0 if value.microsecond else seconds
+
+
+def to_json(value: Any, shape: Shape) -> Any:
+    """``value`` as moto's JSON serializer writes it for ``shape``, visiting only the members the
+    value has (moto's serializer probes every member of the shape, with name variants, for every
+    history event: tens of milliseconds a page). Members the shape lacks and None are left out as
+    moto leaves them out; anything but plain dicts, lists and scalars raises _NotJson."""
+    kind = shape.type_name
+    if kind == "structure":
+        if not isinstance(value, dict):
+            raise _NotJson(shape.name)
+        members = shape.members  # type: ignore[attr-defined]
+        out = {}
+        for key, item in value.items():
+            member = members.get(key)
+            if member is not None and item is not None:
+                out[member.serialization.get("name", key)] = to_json(item, member)
+        return out
+    if kind == "list":
+        if not isinstance(value, list):
+            raise _NotJson(shape.name)
+        return [to_json(item, shape.member) for item in value]  # type: ignore[attr-defined]
+    if kind == "map":
+        if not isinstance(value, dict):
+            raise _NotJson(shape.name)
+        return {key: to_json(item, shape.value) for key, item in value.items()}  # type: ignore[attr-defined]
+    if kind == "timestamp":
+        if shape.serialization.get("timestampFormat", "unixtimestamp") != "unixtimestamp":
+            raise _NotJson(shape.name)
+        return _unix_time(value)
+    if kind == "string":
+        value = value.value if isinstance(value, Enum) else value
+        return str(value) if value not in (None, {}, []) else value
+    if kind in ("integer", "long"):
+        return int(value)
+    if kind in ("float", "double"):
+        return float(value)
+    if kind == "boolean" and isinstance(value, bool):
+        return value
+    if kind == "blob":
+        raw = value.encode("utf-8") if isinstance(value, str) else value
+        return base64.b64encode(raw).strip().decode("utf-8")
+    raise _NotJson(shape.name)

@@ -197,3 +197,22 @@ def test_throttled_delete_of_a_failed_endpoint_waits_and_deletes_again(pipeline:
     called = pipeline.resources_called(desc["executionArn"])
     assert called.count("deleteEndpoint") == 2
     assert pipeline.endpoint()["EndpointConfigName"] == pipeline.config_name("run2")
+
+
+def test_history_reads_as_moto_serializes_it(pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch) -> None:
+    """GetExecutionHistory's own JSON (pipeline.emulator.sfn_lists.to_json) parses, through
+    botocore, to exactly what moto's serializer gives: retries, a failed task, both endings."""
+    from pipeline.emulator import sfn_lists
+
+    pipeline.emu.fail_call("sagemaker:CreateTrainingJob", "ThrottlingException", "Rate exceeded", calls=[1])
+    succeeded = pipeline.run("run1")["executionArn"]
+    pipeline.emu.fail_training("AlgorithmError: label column has NaN", job="*run2*")
+    failed = pipeline.run("run2")["executionArn"]
+    ours = [pipeline.history(arn) for arn in (succeeded, failed)]
+    assert {"TaskFailed", "ExecutionSucceeded", "ExecutionFailed"} <= {e["type"] for h in ours for e in h}
+
+    def moto_serializes(value: object, shape: object) -> object:
+        raise sfn_lists._NotJson("the test asks for moto's serializer")
+
+    monkeypatch.setattr(sfn_lists, "to_json", moto_serializes)
+    assert [pipeline.history(arn) for arn in (succeeded, failed)] == ours
