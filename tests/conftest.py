@@ -36,6 +36,31 @@ def _bytecode_outside_the_tree() -> None:
 _bytecode_outside_the_tree()
 
 
+# Markers of the modules that run whole pipelines (rehearsal, local: tens of seconds each), then
+# of those that run executions on the emulator; every other module after them.
+HEAVY_FIRST = (("rehearsal", "local"), ("deploy", "emulator"))
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Modules in a fixed order, heaviest first: by HEAVY_FIRST, then most tests first, then path.
+
+    With ``--dist loadfile --no-loadscope-reorder`` (setup.cfg) xdist hands out whole modules in
+    this order, so a long module starts at once instead of leaving one worker alone at the end.
+    The order depends only on what was collected, so every worker computes the same one (xdist
+    refuses to run otherwise); tests keep their order within a module.
+    """
+    modules: dict[str, list[pytest.Item]] = {}
+    for item in items:
+        modules.setdefault(item.nodeid.split("::", 1)[0], []).append(item)
+
+    def rank(path: str) -> tuple[int, int, str]:
+        marks = {mark.name for item in modules[path] for mark in item.iter_markers()}
+        group = next((i for i, names in enumerate(HEAVY_FIRST) if marks.intersection(names)), len(HEAVY_FIRST))
+        return group, -len(modules[path]), path
+
+    items[:] = [item for path in sorted(modules, key=rank) for item in modules[path]]
+
+
 @contextmanager
 def refused_port() -> Iterator[int]:
     """A loopback port where nothing listens, for as long as the block runs.

@@ -92,7 +92,14 @@ INTERNALS: tuple[tuple[str, str, tuple[str, ...] | None], ...] = (
     ),
     ("moto.stepfunctions.models", "StepFunctionBackend.describe_state_machine_alias", None),
     ("moto.stepfunctions.parser.asl.parse.asl_parser", "AmazonStateLanguageParser.parse", ("definition",)),
-    ("moto.stepfunctions.parser.asl.parse.preprocessor", "Preprocessor.visit", ("self", "tree")),
+    # JSONPath parses, cached per path text (module globals imported from jsonpath_ng).
+    ("moto.stepfunctions.parser.asl.utils.json_path", "parse", None),
+    ("moto.stepfunctions.parser.asl.component.common.path.result_path", "parse", None),
+    # State data copied as JSON (module globals ``copy``; sfn_engine._JsonCopy).
+    ("moto.stepfunctions.parser.asl.eval.states", "copy", None),
+    ("moto.stepfunctions.parser.asl.component.common.string.string_expression", "copy", None),
+    ("moto.stepfunctions.parser.asl.component.common.path.result_path", "copy", None),
+    ("moto.stepfunctions.parser.asl.eval.event.event_manager", "copy", None),
     ("moto.stepfunctions.parser.asl.parse.intrinsic.intrinsic_parser", "IntrinsicParser.parse", ("src",)),
     ("moto.stepfunctions.parser.asl.parse.intrinsic.preprocessor", "Preprocessor._text_of_str", ("parse_tree",)),
     ("moto.stepfunctions.responses", "StepFunctionResponse.describe_execution", None),

@@ -20,16 +20,21 @@ from moto.sagemaker.responses import SageMakerResponse
 from moto.sagemakerruntime.responses import SageMakerRuntimeResponse
 from moto.servicequotas.responses import ServiceQuotasResponse
 from moto.stepfunctions.parser.asl.component.common.error_name import error_equals_decl
+from moto.stepfunctions.parser.asl.component.common.path import result_path
 from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
+from moto.stepfunctions.parser.asl.component.common.string import string_expression
 from moto.stepfunctions.parser.asl.component.state.exec.state_task import state_task_factory
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import state_task_service_aws_sdk
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_aws_sdk import (
     StateTaskServiceAwsSdk,
 )
 from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import WaitFunction
+from moto.stepfunctions.parser.asl.eval import states
+from moto.stepfunctions.parser.asl.eval.event import event_manager
 from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
 from moto.stepfunctions.parser.asl.parse.intrinsic.intrinsic_parser import IntrinsicParser
 from moto.stepfunctions.parser.asl.parse.intrinsic.preprocessor import Preprocessor
+from moto.stepfunctions.parser.asl.utils import json_path
 from moto.stepfunctions.parser.models import StepFunctionsParserBackend
 from moto.stepfunctions.responses import StepFunctionResponse
 from moto.sts.models import STSBackend
@@ -233,6 +238,10 @@ def install() -> None:
         _wrap_static(IntrinsicParser, "parse", sfn_engine.intrinsic_parse)
         _wrap_static(Preprocessor, "_text_of_str", sfn_engine.intrinsic_text_of_str)
         _wrap_static(AmazonStateLanguageParser, "parse", sfn_engine.parse_definition)
+        _wrap(json_path, "parse", sfn_engine.jsonpath_parse)
+        _wrap(result_path, "parse", sfn_engine.jsonpath_parse)
+        for module in (states, string_expression, result_path, event_manager):
+            module.copy = sfn_engine._JsonCopy()  # type: ignore[attr-defined]
         _wrap(StepFunctionsParserBackend, "start_execution", sfn_engine.start_execution)
         _wrap_static(StepFunctionsParserBackend, "_validate_definition", validate_definition_once)
         _wrap(StepFunctionResponse, "describe_execution", sfn_engine.describe_execution)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import datetime
+import functools
 import json
 import random
 import threading
@@ -20,7 +21,6 @@ from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name
 from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name_type import (
     StatesErrorNameType,
 )
-from moto.stepfunctions.parser.asl.parse.preprocessor import Preprocessor
 from moto.stepfunctions.parser.backend.execution import Execution
 
 from pipeline.emulator import runtime as rt
@@ -116,6 +116,40 @@ class _ScaledTime:
     def sleep(seconds: float) -> None:
         runtime = rt.current()
         time.sleep(runtime.scaled(seconds) if runtime is not None else seconds)
+
+
+# Values a JSON document is made of that never change once built (datetime: the engine's history
+# timestamps), so a copy may share them.
+_IMMUTABLE = (str, int, float, bool, type(None), bytes, datetime.datetime)
+
+
+def copy_json(value: Any) -> Any:
+    """A deep copy of a JSON-like value (dicts, lists and immutable leaves), several times faster
+    than ``copy.deepcopy``, which keeps a memo of every object; anything else is deep-copied."""
+    kind = type(value)
+    if kind is dict:
+        return {key: copy_json(item) for key, item in value.items()}
+    if kind is list:
+        return [copy_json(item) for item in value]
+    if kind in _IMMUTABLE:
+        return value
+    return copy.deepcopy(value)
+
+
+class _JsonCopy:
+    """Stands in for the ``copy`` module where moto's engine copies state data (the state input
+    on every read, results, string fields, the history): JSON documents, copied by
+    :func:`copy_json`. A document has no shared or cyclic parts, so nothing that deepcopy's memo
+    would preserve is lost."""
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(copy, name)
+
+    @staticmethod
+    def deepcopy(value: Any, memo: Any = None) -> Any:
+        if memo is not None or rt.current() is None:
+            return copy.deepcopy(value, memo)
+        return copy_json(value)
 
 
 def wait_interval(original: Any, wait_fn: Any, env: Any, wait_seconds: float) -> None:
@@ -245,32 +279,56 @@ def intrinsic_text_of_str(original: Any, parse_tree: Any) -> str:
     return original(parse_tree).replace(_QUOTE_STANDIN, "'")
 
 
-# ANTLR parse trees of definitions that parsed without error, by definition text (bounded: a
-# test session creates many state machines).
-_PARSE_TREES_LIMIT = 64
-_parse_trees: dict[str, Any] = {}
-_parse_trees_lock = threading.Lock()
+# Programs of definitions that parsed without error, by definition text (bounded: a test session
+# creates many state machines). Each is kept as moto's Preprocessor built it and never run.
+_PROGRAMS_LIMIT = 64
+_programs: dict[str, tuple[Any, Any]] = {}
+_programs_lock = threading.Lock()
 
 
 def parse_definition(original: Any, definition: str) -> tuple[Any, Any]:
-    """moto's ASL parse, lexing and parsing each definition text only once per process.
+    """moto's ASL parse, lexing, parsing and building each definition's program once per process.
 
     moto parses the whole definition with its ANTLR grammar at CreateStateMachine /
     UpdateStateMachine (to validate it) and again at every StartExecution (0.3-2 s for this
-    project's definition). The parse tree is a pure function of the text and nothing writes to it,
-    so it is kept; the program (the evaluation components an execution runs) is built from it
-    afresh by moto's Preprocessor on every call, so no execution shares a component with another.
-    A definition that fails to parse is never kept, and raises as before.
+    project's definition), then builds the program (the evaluation components an execution runs)
+    from the parse tree with its Preprocessor (0.1 s more, most of it lexing and parsing every
+    intrinsic function again). Both are pure functions of the text. The program kept here is the
+    pristine one and is never evaluated: every caller gets a deep copy (a quarter of the build's
+    cost), so no execution shares a component, or a component's lazily drawn heap key, with
+    another. A definition that fails to parse is never kept, and raises as before.
     """
     if rt.current() is None:
         return original(definition)
-    with _parse_trees_lock:
-        tree = _parse_trees.get(definition)
-    if tree is None:
-        program, tree = original(definition)
-        with _parse_trees_lock:
-            if len(_parse_trees) >= _PARSE_TREES_LIMIT:
-                _parse_trees.pop(next(iter(_parse_trees)))
-            _parse_trees[definition] = tree
-        return program, tree
-    return Preprocessor().visit(tree), tree
+    with _programs_lock:
+        kept = _programs.get(definition)
+    if kept is None:
+        kept = original(definition)
+        with _programs_lock:
+            if len(_programs) >= _PROGRAMS_LIMIT:
+                _programs.pop(next(iter(_programs)))
+            _programs[definition] = kept
+    program, tree = kept
+    return copy.deepcopy(program), tree
+
+
+# JSONPath expressions, parsed (bounded: each definition has a few hundred).
+_JSONPATH_LIMIT = 4096
+
+
+@functools.lru_cache(maxsize=_JSONPATH_LIMIT)
+def _parsed_path(parse: Any, path: str) -> Any:
+    return parse(path)
+
+
+def jsonpath_parse(original: Any, path: str) -> Any:
+    """jsonpath_ng's ``parse`` as moto's engine calls it, each path text parsed once.
+
+    moto parses a path again at every evaluation (InputPath, ResultPath, every ``.$`` parameter
+    and Choice variable): jsonpath_ng builds a new PLY parser each time, a third of an execution's
+    engine time. The parsed expression is immutable (``find`` and ``update_or_create`` build new
+    DatumInContext objects and never write to it), so one can serve every execution.
+    """
+    if rt.current() is None:
+        return original(path)
+    return _parsed_path(original, path)

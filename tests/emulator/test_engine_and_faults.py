@@ -246,6 +246,62 @@ def test_a_definition_is_parsed_once_and_every_execution_gets_its_own_program(
     assert len(parses) == 1
 
 
+def _components(root: Any) -> dict[int, Any]:
+    """Every moto evaluation component reachable from ``root``, by id."""
+    from moto.stepfunctions.parser.asl.component.component import Component
+
+    found: dict[int, Any] = {}
+    todo = [root]
+    while todo:
+        value = todo.pop()
+        if isinstance(value, Component):
+            if id(value) in found:
+                continue
+            found[id(value)] = value
+            todo.extend(vars(value).values())
+        elif isinstance(value, (list, tuple, set)):
+            todo.extend(value)
+        elif isinstance(value, dict):
+            todo.extend(value.values())
+    return found
+
+
+def test_every_parse_of_a_kept_program_shares_no_component(emulator: Emulator) -> None:
+    from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
+
+    retry = [{"ErrorEquals": ["States.ALL"], "IntervalSeconds": 1, "MaxAttempts": 2}]
+    definition = json.dumps(
+        {
+            "StartAt": "Name",
+            "States": {
+                "Name": {"Type": "Pass", "Parameters": {"n.$": "States.Format('run {}', $.n)"}, "Next": "Call"},
+                "Call": {**_task("arn:aws:states:::aws-sdk:s3:listBuckets", {}), "Retry": retry},
+            },
+        }
+    )
+    first, tree = AmazonStateLanguageParser.parse(definition)
+    second, same_tree = AmazonStateLanguageParser.parse(definition)
+    assert same_tree is tree  # parsed once
+    ours, theirs = _components(first), _components(second)
+    assert len(ours) == len(theirs) > 10
+    assert set(ours).isdisjoint(theirs)  # a copy each: no retry state or heap key is shared
+
+
+def test_state_data_is_copied_as_json() -> None:
+    import datetime
+
+    from pipeline.emulator.sfn_engine import copy_json
+
+    when = datetime.datetime(2026, 1, 1, tzinfo=datetime.timezone.utc)
+    document = {"a": [1, 2.5, {"b": None, "c": True}], "s": "x", "t": when, "set": {1, 2}}
+    copied = copy_json(document)
+    assert copied == document
+    assert copied is not document and copied["a"] is not document["a"] and copied["a"][2] is not document["a"][2]
+    assert copied["set"] is not document["set"]  # not JSON: deep-copied as before
+    copied["a"][2]["b"] = "changed"
+    assert document["a"][2]["b"] is None
+
+
 def test_a_definition_that_does_not_parse_is_refused_every_time(emulator: Emulator) -> None:
     sfn = boto3.client("stepfunctions", region_name=REGION)
     broken = json.dumps({"StartAt": "A", "States": {"A": {"Type": "Pass", "End": "yes please"}}})
