@@ -34,6 +34,8 @@ if TYPE_CHECKING:
     from mypy_boto3_sagemaker import SageMakerClient
     from mypy_boto3_sagemaker_runtime import SageMakerRuntimeClient
 
+    from pipeline.clients import Clients
+
 FAKE_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
 # Local runs poll and retry every second: the emulator answers at once, AWS would not.
 LOCAL_OVERRIDES = {"endpoint_poll_seconds": 1, "retry_interval_seconds": 1, "retry_max_delay_seconds": 5}
@@ -164,8 +166,11 @@ def run_local(
     timeout_seconds: int = 600,
     synthetic: bool = True,
     retrain: bool = False,
+    clients: Clients | None = None,
 ) -> LocalRun:
     """Run the pipeline once against the emulator at ``endpoint_url``; raise on failure.
+
+    ``clients``: the emulator's clients when the caller has them already (made for it otherwise).
 
     ``synthetic`` says whether ``raw`` is generated data (recorded on the uploaded objects and so
     in the registry). A registered version trained on the same inputs is reused (no training)
@@ -186,9 +191,9 @@ def run_local(
     turned_on = not config.autoscaling.enabled
     config = local_extras.local_autoscaling(config)
     result = LocalRun(endpoint_url=endpoint_url, config=config)
-    session = emulator_session(config.account.region)
     # The same client factory (and retry settings) as every other command.
-    clients = Clients(session=session, endpoint_url=endpoint_url)
+    if clients is None:
+        clients = Clients(session=emulator_session(config.account.region), endpoint_url=endpoint_url)
     s3, sfn = clients("s3"), clients("stepfunctions")
     sagemaker, runtime = clients("sagemaker"), clients("sagemaker-runtime")
 
@@ -226,7 +231,7 @@ def run_local(
     )
     out(f"run: {reuse.why}")
     if reuse.version is not None and reuse.serving:
-        return unchanged_run(result, reuse.version, session, s3, runtime, prepared, work_dir, out)
+        return unchanged_run(result, reuse.version, clients, s3, runtime, prepared, work_dir, out)
     with timed(result, "execution"):
         names = execution_input(config, run_id)
         execution_arn = start_execution(
@@ -261,7 +266,7 @@ def run_local(
     result.model_package = str(result.output.get("ModelPackageArn") or "")
 
     with timed(result, "smoke test"):
-        outcome = smoke(config, session, endpoint_url, execution_arn, out)
+        outcome = smoke(config, clients, execution_arn, out)
     result.smoke_passed = outcome.passed
     approval = getattr(outcome, "approval", None)
     if approval is not None:
@@ -296,8 +301,7 @@ def run_local(
 
 def smoke(
     config: PipelineConfig,
-    session: boto3.Session,
-    endpoint_url: str,
+    clients: Clients,
     execution_arn: str,
     out: Printer,
     model_package_arn: str | None = None,
@@ -305,12 +309,11 @@ def smoke(
     """Smoke-test the endpoint with the project's smoke test (rolling back on failure).
 
     Without an execution, ``model_package_arn`` is the version the endpoint already serves."""
-    from pipeline.clients import Clients
     from pipeline.smoke import publish, smoke_deployment
 
     outcome = smoke_deployment(
         config,
-        Clients(session=session, endpoint_url=endpoint_url),
+        clients,
         execution_arn=execution_arn or None,
         model_package_arn=model_package_arn,
     )
@@ -321,7 +324,7 @@ def smoke(
 def unchanged_run(
     result: LocalRun,
     version: Any,
-    session: boto3.Session,
+    clients: Clients,
     s3: S3Client,
     runtime: SageMakerRuntimeClient,
     prepared: Any,
@@ -336,7 +339,7 @@ def unchanged_run(
     result.model_package = version.arn
     result.data = version.data
     with timed(result, "smoke test"):
-        outcome = smoke(config, session, result.endpoint_url, "", out, model_package_arn=version.arn)
+        outcome = smoke(config, clients, "", out, model_package_arn=version.arn)
     result.smoke_passed = outcome.passed
     if outcome.approval is not None:
         result.approval = outcome.approval.result.status if outcome.approval.result is not None else "not updated"

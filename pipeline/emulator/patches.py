@@ -7,9 +7,11 @@ Each wrapper defers to moto's original code whenever no emulator is active, so p
 from __future__ import annotations
 
 import functools
+import hashlib
 import sys
 import threading
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from moto.core.responses import ActionResult, BaseResponse, EmptyResult
@@ -37,6 +39,7 @@ from moto.stepfunctions.parser.models import StepFunctionsParserBackend
 from moto.stepfunctions.responses import StepFunctionResponse
 from moto.sts.models import STSBackend
 
+from pipeline import cache
 from pipeline.emulator import (
     call_faults,
     cfn_templates,
@@ -125,8 +128,11 @@ def validate_definition_once(original: Callable[..., Any], *args: Any, **kwargs:
     """moto's definition check, skipped for a definition that already passed it.
 
     CreateStateMachine and UpdateStateMachine parse the whole definition with moto's ANTLR
-    grammar (0.5-2 s for this project's), only to validate it; the same text parses the same way,
-    so a definition that passed once passes again. Failures are never remembered.
+    grammar (0.3-2 s for this project's), only to validate it; the same text parses the same way,
+    so a definition that passed once passes again. Passes are remembered in this process and in
+    the result cache (pipeline.cache, keyed by the text, moto's files and this package's source),
+    so a later process (a restored ``local`` run recreating its state machine) skips the parse
+    too. Failures are never remembered.
     """
     definition = kwargs.get("definition", args[0] if args else None)
     if rt.current() is None or not isinstance(definition, str):
@@ -134,12 +140,30 @@ def validate_definition_once(original: Callable[..., Any], *args: Any, **kwargs:
     with _lock:
         if definition in _validated:
             return None
-    result = original(*args, **kwargs)
+    stored = _validation_record(definition)
+    if stored is None or cache.load(stored) != VALID:
+        result = original(*args, **kwargs)
+        if stored is not None:
+            cache.store(stored, VALID)
+    else:
+        result = None
     with _lock:
         if len(_validated) >= _VALIDATED_LIMIT:
             _validated.pop(next(iter(_validated)))
         _validated[definition] = None
     return result
+
+
+VALID = "valid"
+
+
+def _validation_record(definition: str) -> Path | None:
+    """Where the result cache records that ``definition`` passed moto's check (None: cache off)."""
+    folder = cache.cache_dir()
+    if folder is None:
+        return None
+    digest = hashlib.sha256(definition.encode()).hexdigest()
+    return folder / "asl-valid" / f"{cache.key_of('asl-valid', digest, ('moto', 'antlr4'))}.json"
 
 
 def role_without_novalue_policies(original: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:

@@ -188,6 +188,12 @@ def test_a_definition_that_passed_validation_is_not_parsed_again(
     from botocore.exceptions import ClientError
     from moto.stepfunctions.parser.asl.parse import asl_parser
 
+    from pipeline.emulator import patches
+
+    # Nothing remembered yet: not by an earlier test in this process, nor in the result cache
+    # (tests/emulator/test_validation_cache.py covers the cache across processes).
+    monkeypatch.setattr(patches, "_validated", {})
+    monkeypatch.setenv("PIPELINE_CACHE_DIR", "off")
     parses: list[str] = []
     real_parse = asl_parser.AmazonStateLanguageParser.parse
     monkeypatch.setattr(
