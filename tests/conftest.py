@@ -36,9 +36,10 @@ def _bytecode_outside_the_tree() -> None:
 _bytecode_outside_the_tree()
 
 
-# Markers of the modules that run whole pipelines (rehearsal, local: tens of seconds each), then
-# of those that run executions on the emulator; every other module after them.
-HEAVY_FIRST = (("rehearsal", "local"), ("deploy", "emulator"))
+# Markers of the modules that run whole pipelines, longest first (the rehearsal: one module of
+# 30-40 s that waits on its jobs' commands; local: several modules of 15-30 s), then of those
+# that run executions on the emulator; every other module after them.
+HEAVY_FIRST = (("rehearsal",), ("local",), ("deploy", "emulator"))
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -90,6 +91,11 @@ def pipeline_cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(autouse=True)
 def fake_aws_credentials(monkeypatch: pytest.MonkeyPatch, pipeline_cache_dir: Path) -> None:
     """Fake credentials and an explicit region, and nothing from the developer's own setup."""
+    fake_aws_environment(monkeypatch, pipeline_cache_dir)
+
+
+def fake_aws_environment(monkeypatch: pytest.MonkeyPatch, pipeline_cache_dir: Path) -> None:
+    """What ``fake_aws_credentials`` sets, for a fixture of a wider scope (its own MonkeyPatch)."""
     for name in (
         "AWS_PROFILE",
         "AWS_SESSION_TOKEN",

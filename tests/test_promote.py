@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -18,12 +19,14 @@ from pipeline.cli import main
 from pipeline.config import PipelineConfig, load_config
 from pipeline.deploy import deploy_state_machine
 from pipeline.emulator import Emulator, Timings
+from pipeline.emulator.restore import replay
+from pipeline.emulator.snapshot import Services, capture
 from pipeline.follow import follow_execution
 from pipeline.local_model import LocalModelHost, S3Trainer
 from pipeline.provenance import lineage_input
 from pipeline.run import start_execution
 from pipeline.smoke import smoke_deployment
-from tests.conftest import REGION
+from tests.conftest import REGION, fake_aws_environment
 
 pytestmark = pytest.mark.emulator
 
@@ -47,6 +50,10 @@ class Envs:
         self.clients = Clients(session=boto3.Session(region_name=REGION))
         self.s3, self.sagemaker = self.clients("s3"), self.clients("sagemaker")
         self.sfn = self.clients("stepfunctions")
+        self.version_arn = ""
+
+    def train(self) -> None:
+        """Both environments' buckets and state machines, then one run in staging (trains, deploys)."""
         location = {"LocationConstraint": REGION}
         for cfg in (self.staging, self.prod):
             self.s3.create_bucket(Bucket=cfg.account.bucket, CreateBucketConfiguration=location)
@@ -65,13 +72,22 @@ class Envs:
         run = follow_execution(self.sfn, arn, timeout_seconds=120, poll_seconds=0.05, out=lambda _: None)
         assert run.succeeded, (run.error, run.cause)
         self.version_arn = str((run.output or {})["ModelPackageArn"])
-        self.staging_execution = arn
+
+    def services(self) -> Services:
+        return Services(
+            s3=self.s3,
+            sagemaker=self.sagemaker,
+            sfn=self.sfn,
+            cloudwatch=self.clients("cloudwatch"),
+            autoscaling=self.clients("application-autoscaling"),
+        )
 
     def state_machine(self, cfg: PipelineConfig) -> str:
         return f"arn:aws:states:{REGION}:123456789012:stateMachine:{cfg.state_machine.name}"
 
     def approve_in_staging(self) -> None:
-        outcome = smoke_deployment(self.staging, self.clients, execution_arn=self.staging_execution)
+        """The smoke test of the version staging's endpoint serves, which approves it."""
+        outcome = smoke_deployment(self.staging, self.clients, model_package_arn=self.version_arn)
         assert outcome.passed and outcome.approval is not None and outcome.approval.ok
 
     def version(self) -> registry.ModelVersion:
@@ -92,10 +108,47 @@ class Envs:
         }
 
 
+class Blobs(dict[str, bytes]):
+    """Object bodies of a snapshot, in memory (pipeline.emulator.snapshot.BlobStore)."""
+
+    def put(self, body: bytes) -> str:
+        digest = hashlib.sha256(body).hexdigest()
+        self[digest] = body
+        return digest
+
+    def get(self, digest: str) -> bytes:  # type: ignore[override]
+        return self[digest]
+
+
+def emulator() -> Emulator:
+    return Emulator(trainer=S3Trainer(), model_host=LocalModelHost(), timings=Timings(time_scale=0.001))
+
+
+@pytest.fixture(scope="module")
+def trained(pipeline_cache_dir: Path) -> tuple[dict[str, Any], Blobs, str]:
+    """Staging trained and deployed once for the module, as a snapshot of the emulator's
+    resources (pipeline.emulator.snapshot) and the trained version's ARN."""
+    blobs = Blobs()
+    with pytest.MonkeyPatch.context() as patch, emulator() as emu:
+        fake_aws_environment(patch, pipeline_cache_dir)
+        envs = Envs(emu)
+        envs.train()
+        return capture(envs.services(), blobs), blobs, envs.version_arn
+
+
 @pytest.fixture
-def envs() -> Iterator[Envs]:
-    with Emulator(trainer=S3Trainer(), model_host=LocalModelHost(), timings=Timings(time_scale=0.001)) as emu:
-        yield Envs(emu)
+def envs(trained: tuple[dict[str, Any], Blobs, str]) -> Iterator[Envs]:
+    """A new emulator holding what the trained one held: each test changes its own copy.
+
+    The replay creates every resource again through the API (the endpoint loads the trained
+    artifact); training jobs and executions are not kept, which nothing here reads.
+    """
+    document, blobs, version_arn = trained
+    with emulator() as emu:
+        envs = Envs(emu)
+        replay(document, envs.services(), blobs)
+        envs.version_arn = version_arn
+        yield envs
 
 
 NOTHING_IN_PROD = {"group": False, "objects": 0, "endpoint": False}

@@ -30,24 +30,11 @@ def quiet_debug_logs(caplog: pytest.LogCaptureFixture) -> None:
 
 @pytest.fixture
 def emulator() -> Iterator[Emulator]:
-    """An in-process emulator with the test time scale."""
+    """An in-process emulator with the test time scale. Stopping it aborts the executions still
+    running and joins their threads and the trainers' (pipeline.emulator.runtime), so none
+    reaches the next test's emulator (e.g. with a duplicate training job name)."""
     with Emulator(timings=Timings(time_scale=TIME_SCALE)) as emu:
         yield emu
-        settle_executions()
-
-
-def settle_executions(timeout: float = 30.0) -> None:
-    """Wait until no execution runs: one still running when the emulator stops carries on in
-    moto's thread and reaches the next test's emulator (e.g. a duplicate training job name)."""
-    import time
-
-    sfn = boto3.client("stepfunctions", region_name=REGION)
-    deadline = time.monotonic() + timeout
-    for machine in sfn.list_state_machines()["stateMachines"]:
-        arn = machine["stateMachineArn"]
-        while sfn.list_executions(stateMachineArn=arn, statusFilter="RUNNING")["executions"]:
-            assert time.monotonic() < deadline, f"executions of {arn} still running after {timeout} s"
-            time.sleep(0.05)
 
 
 @pytest.fixture
