@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -11,7 +12,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 import pipeline.emulator.compat as compat
-from pipeline.emulator import Emulator, FaultFile, FaultSpecError, MotoIncompatibleError, Timings
+from pipeline.emulator import Emulator, FaultFile, FaultSpecError, MotoIncompatibleError, Timings, patches
 from pipeline.emulator.faults import CallError, FaultPlan
 from pipeline.wait import Backoff, wait_until
 from tests.conftest import REGION
@@ -183,11 +184,15 @@ def test_stopping_the_emulator_aborts_running_executions() -> None:
 
 
 def test_a_definition_that_passed_validation_is_not_parsed_again(
-    emulator: Emulator, monkeypatch: pytest.MonkeyPatch
+    emulator: Emulator, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     from botocore.exceptions import ClientError
     from moto.stepfunctions.parser.asl.parse import asl_parser
 
+    # A cold result cache: a pass is also recorded there for later processes (an earlier session
+    # would have recorded this text); tests/emulator/test_validation_cache.py covers that.
+    monkeypatch.setenv("PIPELINE_CACHE_DIR", str(tmp_path))
+    monkeypatch.setattr(patches, "_validated", {})
     parses: list[str] = []
     real_parse = asl_parser.AmazonStateLanguageParser.parse
     monkeypatch.setattr(
