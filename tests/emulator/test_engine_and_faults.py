@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import time
-from pathlib import Path
 from typing import Any
 
 import boto3
@@ -12,7 +11,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 import pipeline.emulator.compat as compat
-from pipeline.emulator import Emulator, FaultFile, FaultSpecError, MotoIncompatibleError, Timings, patches
+from pipeline.emulator import Emulator, FaultFile, FaultSpecError, MotoIncompatibleError, Timings
 from pipeline.emulator.faults import CallError, FaultPlan
 from pipeline.wait import Backoff, wait_until
 from tests.conftest import REGION
@@ -184,15 +183,17 @@ def test_stopping_the_emulator_aborts_running_executions() -> None:
 
 
 def test_a_definition_that_passed_validation_is_not_parsed_again(
-    emulator: Emulator, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    emulator: Emulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from botocore.exceptions import ClientError
     from moto.stepfunctions.parser.asl.parse import asl_parser
 
-    # A cold result cache: a pass is also recorded there for later processes (an earlier session
-    # would have recorded this text); tests/emulator/test_validation_cache.py covers that.
-    monkeypatch.setenv("PIPELINE_CACHE_DIR", str(tmp_path))
+    from pipeline.emulator import patches
+
+    # Nothing remembered yet: not by an earlier test in this process, nor in the result cache
+    # (tests/emulator/test_validation_cache.py covers the cache across processes).
     monkeypatch.setattr(patches, "_validated", {})
+    monkeypatch.setenv("PIPELINE_CACHE_DIR", "off")
     parses: list[str] = []
     real_parse = asl_parser.AmazonStateLanguageParser.parse
     monkeypatch.setattr(
