@@ -4,7 +4,9 @@ Every figure is a whole process started from here, so all of them share this pro
 the machine's load at that moment:
   * ``pytest`` (the suite as configured in setup.cfg: parallel by default), wall time;
   * ``python -m pipeline local`` and ``python benchmarks/bench_bare_model.py``, alternated, so
-    the local/bare ratio compares runs made under the same load.
+    the local/bare ratio compares runs made under the same load. ``local`` is the first run in a
+    new work folder (nothing to restore, the model trained); ``local again`` is the next run in
+    the same folder, the common inner loop (the state restored, training reused: same inputs).
 With ``--baseline DIR`` (another checkout, e.g. ``git worktree add ../base <commit>``) each
 measurement alternates between the two trees and the before/after ratios are printed too.
 Medians of ``--repeat`` runs; figures only, nothing is asserted.
@@ -54,14 +56,16 @@ def load() -> str:
 def measure(trees: dict[str, Path], repeat: int, suite: list[str] | None) -> dict[str, dict[str, list[float]]]:
     """Alternate every measurement over the trees; seconds by tree and by what was measured."""
     env = dict(os.environ)
-    kinds = ("suite", "suite cpu", "local", "bare")
+    kinds = ("suite", "suite cpu", "local", "local again", "bare")
     figures: dict[str, dict[str, list[float]]] = {name: {kind: [] for kind in kinds} for name in trees}
     with tempfile.TemporaryDirectory(prefix="bench-inner-loop-") as tmp:
         for attempt in range(1, repeat + 1):
             for name, tree in trees.items():
+                local = [sys.executable, "-m", "pipeline", "local", "--work-dir", f"{tmp}/{name}-{attempt}"]
                 runs = {
                     "bare": [sys.executable, str(tree / "benchmarks" / "bench_bare_model.py")],
-                    "local": [sys.executable, "-m", "pipeline", "local", "--work-dir", f"{tmp}/{name}-{attempt}"],
+                    "local": local,
+                    "local again": local,
                 }
                 if suite is not None:
                     runs["suite"] = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *suite]
@@ -73,7 +77,7 @@ def measure(trees: dict[str, Path], repeat: int, suite: list[str] | None) -> dic
                     status = "" if code == 0 else f"  EXIT {code}: {last}"
                     detail = f"  ({last})" if what == "suite" and code == 0 else ""
                     print(
-                        f"[{attempt}/{repeat}] {name:<9} {what:<6} {seconds:7.2f} s (cpu {cpu:7.2f} s)  "
+                        f"[{attempt}/{repeat}] {name:<9} {what:<11} {seconds:7.2f} s (cpu {cpu:7.2f} s)  "
                         f"{load()}{detail}{status}"
                     )
                     sys.stdout.flush()
@@ -87,14 +91,17 @@ def report(figures: dict[str, dict[str, list[float]]]) -> None:
     for name, values in medians.items():
         parts = [f"{what} {seconds:6.2f} s" for what, seconds in values.items()]
         # Each local run against the bare run made right before it, under the same load.
-        pairs = [local / bare for local, bare in zip(figures[name]["local"], figures[name]["bare"], strict=True)]
-        print(f"{name:<9} median: {', '.join(parts)};  local/bare {statistics.median(pairs):4.1f}x (median of pairs)")
+        ratios = []
+        for what in ("local", "local again"):
+            pairs = [local / bare for local, bare in zip(figures[name][what], figures[name]["bare"], strict=True)]
+            ratios.append(f"{what}/bare {statistics.median(pairs):4.1f}x")
+        print(f"{name:<9} median: {', '.join(parts)};  {', '.join(ratios)} (medians of pairs)")
     if "baseline" in medians:
         before, after = medians["baseline"], medians["this tree"]
         for what in after:
             if what in before:
                 print(
-                    f"{what:<6} baseline {before[what]:6.2f} s -> {after[what]:6.2f} s  ({before[what] / after[what]:.2f}x faster)"
+                    f"{what:<11} baseline {before[what]:6.2f} s -> {after[what]:6.2f} s  ({before[what] / after[what]:.2f}x faster)"
                 )
 
 

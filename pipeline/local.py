@@ -20,16 +20,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import boto3
-from botocore.exceptions import ClientError
-
-from pipeline.aws_errors import error_message
 from pipeline.config import PipelineConfig
 from pipeline.errors import PipelineError, UsageError
 from pipeline.printer import Printer
-from pipeline.smoke_checks import percentile
 
+# boto3 and botocore are imported where used: `python -m pipeline` imports this module for its
+# defaults (pipeline.cli.local), and every command, --help and bad input included, would pay them.
 if TYPE_CHECKING:
+    import boto3
     from mypy_boto3_s3 import S3Client
     from mypy_boto3_sagemaker import SageMakerClient
     from mypy_boto3_sagemaker_runtime import SageMakerRuntimeClient
@@ -80,6 +78,8 @@ def emulator_session(region: str) -> boto3.Session:
 
     Its clients reach the emulator this command started without a socket (the server is in
     this process: pipeline.emulator.direct), and any other emulator (``--attach``) over HTTP."""
+    import boto3
+
     from pipeline.emulator.direct import connect
 
     session = boto3.Session(
@@ -187,6 +187,7 @@ def run_local(
     from pipeline.provenance import lineage_input
     from pipeline.reuse import find_reusable
     from pipeline.run import start_execution
+    from pipeline.smoke_checks import percentile
 
     turned_on = not config.autoscaling.enabled
     config = local_extras.local_autoscaling(config)
@@ -364,6 +365,8 @@ def timed(result: LocalRun, name: str) -> Iterator[None]:
 
 def ensure_bucket(s3: S3Client, config: PipelineConfig) -> None:
     """Create the configured bucket in the emulator when it is missing."""
+    from botocore.exceptions import ClientError
+
     try:
         s3.head_bucket(Bucket=config.account.bucket)
     except ClientError:
@@ -377,6 +380,10 @@ def ensure_bucket(s3: S3Client, config: PipelineConfig) -> None:
 
 def endpoint_status(sagemaker: SageMakerClient, name: str) -> str | None:
     """The endpoint's status, or None when it does not exist."""
+    from botocore.exceptions import ClientError
+
+    from pipeline.aws_errors import error_message
+
     try:
         return sagemaker.describe_endpoint(EndpointName=name)["EndpointStatus"]
     except ClientError as exc:

@@ -39,6 +39,8 @@ INTERNALS: tuple[tuple[str, str, tuple[str, ...] | None], ...] = (
     ("moto.stepfunctions.parser.asl.utils.boto_client", "boto_client_for", None),
     # The CloudFormation patch is applied when moto first loads that backend (see below).
     ("moto.backends", "_import_backend", ("module_name", "backends_name")),
+    # The server's dispatcher lists moto's service packages on every request (patches.py keeps the list).
+    ("moto.backends", "list_of_moto_modules", ()),
     # Alarm state of guarded updates (pipeline.emulator.alarms): the backends' ``alarms`` dict and
     # the ``state_value`` that update_state (SetAlarmState) writes.
     ("moto.cloudwatch.models", "cloudwatch_backends", None),
