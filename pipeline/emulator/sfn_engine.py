@@ -280,10 +280,41 @@ def intrinsic_text_of_str(original: Any, parse_tree: Any) -> str:
 
 
 # Programs of definitions that parsed without error, by definition text (bounded: a test session
-# creates many state machines). Each is kept as moto's Preprocessor built it and never run.
+# creates many state machines), each with whether executions may share it.
 _PROGRAMS_LIMIT = 64
-_programs: dict[str, tuple[Any, Any]] = {}
+_programs: dict[str, tuple[Any, Any, bool]] = {}
 _programs_lock = threading.Lock()
+# States whose components keep one run's workers and items on themselves (moto's state_map and
+# state_parallel); every other component keeps a run's state in its Environment.
+_STATEFUL_STATES = ("Map", "Parallel")
+
+
+def _shareable(definition: str) -> bool:
+    """True when no state is a Map or Parallel (states nested in one are inside it)."""
+    try:
+        states = json.loads(definition).get("States") or {}
+    except (ValueError, AttributeError):
+        return False
+    return not any(isinstance(state, dict) and state.get("Type") in _STATEFUL_STATES for state in states.values())
+
+
+def _components(program: Any) -> list[Any]:
+    """Every moto evaluation component reachable from ``program``."""
+    from moto.stepfunctions.parser.asl.component.component import Component
+
+    seen: dict[int, Any] = {}
+    todo = [program]
+    while todo:
+        value = todo.pop()
+        if isinstance(value, Component):
+            if id(value) not in seen:
+                seen[id(value)] = value
+                todo.extend(vars(value).values())
+        elif isinstance(value, (list, tuple, set, frozenset)):
+            todo.extend(value)
+        elif isinstance(value, dict):
+            todo.extend(value.values())
+    return list(seen.values())
 
 
 def parse_definition(original: Any, definition: str) -> tuple[Any, Any]:
@@ -293,23 +324,36 @@ def parse_definition(original: Any, definition: str) -> tuple[Any, Any]:
     UpdateStateMachine (to validate it) and again at every StartExecution (0.3-2 s for this
     project's definition), then builds the program (the evaluation components an execution runs)
     from the parse tree with its Preprocessor (0.1 s more, most of it lexing and parsing every
-    intrinsic function again). Both are pure functions of the text. The program kept here is the
-    pristine one and is never evaluated: every caller gets a deep copy (a quarter of the build's
-    cost), so no execution shares a component, or a component's lazily drawn heap key, with
-    another. A definition that fails to parse is never kept, and raises as before.
+    intrinsic function again). Both are pure functions of the text.
+
+    Executions share the kept program: its components hold the definition only, and an execution
+    keeps its state (input, stack, retry counts under each component's heap key) in its own
+    Environment. The heap keys, which moto draws lazily, are drawn once here, so two executions
+    running at once never draw different keys for one component. A definition with a Map or
+    Parallel state gets a deep copy of the kept program at every call instead: those components
+    keep a run's workers and items on themselves. A definition that fails to parse is never kept,
+    and raises as before.
     """
     if rt.current() is None:
         return original(definition)
     with _programs_lock:
         kept = _programs.get(definition)
     if kept is None:
-        kept = original(definition)
+        program, tree = original(definition)
+        shared = _shareable(definition)
+        if shared:
+            from moto.stepfunctions.parser.asl.component.eval_component import EvalComponent
+
+            for component in _components(program):
+                if isinstance(component, EvalComponent):
+                    _ = component.heap_key  # drawn now, once
+        kept = (program, tree, shared)
         with _programs_lock:
             if len(_programs) >= _PROGRAMS_LIMIT:
                 _programs.pop(next(iter(_programs)))
             _programs[definition] = kept
-    program, tree = kept
-    return copy.deepcopy(program), tree
+    program, tree, shared = kept
+    return (program if shared else copy.deepcopy(program)), tree
 
 
 # JSONPath expressions, parsed (bounded: each definition has a few hundred).

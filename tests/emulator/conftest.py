@@ -67,10 +67,22 @@ class Pipeline:
         )["executionArn"]
 
     def wait(self, execution_arn: str, timeout: float = 60.0) -> dict[str, Any]:
+        """DescribeExecution once the execution has ended.
+
+        Waits on the status moto's engine keeps on the execution, not by DescribeExecution every
+        few milliseconds: each call costs a millisecond or two of the CPU the engine's thread
+        runs on, and a test waits through hundreds of them.
+        """
+        from moto.core import DEFAULT_ACCOUNT_ID
+        from moto.stepfunctions.parser.models import stepfunctions_parser_backends
+
+        execution = stepfunctions_parser_backends[DEFAULT_ACCOUNT_ID][REGION].describe_execution(execution_arn)
         deadline = time.monotonic() + timeout
-        while (desc := self.sfn.describe_execution(executionArn=execution_arn))["status"] == "RUNNING":
+        while execution.status == "RUNNING":
             assert time.monotonic() < deadline, f"{execution_arn} still RUNNING after {timeout} s"
-            time.sleep(0.01)
+            time.sleep(0.005)
+        desc = self.sfn.describe_execution(executionArn=execution_arn)
+        assert desc["status"] != "RUNNING", desc
         return desc
 
     def run(self, run_id: str) -> dict[str, Any]:

@@ -252,45 +252,47 @@ def test_a_definition_is_parsed_once_and_every_execution_gets_its_own_program(
     assert len(parses) == 1
 
 
-def _components(root: Any) -> dict[int, Any]:
-    """Every moto evaluation component reachable from ``root``, by id."""
-    from moto.stepfunctions.parser.asl.component.component import Component
-
-    found: dict[int, Any] = {}
-    todo = [root]
-    while todo:
-        value = todo.pop()
-        if isinstance(value, Component):
-            if id(value) in found:
-                continue
-            found[id(value)] = value
-            todo.extend(vars(value).values())
-        elif isinstance(value, (list, tuple, set)):
-            todo.extend(value)
-        elif isinstance(value, dict):
-            todo.extend(value.values())
-    return found
-
-
-def test_every_parse_of_a_kept_program_shares_no_component(emulator: Emulator) -> None:
+def test_executions_share_a_kept_program_unless_it_has_map_or_parallel(emulator: Emulator) -> None:
+    from moto.stepfunctions.parser.asl.component.eval_component import EvalComponent
     from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
 
+    from pipeline.emulator.sfn_engine import _components
+
     retry = [{"ErrorEquals": ["States.ALL"], "IntervalSeconds": 1, "MaxAttempts": 2}]
-    definition = json.dumps(
-        {
-            "StartAt": "Name",
-            "States": {
-                "Name": {"Type": "Pass", "Parameters": {"n.$": "States.Format('run {}', $.n)"}, "Next": "Call"},
-                "Call": {**_task("arn:aws:states:::aws-sdk:s3:listBuckets", {}), "Retry": retry},
-            },
-        }
+    states = {
+        "Name": {"Type": "Pass", "Parameters": {"n.$": "States.Format('run {}', $.n)"}, "Next": "Call"},
+        "Call": {**_task("arn:aws:states:::aws-sdk:s3:listBuckets", {}), "Retry": retry},
+    }
+    plain = json.dumps({"StartAt": "Name", "States": states})
+    first, tree = AmazonStateLanguageParser.parse(plain)
+    second, same_tree = AmazonStateLanguageParser.parse(plain)
+    assert same_tree is tree and second is first  # parsed and built once
+    components = [c for c in _components(first) if isinstance(c, EvalComponent)]
+    assert len(components) > 10
+    # Heap keys (where an execution keeps a component's retry count) were drawn once, up front.
+    assert all(vars(c).get("_EvalComponent__heap_key") for c in components)
+
+    branch = {"StartAt": "Name", "States": states}
+    parallel = json.dumps(
+        {"StartAt": "Both", "States": {"Both": {"Type": "Parallel", "Branches": [branch], "End": True}}}
     )
-    first, tree = AmazonStateLanguageParser.parse(definition)
-    second, same_tree = AmazonStateLanguageParser.parse(definition)
-    assert same_tree is tree  # parsed once
-    ours, theirs = _components(first), _components(second)
-    assert len(ours) == len(theirs) > 10
-    assert set(ours).isdisjoint(theirs)  # a copy each: no retry state or heap key is shared
+    ours, _ = AmazonStateLanguageParser.parse(parallel)
+    theirs, _ = AmazonStateLanguageParser.parse(parallel)
+    mine, other = {id(c) for c in _components(ours)}, {id(c) for c in _components(theirs)}
+    assert len(mine) == len(other) > 10 and mine.isdisjoint(other)  # a copy each: workers per run
+
+
+def test_two_executions_of_one_program_each_count_their_own_retries(emulator: Emulator) -> None:
+    emulator.fail_call("sagemaker:ListEndpoints", "ThrottlingException", "Rate exceeded")
+    retry = [{"ErrorEquals": ["SageMaker.SageMakerException"], "IntervalSeconds": 1, "MaxAttempts": 2}]
+    definition = {
+        "StartAt": "Call",
+        "States": {"Call": {**_task("arn:aws:states:::aws-sdk:sagemaker:listEndpoints", {}), "Retry": retry}},
+    }
+    for _ in range(2):  # the second run shares the first's program: it must retry twice again
+        desc, events = _run(definition)
+        assert desc["status"] == "FAILED"
+        assert [e["type"] for e in events].count("TaskFailed") == 3
 
 
 def test_state_data_is_copied_as_json() -> None:
