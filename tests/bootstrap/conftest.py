@@ -10,7 +10,6 @@ from typing import Any
 
 import boto3
 import pytest
-from cfnlint.decode import decode_str
 from moto import mock_aws
 
 from pipeline.bootstrap import TEMPLATE_PATH, BootstrapParameters, BootstrapResult, bootstrap
@@ -31,6 +30,10 @@ def template_body() -> str:
 @pytest.fixture(scope="session")
 def template(template_body: str) -> dict[str, Any]:
     """The template parsed by cfn-lint's decoder (short-form intrinsics become Fn:: dicts)."""
+    # Imported here: cfn-lint pulls in sympy and networkx (~0.6 s), which a worker that collects
+    # the bootstrap tests but runs none of them would pay for nothing.
+    from cfnlint.decode import decode_str
+
     parsed, matches = decode_str(template_body)
     assert not matches, matches
     return parsed

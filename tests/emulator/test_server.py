@@ -102,10 +102,13 @@ def test_cli_prints_its_url_and_stops_on_sigterm(tmp_path: Any) -> None:
     assert _port_is_free(int(url.rsplit(":", 1)[1]))
 
 
-def test_cli_rejects_a_bad_fault_file(tmp_path: Any) -> None:
+def test_cli_rejects_a_bad_fault_file(tmp_path: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    # In-process: the fault file is refused before any server starts, and the test above already
+    # runs the command as its own process (`python -m pipeline.emulator` exits with main's code).
+    from pipeline.emulator.__main__ import main
+
     faults = tmp_path / "faults.json"
     faults.write_text(json.dumps({"faults": [{"kind": "nope"}]}))
-    result = subprocess.run(
-        [sys.executable, "-m", "pipeline.emulator", "--faults", str(faults)], capture_output=True, text=True, timeout=60
-    )
-    assert result.returncode == 2 and "unknown fault kind 'nope'" in result.stderr
+    assert main(["--faults", str(faults)]) == 2
+    captured = capsys.readouterr()
+    assert "unknown fault kind 'nope'" in captured.err and captured.out == ""
