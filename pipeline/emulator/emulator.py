@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, TypedDict
+from typing import TYPE_CHECKING, Any, TypedDict, TypeVar
 
 import boto3
 from moto import mock_aws
@@ -52,6 +52,9 @@ class HostOptions(TypedDict, total=False):
     sleep: Callable[[float], None]
 
 
+H = TypeVar("H", bound="Host")
+
+
 class Host:
     """What both hosts (in-process and HTTP server) hold: the runtime, and the fault document
     applied when the host starts."""
@@ -87,10 +90,26 @@ class Host:
         """A new S3 client the hooks use to reach this host's S3."""
         raise NotImplementedError
 
-    def _forget_s3_clients(self) -> None:
-        """Drop the kept clients when the host stops (a restarted server listens on a new port)."""
+    def start(self: H) -> H:
+        """Start the host and activate its runtime."""
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        """Stop the host; its state is discarded."""
+        raise NotImplementedError
+
+    def _release(self) -> None:
+        """The end of every stop: drop the hooks' kept clients (a restarted server listens on a
+        new port) and deactivate the runtime."""
         with self._s3_clients_lock:
             self._s3_clients.clear()
+        rt.deactivate(self.runtime)
+
+    def __enter__(self: H) -> H:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
 
 
 class Emulator(Host):
@@ -128,14 +147,7 @@ class Emulator(Host):
         if self._mock is not None:
             self._mock.stop()
             self._mock = None
-        self._forget_s3_clients()
-        rt.deactivate(self.runtime)
-
-    def __enter__(self) -> Emulator:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+        self._release()
 
     # -- settings and faults ----------------------------------------------------------------
     @property

@@ -193,17 +193,10 @@ class EmulatorServer(Host):
             self._thread.join()
         self.runtime.join_threads()
         self._server = None
-        self._forget_s3_clients()
         default_user_config["stepfunctions"] = self._saved.get("sfn", {"execute_state_machine": False})
         if self._saved.get("MOTO_PORT") is None:
             os.environ.pop("MOTO_PORT", None)
         else:
             os.environ["MOTO_PORT"] = self._saved["MOTO_PORT"]
         moto_api_backend.reset()
-        rt.deactivate(self.runtime)
-
-    def __enter__(self) -> EmulatorServer:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+        self._release()

@@ -185,7 +185,9 @@ def _read_csv(channel_name: str, files: list[Path], csv_weights: int) -> Channel
         raise AlgorithmError(f"Channel {channel_name}: row {row} has no label (empty first column)")
     weight = table[:, 1] if csv_weights == 1 else None
     features = table[:, first_feature:]
-    dmatrix = xgb.DMatrix(features, label=label, weight=weight, missing=math.nan)
+    # nthread=1 as for training (algorithm.train_from_channels): the same DMatrix, without OpenMP
+    # threads competing with the emulator's other work.
+    dmatrix = xgb.DMatrix(features, label=label, weight=weight, missing=math.nan, nthread=1)
     return ChannelData(dmatrix, features.shape[0], features.shape[1])
 
 
@@ -229,6 +231,7 @@ def _read_libsvm(channel_name: str, files: list[Path]) -> ChannelData:
         matrix,
         label=np.asarray(labels),
         weight=np.asarray(weights) if has_weights else None,
+        nthread=1,
     )
     return ChannelData(dmatrix, len(labels), width)
 

@@ -68,12 +68,14 @@ class ServingError(Exception):
         return f"{self.status_code}: {self.message}"
 
 
+# Payloads are DMatrix'd with nthread=1: starting OpenMP's threads costs more than a request's few
+# rows (5-15 ms against 0.2 ms per request on a busy 2-core machine); the values are the same.
 def _csv_rows(text: str) -> xgb.DMatrix:
     first = text.split("\n")[0][:512]
     guessed = csv.Sniffer().sniff(first).delimiter
     delimiter = "," if guessed.isalnum() else guessed
     rows = [["nan" if field == "" else field for field in line.split(delimiter)] for line in text.split("\n")]
-    return xgb.DMatrix(np.array(rows).astype(float))
+    return xgb.DMatrix(np.array(rows).astype(float), nthread=1)
 
 
 def _libsvm_rows(text: str) -> xgb.DMatrix:
@@ -94,7 +96,7 @@ def _libsvm_rows(text: str) -> xgb.DMatrix:
     )
     for row, col, value in entries:
         matrix[row, col - shift] = value
-    return xgb.DMatrix(matrix, missing=np.nan)
+    return xgb.DMatrix(matrix, missing=np.nan, nthread=1)
 
 
 def parse_payload(body: bytes, content_type: str | None) -> xgb.DMatrix:

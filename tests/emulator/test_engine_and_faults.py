@@ -95,7 +95,7 @@ def test_states_all_does_not_catch_states_runtime(emulator: Emulator) -> None:
 
 
 def test_time_scale_shortens_wait_and_retry(emulator: Emulator) -> None:
-    emulator.timings = Timings(time_scale=0.01)
+    emulator.timings = Timings(time_scale=0.001)
     emulator.fail_call("sagemaker:CreateModel", "ThrottlingException", calls=[1])
     task = _task(
         "arn:aws:states:::sagemaker:createModel",
@@ -104,7 +104,7 @@ def test_time_scale_shortens_wait_and_retry(emulator: Emulator) -> None:
     )
     started = time.monotonic()
     desc, events = _run({"StartAt": "W", "States": {"W": {"Type": "Wait", "Seconds": 60, "Next": "T"}, "T": task}})
-    # Unscaled, the Wait and the retry interval take 120 s; scaled, 1.2 s. Half the unscaled time
+    # Unscaled, the Wait and the retry interval take 120 s; scaled, 0.12 s. Half the unscaled time
     # is a margin no load crosses (5 s was crossed at load 10 on 2 cores).
     assert desc["status"] == "SUCCEEDED" and time.monotonic() - started < 60
     assert [e["taskFailedEventDetails"]["error"] for e in events if e["type"] == "TaskFailed"] == [
