@@ -21,6 +21,7 @@ import json
 import subprocess
 import sys
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -160,7 +161,9 @@ def stage(
 ) -> Iterator[Stage]:
     """The emulator server, the bootstrap stack on it, and a fake OIDC token endpoint."""
     source, head = origin
-    with FakeTokenServer() as tokens:
+    # The project's wheel (pip in a subprocess, 1-2 s) builds while the stack deploys.
+    with FakeTokenServer() as tokens, ThreadPoolExecutor(max_workers=1) as builder:
+        building = builder.submit(project_wheelhouse, tmp_path_factory.mktemp("wheelhouse"), source, head)
         # Wait states and retry intervals of the definition (30 s polls) run 100x faster.
         timings = Timings(time_scale=0.01)
         server = EmulatorServer(trainer=S3Trainer(), model_host=LocalModelHost(), timings=timings).start()
@@ -193,7 +196,7 @@ def stage(
             role_name = variables["PIPELINE_DEPLOY_ROLE_ARN"].rpartition("/")[2]
             trust = iam.get_role(RoleName=role_name)["Role"]["AssumeRolePolicyDocument"]
             trust = trust if isinstance(trust, dict) else json.loads(trust)
-            wheelhouse, digest = project_wheelhouse(tmp_path_factory.mktemp("wheelhouse"), source, head)
+            wheelhouse, digest = building.result()
             workdir = tmp_path_factory.mktemp("rehearsal")
             yield Stage(server, tokens, source, variables, trust, workdir, head, wheelhouse, digest, pipeline_cache_dir)
         finally:
