@@ -165,6 +165,8 @@ class HistoryTracker:
 
 # Events per GetExecutionHistory page while following: more than one poll usually brings.
 HISTORY_PAGE = 25
+# How long DescribeExecution may lag the history's last event before we take what it says.
+SETTLE_SECONDS = 60.0
 
 
 def new_events(sfn: SFNClient, execution_arn: str, after: int) -> list[Mapping[str, Any]]:
@@ -226,7 +228,17 @@ def follow_execution(
     if waited.timed_out:
         out(f"still running after {timeout_seconds:g}s; stopped following (the execution was not stopped)")
     if tracker.status is not None:
-        described = sfn.describe_execution(executionArn=execution_arn)
+        # The history can show the end a moment before DescribeExecution does (moto writes the
+        # last event, then the status; AWS's reads are eventually consistent): describe until it
+        # has ended too, so the output and stop date are there.
+        described = wait_until(
+            lambda: sfn.describe_execution(executionArn=execution_arn),
+            lambda found: found["status"] != ExecutionStatus.RUNNING,
+            backoff=Backoff.every(poll_seconds),
+            timeout=SETTLE_SECONDS,
+            clock=clock,
+            sleep=sleep,
+        ).value
     output = json.loads(described["output"]) if described.get("output") else None
     return RunResult(
         status=tracker.status or STILL_RUNNING,

@@ -113,3 +113,13 @@ def read_outputs(path: Any) -> dict[str, str]:
         outputs[name] = "\n".join(lines[index + 1 : end])
         index = end + 1
     return outputs
+
+
+@pytest.fixture
+def cli_deployed(emulator: Emulator, bucket: str, actions_env: dict[str, Path]) -> dict[str, Path]:
+    """The state machine deployed by ``deploy --commit`` in a GitHub Actions job on the emulator
+    (with the bucket): the job's output and summary files."""
+    from pipeline.cli import main
+
+    assert main(["deploy", "--commit", COMMIT, *FAST]) == 0
+    return actions_env

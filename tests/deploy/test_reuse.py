@@ -44,13 +44,8 @@ def upload(config: PipelineConfig, seed: int) -> None:
 
 
 def test_unchanged_inputs_train_nothing_and_leave_the_endpoint_alone(
-    emulator: Emulator,
-    config: PipelineConfig,
-    bucket: str,
-    actions_env: dict[str, Path],
-    capsys: pytest.CaptureFixture[str],
+    emulator: Emulator, config: PipelineConfig, cli_deployed: dict[str, Path], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert main(["deploy", "--commit", COMMIT, *FAST]) == 0
     upload(config, seed=1)
     assert run("--attempt", "1") == 0
     assert "training: no registered version was trained on these inputs" in capsys.readouterr().out
@@ -67,10 +62,10 @@ def test_unchanged_inputs_train_nothing_and_leave_the_endpoint_alone(
     assert sagemaker_writes(emulator, before) == dict.fromkeys(WRITES, 0)
     assert emulator.runtime.calls["stepfunctions:StartExecution"] == before["stepfunctions:StartExecution"]
     assert endpoint(EndpointName=config.endpoint.name)["EndpointConfigName"] == served
-    outputs = read_outputs(actions_env["output"])
+    outputs = read_outputs(cli_deployed["output"])
     assert outputs["execution_arn"] == "" and outputs["training"] == "reused"
     assert outputs["model_package_arn"].endswith("model-package/big-mart-staging/1")
-    assert "Training: training skipped: same inputs as version 1" in actions_env["summary"].read_text()
+    assert "Training: training skipped: same inputs as version 1" in cli_deployed["summary"].read_text()
     # The smoke step of such a run checks the version the endpoint serves (the rehearsal runs
     # it against a real model); a version the endpoint does not serve is refused before any call.
     other = outputs["model_package_arn"].replace("/1", "/7")
@@ -100,13 +95,12 @@ def test_unchanged_inputs_train_nothing_and_leave_the_endpoint_alone(
     assert "model package version 2 (deployed from the registry" in out
     writes = sagemaker_writes(emulator, before)
     assert writes["CreateTrainingJob"] == 0 and writes["UpdateEndpoint"] == 1
-    assert read_outputs(actions_env["output"])["training"] == "reused"
+    assert read_outputs(cli_deployed["output"])["training"] == "reused"
 
 
 def test_a_changed_hyperparameter_trains(
-    emulator: Emulator, config: PipelineConfig, bucket: str, capsys: pytest.CaptureFixture[str]
+    emulator: Emulator, config: PipelineConfig, cli_deployed: dict[str, Path], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert main(["deploy", "--commit", COMMIT, *FAST]) == 0
     upload(config, seed=1)
     assert run("--attempt", "1") == 0
     changed = ["--set", "hyperparameters.max_depth=3"]

@@ -151,21 +151,16 @@ def test_follow_pages_newest_first_and_stops_at_seen_events() -> None:
 
 
 def test_cli_run_succeeds_and_writes_outputs_and_summary(
-    emulator: Emulator,
-    config: PipelineConfig,
-    bucket: str,
-    actions_env: dict[str, Path],
-    capsys: pytest.CaptureFixture[str],
+    config: PipelineConfig, cli_deployed: dict[str, Path], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert main(["deploy", "--commit", COMMIT, *FAST]) == 0
     assert main(["run", "--commit", COMMIT, "--upload-data", *QUICK, *FAST, *SYNTHETIC]) == 0
     out = capsys.readouterr().out
     assert 'uploaded synthetic data (8523 generated rows, training_data = "synthetic")' in out
     # Synthetic data is said first in the job summary (the deploy plan wrote nothing before it here).
-    assert actions_env["summary"].read_text().startswith("> **Synthetic data**")
+    assert cli_deployed["summary"].read_text().startswith("> **Synthetic data**")
     assert "::warning title=synthetic data::" in out
     assert "Train model: entered" in out and "execution succeeded" in out
-    first = read_outputs(actions_env["output"])
+    first = read_outputs(cli_deployed["output"])
     assert first["execution_arn"].endswith(f":execution:big-mart-staging:{RUN_ID}")
     assert first["endpoint_name"] == "big-mart-staging"
     assert first["state_machine_version"].endswith(":stateMachine:big-mart-staging:1")
@@ -174,9 +169,9 @@ def test_cli_run_succeeds_and_writes_outputs_and_summary(
     # A second attempt (training again: the inputs are unchanged) updates the endpoint: the
     # previous config is reported for a rollback step.
     assert main(["run", "--commit", COMMIT, "--attempt", "2", "--retrain", *QUICK, *FAST]) == 0
-    second = read_outputs(actions_env["output"])
+    second = read_outputs(cli_deployed["output"])
     assert second["previous_endpoint_config"] == execution_input(config, RUN_ID)["EndpointConfigName"]
-    summary = actions_env["summary"].read_text()
+    summary = cli_deployed["summary"].read_text()
     assert "| Train model | succeeded | 1 |" in summary
     assert "```mermaid\nflowchart TD" in summary
     assert summary.count("### ✅ Pipeline run") == 2
@@ -315,9 +310,8 @@ def test_upload_data_with_training_data_s3_uploads_nothing(
 
 
 def test_cli_run_deploys_a_registered_version_without_training(
-    emulator: Emulator, bucket: str, actions_env: dict[str, Path], capsys: pytest.CaptureFixture[str]
+    cli_deployed: dict[str, Path], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert main(["deploy", "--commit", COMMIT, *FAST]) == 0
     assert main(["run", "--commit", COMMIT, "--upload-data", *QUICK, *FAST, *SYNTHETIC]) == 0
     assert "model package version 1 (trained and registered by this run" in capsys.readouterr().out
     trainings = len(boto3.client("sagemaker", region_name="eu-west-1").list_training_jobs()["TrainingJobSummaries"])
@@ -329,7 +323,7 @@ def test_cli_run_deploys_a_registered_version_without_training(
     assert f"big-mart-staging-{COMMIT[:12]}-1-train" in out
     sagemaker = boto3.client("sagemaker", region_name="eu-west-1")
     assert len(sagemaker.list_training_jobs()["TrainingJobSummaries"]) == trainings
-    assert "Deployed: model package version 1 (deployed from the registry" in actions_env["summary"].read_text()
+    assert "Deployed: model package version 1 (deployed from the registry" in cli_deployed["summary"].read_text()
 
 
 @pytest.mark.parametrize(
