@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any
 
-from pipeline.follow import follow_execution
+from pipeline.follow import RunResult, follow_execution
 from pipeline.outcomes import ExecutionStatus
 from tests.fake_time import FakeTime
 
@@ -35,9 +35,10 @@ class LaggingSfn:
         }
 
 
-def test_an_ended_history_waits_for_describe_execution_to_end_too() -> None:
-    sfn, clock = LaggingSfn(lag=3), FakeTime()
-    result = follow_execution(
+def follow(sfn: LaggingSfn) -> RunResult:
+    """Follow with 2 s polls on a fake clock (no real sleep)."""
+    clock = FakeTime()
+    return follow_execution(
         sfn,  # type: ignore[arg-type]
         ARN,
         timeout_seconds=60,
@@ -46,21 +47,18 @@ def test_an_ended_history_waits_for_describe_execution_to_end_too() -> None:
         clock=clock.clock,
         sleep=clock.sleep,
     )
+
+
+def test_an_ended_history_waits_for_describe_execution_to_end_too() -> None:
+    sfn = LaggingSfn(lag=3)
+    result = follow(sfn)
     assert result.status == ExecutionStatus.SUCCEEDED
     assert result.output == {"EndpointName": "e"}  # read once DescribeExecution had it
     assert sfn.describes == 5 and result.stopped == START
 
 
 def test_a_describe_that_never_ends_is_taken_after_the_settle_bound() -> None:
-    sfn, clock = LaggingSfn(lag=10**6), FakeTime()
-    result = follow_execution(
-        sfn,  # type: ignore[arg-type]
-        ARN,
-        timeout_seconds=60,
-        out=lambda _: None,
-        poll_seconds=2,
-        clock=clock.clock,
-        sleep=clock.sleep,
-    )
+    sfn = LaggingSfn(lag=10**6)
+    result = follow(sfn)
     assert result.status == ExecutionStatus.SUCCEEDED and result.output is None
     assert sfn.describes == 1 + 31  # every 2 s up to and at 60 s
