@@ -284,6 +284,7 @@ def intrinsic_text_of_str(original: Any, parse_tree: Any) -> str:
 _PROGRAMS_LIMIT = 64
 _programs: dict[str, tuple[Any, Any, bool]] = {}
 _programs_lock = threading.Lock()
+_building_lock = threading.RLock()
 # States whose components keep one run's workers and items on themselves (moto's state_map and
 # state_parallel); every other component keeps a run's state in its Environment.
 _STATEFUL_STATES = ("Map", "Parallel")
@@ -339,21 +340,32 @@ def parse_definition(original: Any, definition: str) -> tuple[Any, Any]:
     with _programs_lock:
         kept = _programs.get(definition)
     if kept is None:
-        program, tree = original(definition)
-        shared = _shareable(definition)
-        if shared:
-            from moto.stepfunctions.parser.asl.component.eval_component import EvalComponent
-
-            for component in _components(program):
-                if isinstance(component, EvalComponent):
-                    _ = component.heap_key  # drawn now, once
-        kept = (program, tree, shared)
-        with _programs_lock:
-            if len(_programs) >= _PROGRAMS_LIMIT:
-                _programs.pop(next(iter(_programs)))
-            _programs[definition] = kept
+        # One build at a time: two executions starting at once (their definition validated in an
+        # earlier process, so nothing parsed it here yet) parse it once, not twice.
+        with _building_lock:
+            with _programs_lock:
+                kept = _programs.get(definition)
+            if kept is None:
+                kept = _build(original, definition)
+                with _programs_lock:
+                    if len(_programs) >= _PROGRAMS_LIMIT:
+                        _programs.pop(next(iter(_programs)))
+                    _programs[definition] = kept
     program, tree, shared = kept
     return (program if shared else copy.deepcopy(program)), tree
+
+
+def _build(original: Any, definition: str) -> tuple[Any, Any, bool]:
+    """Parse and build ``definition``'s program; draw its heap keys when executions may share it."""
+    program, tree = original(definition)
+    shared = _shareable(definition)
+    if shared:
+        from moto.stepfunctions.parser.asl.component.eval_component import EvalComponent
+
+        for component in _components(program):
+            if isinstance(component, EvalComponent):
+                _ = component.heap_key  # drawn now, once
+    return program, tree, shared
 
 
 # JSONPath expressions, parsed (bounded: each definition has a few hundred).
