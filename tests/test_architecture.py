@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import functools
 from pathlib import Path
 
 import pytest
@@ -21,7 +22,11 @@ def module_name(path: Path) -> str:
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
 
 
-MODULES = {module_name(path): ast.parse(path.read_text(), str(path)) for path in sorted(PACKAGE.rglob("*.py"))}
+@functools.cache
+def modules() -> dict[str, ast.Module]:
+    """Every module of ``pipeline`` by name, parsed once, when a test first asks (not at collection,
+    which every test worker pays)."""
+    return {module_name(path): ast.parse(path.read_text(), str(path)) for path in sorted(PACKAGE.rglob("*.py"))}
 
 
 def imports(tree: ast.Module, *, top_level_only: bool) -> set[str]:
@@ -34,7 +39,7 @@ def imports(tree: ast.Module, *, top_level_only: bool) -> set[str]:
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
             found.add(node.module)
             found.update(f"{node.module}.{alias.name}" for alias in node.names)
-    return {name for name in found if name in MODULES}
+    return {name for name in found if name in modules()}
 
 
 def in_cli_layer(name: str) -> bool:
@@ -42,13 +47,13 @@ def in_cli_layer(name: str) -> bool:
 
 
 def test_the_module_list_is_real() -> None:
-    assert {"pipeline.cli", "pipeline.deploy", "pipeline.definition.builder"} <= set(MODULES)
+    assert {"pipeline.cli", "pipeline.deploy", "pipeline.definition.builder"} <= set(modules())
 
 
 def test_no_module_outside_the_command_line_imports_it() -> None:
     offenders = {
         name: sorted(target for target in imports(tree, top_level_only=False) if in_cli_layer(target))
-        for name, tree in MODULES.items()
+        for name, tree in modules().items()
         if not in_cli_layer(name)
     }
     assert {name: targets for name, targets in offenders.items() if targets} == {}
@@ -57,7 +62,7 @@ def test_no_module_outside_the_command_line_imports_it() -> None:
 def test_register_cli_lives_only_in_the_command_line() -> None:
     defined = {
         name
-        for name, tree in MODULES.items()
+        for name, tree in modules().items()
         for node in ast.walk(tree)
         if isinstance(node, ast.FunctionDef) and node.name in ("register_cli", "register") and not in_cli_layer(name)
     }
@@ -67,7 +72,7 @@ def test_register_cli_lives_only_in_the_command_line() -> None:
 def test_no_import_by_string() -> None:
     users = {
         name
-        for name, tree in MODULES.items()
+        for name, tree in modules().items()
         for node in ast.walk(tree)
         if (isinstance(node, ast.Attribute) and node.attr == "import_module")
         or (isinstance(node, ast.Name) and node.id == "__import__")
@@ -109,7 +114,7 @@ def test_the_import_graph_has_no_cycle(top_level_only: bool) -> None:
     graph = {
         name: {target for target in imports(tree, top_level_only=top_level_only) if target != name}
         - package_parents(name)
-        for name, tree in MODULES.items()
+        for name, tree in modules().items()
     }
     assert cycle(graph) is None
 
