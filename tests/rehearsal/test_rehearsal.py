@@ -424,16 +424,20 @@ def test_push_reuses_in_staging_and_prod_serves_the_byte_identical_artifact(stag
     ]
 
 
+def at_origin(origin: tuple[Path, str], workdir: Path, **job: Any) -> JobSpec:
+    """A job of the origin repository at its commit, run in ``workdir``."""
+    return JobSpec(source_repo=origin[0], sha=origin[1], workdir=workdir, **job)
+
+
 def test_ci_plan_job_without_credentials_skips_the_aws_plan_cleanly(
     tmp_path: Path, pipeline_cache_dir: Path, origin: tuple[Path, str]
 ) -> None:
     """As in a fork pull request: no variables, no OIDC token; the job still succeeds."""
-    spec = JobSpec(
+    spec = at_origin(
+        origin,
+        tmp_path,
         workflow=".github/workflows/ci.yml",
         job="plan",
-        source_repo=origin[0],
-        sha=origin[1],
-        workdir=tmp_path,
         event_name="pull_request",
         ref="refs/pull/1/merge",
         repository_vars={"AWS_REGION": "", "PIPELINE_DEPLOY_ROLE_ARN": ""},
@@ -456,12 +460,11 @@ def test_ci_plan_job_without_credentials_skips_the_aws_plan_cleanly(
 @pytest.mark.parametrize("job", ["wheels", "deploy"])
 def test_a_dispatch_from_a_branch_is_refused(tmp_path: Path, job: str, origin: tuple[Path, str]) -> None:
     """Defence in depth beside the environments' branch policy: nothing but main deploys."""
-    spec = JobSpec(
+    spec = at_origin(
+        origin,
+        tmp_path,
         workflow=".github/workflows/deploy.yml",
         job=job,
-        source_repo=origin[0],
-        sha=origin[1],
-        workdir=tmp_path,
         event_name="workflow_dispatch",
         ref="refs/heads/feature",
         inputs={"environment": "prod", "action": "train"},
