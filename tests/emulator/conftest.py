@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -11,6 +10,7 @@ import boto3
 import pytest
 
 from pipeline.emulator import Emulator, Timings
+from pipeline.wait import Backoff, wait_until
 from tests.conftest import REGION
 
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
@@ -77,10 +77,11 @@ class Pipeline:
         from moto.stepfunctions.parser.models import stepfunctions_parser_backends
 
         execution = stepfunctions_parser_backends[DEFAULT_ACCOUNT_ID][REGION].describe_execution(execution_arn)
-        deadline = time.monotonic() + timeout
-        while execution.status == "RUNNING":
-            assert time.monotonic() < deadline, f"{execution_arn} still RUNNING after {timeout} s"
-            time.sleep(0.005)
+        # The engine's thread runs on real time; the bound is a margin no load crosses.
+        waited = wait_until(
+            lambda: execution.status, lambda status: status != "RUNNING", backoff=Backoff.every(0.005), timeout=timeout
+        )
+        assert not waited.timed_out, f"{execution_arn} still RUNNING after {timeout} s"
         desc = self.sfn.describe_execution(executionArn=execution_arn)
         assert desc["status"] != "RUNNING", desc
         return desc
